@@ -1,0 +1,35 @@
+# Debian's libtrilinos-kokkos-dev (Kokkos 3.4) computes Kokkos::kokkos's include directory
+# four levels above its config file, which gives /usr/lib/include; the headers are in
+# /usr/include/trilinos (what Kokkos_INCLUDE_DIRS says). Repair the imported target here
+# rather than editing system files. A correct Kokkos (4.x, CUDA, ...) is left alone.
+if(TARGET Kokkos::kokkos)
+  get_target_property(_gosok_kk_inc Kokkos::kokkos INTERFACE_INCLUDE_DIRECTORIES)
+  set(_gosok_kk_bad FALSE)
+  foreach(_dir IN LISTS _gosok_kk_inc)
+    if(NOT _dir MATCHES "^\\$<" AND NOT EXISTS "${_dir}")
+      set(_gosok_kk_bad TRUE)
+    endif()
+  endforeach()
+  if(_gosok_kk_bad)
+    set(_gosok_kk_good "")
+    foreach(_dir IN LISTS Kokkos_INCLUDE_DIRS)
+      if(EXISTS "${_dir}/Kokkos_Core.hpp")
+        list(APPEND _gosok_kk_good "${_dir}")
+      endif()
+    endforeach()
+    if(NOT _gosok_kk_good AND EXISTS "/usr/include/trilinos/Kokkos_Core.hpp")
+      set(_gosok_kk_good "/usr/include/trilinos")
+    endif()
+    if(NOT _gosok_kk_good)
+      message(FATAL_ERROR "Kokkos::kokkos points at missing include directories "
+                          "(${_gosok_kk_inc}) and Kokkos_Core.hpp was not found elsewhere.")
+    endif()
+    message(STATUS "gosok: repairing Kokkos::kokkos include path ${_gosok_kk_inc} -> ${_gosok_kk_good}")
+    set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_gosok_kk_good}")
+    # The same config lists a compile flag among its link libraries; drop it so that link
+    # lines stay clean.
+    get_target_property(_gosok_kk_libs Kokkos::kokkos INTERFACE_LINK_LIBRARIES)
+    list(FILTER _gosok_kk_libs EXCLUDE REGEX "^-D")
+    set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_LINK_LIBRARIES "${_gosok_kk_libs}")
+  endif()
+endif()

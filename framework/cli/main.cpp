@@ -1,0 +1,70 @@
+// gosok: one executable, many subcommands. Only `gosok run` initialises MPI and Kokkos;
+// every other command is safe on a login node.
+#include <boost/program_options/errors.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "core/logging.hpp"
+#include "core/version.hpp"
+#include "workload/workload.hpp"
+
+namespace gosok {
+void register_builtin_workloads(WorkloadRegistry& registry);
+}
+
+namespace {
+
+void print_usage(const gosok::CommandRegistry& commands) {
+  std::cout << "usage: gosok <command> [options]\n"
+               "       gosok --help | --version\n\n"
+               "commands:\n";
+  for (const auto& [name, cmd] : commands.all()) {
+    std::printf("  %-12s %s\n", name.c_str(), cmd.summary.c_str());
+  }
+  std::cout << "\n'gosok <command> --help' describes a command's options.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gosok::WorkloadRegistry workloads;
+  gosok::register_builtin_workloads(workloads);
+  gosok::CommandRegistry commands;
+  gosok::register_builtin_commands(commands, workloads);
+
+  if (argc < 2) {
+    print_usage(commands);
+    return 2;
+  }
+  const std::string first = argv[1];
+  if (first == "--help" || first == "-h" || first == "help") {
+    print_usage(commands);
+    return 0;
+  }
+  if (first == "--version") {
+    std::cout << "gosok " << gosok::version() << " (" << gosok::git_hash() << ")\n";
+    return 0;
+  }
+  const gosok::Command* command = commands.find(first);
+  if (!command) {
+    std::string names;
+    for (const auto& [name, cmd] : commands.all()) names += (names.empty() ? "" : ", ") + name;
+    std::cerr << "gosok: unknown command '" << first << "' (commands: " << names << ")\n";
+    return 2;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    return command->run(args, argc, argv);
+  } catch (const gosok::InputError& e) {
+    std::cerr << "gosok " << first << ": " << e.what() << "\n";
+    return 2;
+  } catch (const boost::program_options::error& e) {
+    std::cerr << "gosok " << first << ": " << e.what() << " (see 'gosok " << first << " --help')\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "gosok " << first << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,91 @@
+#include "core/runtime.hpp"
+
+#include <cstring>
+#include <vector>
+
+namespace gosok {
+
+Runtime::Runtime(int& argc, char** argv, RuntimeOptions options) : m_options(options) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    m_owns_mpi = true;
+  }
+  MPI_Comm_dup(MPI_COMM_WORLD, &m_comm);
+  MPI_Comm_rank(m_comm, &m_rank);
+  MPI_Comm_size(m_comm, &m_size);
+  // Errors inside MPI calls come back as codes we turn into exceptions, which guarded()
+  // then turns into a job-wide abort with a message.
+  MPI_Comm_set_errhandler(m_comm, MPI_ERRORS_RETURN);
+
+  log().set_rank(m_rank, m_size);
+  log().set_level(options.log_level);
+  log().set_all_ranks(options.log_all_ranks);
+
+  // Hand Kokkos only its own --kokkos-* arguments; the CLI owns the rest.
+  std::vector<char*> kokkos_args;
+  kokkos_args.push_back(argc > 0 ? argv[0] : const_cast<char*>("gosok"));
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--kokkos-", 9) == 0) kokkos_args.push_back(argv[i]);
+  }
+  int kokkos_argc = static_cast<int>(kokkos_args.size());
+  kokkos_args.push_back(nullptr);
+  Kokkos::initialize(kokkos_argc, kokkos_args.data());
+}
+
+Runtime::~Runtime() {
+  if (m_options.print_timers && !m_timers.stats().empty()) {
+    std::string summary = timer_summary();
+    if (m_rank == 0 && log().enabled(LogLevel::info)) log().info("timers:\n{}", summary);
+  }
+  Kokkos::finalize();
+  MPI_Comm_free(&m_comm);
+  if (m_owns_mpi) MPI_Finalize();
+}
+
+void Runtime::abort(const std::string& message, int code) {
+  if (m_size > 1) {
+    log().error("fatal error on rank {} of {}: {}; aborting all ranks", m_rank, m_size, message);
+  } else {
+    log().error("fatal error: {}", message);
+  }
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; this is for the compiler
+}
+
+std::string Runtime::timer_summary() {
+  // Rank 0's region names define the table; others report what they have for those names.
+  std::string names;
+  if (m_rank == 0) {
+    for (const auto& [name, stat] : m_timers.stats()) names += name + '\n';
+  }
+  int length = static_cast<int>(names.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, m_comm);
+  names.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(names.data(), length, MPI_CHAR, 0, m_comm);
+
+  std::vector<double> mine;
+  std::vector<std::string> order;
+  std::size_t start = 0;
+  while (start < names.size()) {
+    auto end = names.find('\n', start);
+    order.push_back(names.substr(start, end - start));
+    start = end + 1;
+  }
+  for (const auto& name : order) {
+    auto it = m_timers.stats().find(name);
+    mine.push_back(it == m_timers.stats().end() ? 0.0 : it->second.seconds);
+  }
+  std::vector<double> min(mine.size()), max(mine.size()), sum(mine.size());
+  const int n = static_cast<int>(mine.size());
+  MPI_Reduce(mine.data(), min.data(), n, MPI_DOUBLE, MPI_MIN, 0, m_comm);
+  MPI_Reduce(mine.data(), max.data(), n, MPI_DOUBLE, MPI_MAX, 0, m_comm);
+  MPI_Reduce(mine.data(), sum.data(), n, MPI_DOUBLE, MPI_SUM, 0, m_comm);
+  if (m_rank != 0) return {};
+  for (auto& s : sum) s /= m_size;
+  return m_timers.summary(min, max, sum);
+}
+
+}  // namespace gosok

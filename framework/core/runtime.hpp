@@ -1,0 +1,80 @@
+#pragma once
+
+#include <mpi.h>
+
+#include <Kokkos_Core.hpp>
+#include <exception>
+#include <string>
+
+#include "core/logging.hpp"
+#include "core/timers.hpp"
+
+namespace gosok {
+
+struct RuntimeOptions {
+  LogLevel log_level = LogLevel::info;
+  bool log_all_ranks = false;
+  bool print_timers = true;
+};
+
+/// Owns MPI and Kokkos for the life of a run: MPI is initialised first and finalised last,
+/// Kokkos in between, so that no Kokkos View outlives the MPI it may be registered with.
+/// Only `gosok run` (and tests) create one; scheduler commands never do.
+class Runtime {
+ public:
+  Runtime(int& argc, char** argv, RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  MPI_Comm comm() const { return m_comm; }
+  int rank() const { return m_rank; }
+  int size() const { return m_size; }
+  Timers& timers() { return m_timers; }
+
+  /// Runs `body`; an exception on any rank is logged with its rank and ends every rank of
+  /// the job through MPI_Abort, so the others never hang in a collective. Returns the
+  /// body's result otherwise.
+  template <class Body>
+  int guarded(Body&& body) {
+    try {
+      return body();
+    } catch (const std::exception& e) {
+      abort(e.what());
+    } catch (...) {
+      abort("unknown exception");
+    }
+  }
+
+  /// Logs `message` on this rank and aborts the whole job with `code`.
+  [[noreturn]] void abort(const std::string& message, int code = 1);
+
+  /// Timer summary over ranks (min/avg/max per region), collective; printed by rank 0.
+  std::string timer_summary();
+
+ private:
+  MPI_Comm m_comm = MPI_COMM_NULL;
+  int m_rank = 0;
+  int m_size = 1;
+  bool m_owns_mpi = false;
+  RuntimeOptions m_options;
+  Timers m_timers;
+};
+
+/// A labelled region: a Kokkos profiling region (so tools map profiles back to code) and
+/// a timer. It fences on exit so that asynchronous kernels are charged to their region.
+class Region {
+ public:
+  Region(Timers& timers, const std::string& name) : m_timer(timers, name) { Kokkos::Profiling::pushRegion(name); }
+  ~Region() {
+    Kokkos::fence();
+    Kokkos::Profiling::popRegion();
+  }
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
+
+ private:
+  ScopedTimer m_timer;
+};
+
+}  // namespace gosok

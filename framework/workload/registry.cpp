@@ -1,0 +1,35 @@
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "workload/workload.hpp"
+
+namespace gosok {
+
+void WorkloadRegistry::add(WorkloadInfo info) {
+  auto name = info.name;
+  if (!m_workloads.emplace(name, std::move(info)).second) {
+    throw std::logic_error("workload '" + name + "' registered twice");
+  }
+}
+
+const WorkloadInfo& WorkloadRegistry::find(const std::string& name) const {
+  auto it = m_workloads.find(name);
+  if (it == m_workloads.end()) {
+    throw InputError(fmt::format("unknown workload '{}'; known workloads: {}", name, names_list()));
+  }
+  return it->second;
+}
+
+std::vector<std::string> WorkloadRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, info] : m_workloads) out.push_back(name);
+  return out;
+}
+
+std::string WorkloadRegistry::names_list() const {
+  std::string out;
+  for (const auto& [name, info] : m_workloads) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+}  // namespace gosok

@@ -1,0 +1,140 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+
+#include "core/error.hpp"
+#include "io/atomic_file.hpp"
+#include "workload/workload.hpp"
+
+namespace gosok {
+
+void declare_run_options(Schema& s, const std::string& workload) {
+  s.string("run.output_dir", "gosok-out/" + workload, "folder for results, diagnostics and checkpoints").flag("output");
+  s.integer("run.max_steps", 0, "stop after this many steps (0: run to the workload's end)").at_least(0);
+  s.integer("run.diag_every", 0, "diagnostics every N steps (0: only at the end)").at_least(0);
+  s.integer("run.output_every", 0, "output every N steps (0: only at the end)").at_least(0);
+  s.real("run.output_interval", 0.0, "output every this much simulated time (0: off)").with_unit("s").at_least(0);
+  s.integer("run.checkpoint_every", 0, "checkpoint every N steps (0: never)").at_least(0).flag("checkpoint-every");
+  s.string("run.restart", "", "checkpoint file to continue from").flag("restart");
+  s.real("run.progress_seconds", 10.0, "wall seconds between progress lines (0: never)").at_least(0);
+  s.integer("run.fail_rank", -1, "testing aid: this rank throws at run.fail_step (-1: off)").at_least(-1);
+  s.integer("run.fail_step", 0, "testing aid: the step at which run.fail_rank throws").at_least(0);
+  s.boolean("run.kill_during_checkpoint", false,
+            "testing aid: SIGKILL this process while the first checkpoint is half written");
+}
+
+Schema workload_schema(const WorkloadInfo& info) {
+  Schema schema;
+  declare_run_options(schema, info.name);
+  info.declare(schema);
+  return schema;
+}
+
+namespace {
+
+std::string format_seconds(double s) {
+  if (s < 120) return fmt::format("{:.1f} s", s);
+  if (s < 7200) return fmt::format("{:.1f} min", s / 60);
+  return fmt::format("{:.1f} h", s / 3600);
+}
+
+}  // namespace
+
+int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input) {
+  RunContext ctx{runtime, input, std::filesystem::path(input.get_string("run.output_dir")), info.name};
+  if (runtime.rank() == 0) {
+    std::filesystem::create_directories(ctx.output_dir);
+    write_text_atomically(ctx.output_dir / "input.resolved.toml", "# gosok run " + info.name +
+                                                                      ": the fully resolved input\nworkload = \"" +
+                                                                      info.name + "\"\n" + input.to_toml());
+  }
+  MPI_Barrier(runtime.comm());
+
+  auto workload = info.create();
+  const std::string restart = input.get_string("run.restart");
+  {
+    auto r = ctx.region(info.name + "::setup");
+    workload->setup(ctx, !restart.empty());
+    if (!restart.empty()) {
+      workload->read_checkpoint(ctx, restart);
+      log().info("restarted from {} at step {}, time {}", restart, ctx.step, ctx.time);
+    }
+  }
+
+  const long max_steps = input.get_int("run.max_steps");
+  const long diag_every = input.get_int("run.diag_every");
+  const long output_every = input.get_int("run.output_every");
+  const double output_interval = input.get_real("run.output_interval");
+  const long checkpoint_every = input.get_int("run.checkpoint_every");
+  const double progress_seconds = input.get_real("run.progress_seconds");
+  const long fail_rank = input.get_int("run.fail_rank");
+  const long fail_step = input.get_int("run.fail_step");
+  const bool kill_in_checkpoint = input.get_bool("run.kill_during_checkpoint");
+
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto last_progress = start;
+  const double start_fraction = workload->progress(ctx);
+  double next_output_time = output_interval > 0 ? ctx.time + output_interval : 0;
+  long steps_this_run = 0;
+
+  while (!workload->finished(ctx) && (max_steps == 0 || steps_this_run < max_steps)) {
+    if (fail_rank == runtime.rank() && ctx.step == fail_step) {
+      throw RunError(fmt::format("injected failure at step {} (run.fail_rank = {})", ctx.step, fail_rank));
+    }
+    {
+      auto r = ctx.region(info.name + "::step");
+      workload->step(ctx);
+    }
+    ++ctx.step;
+    ++steps_this_run;
+
+    if (diag_every > 0 && ctx.step % diag_every == 0) {
+      auto r = ctx.region(info.name + "::diagnostics");
+      workload->diagnostics(ctx);
+    }
+    bool output_due = output_every > 0 && ctx.step % output_every == 0;
+    if (output_interval > 0 && ctx.time >= next_output_time * (1 - 1e-12)) {
+      output_due = true;
+      while (next_output_time <= ctx.time * (1 + 1e-12)) next_output_time += output_interval;
+    }
+    if (output_due && !workload->finished(ctx)) {
+      auto r = ctx.region(info.name + "::output");
+      workload->output(ctx);
+    }
+    if (checkpoint_every > 0 && ctx.step % checkpoint_every == 0) {
+      auto r = ctx.region(info.name + "::checkpoint");
+      const auto target = ctx.output_dir / "checkpoint.h5";
+      write_atomically(runtime.comm(), target, [&](const std::filesystem::path& tmp) {
+        workload->write_checkpoint(ctx, tmp);
+        if (kill_in_checkpoint) std::raise(SIGKILL);
+      });
+      log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
+    }
+
+    const auto now = clock::now();
+    const double since = std::chrono::duration<double>(now - last_progress).count();
+    if (progress_seconds > 0 && since >= progress_seconds) {
+      last_progress = now;
+      const double wall = std::chrono::duration<double>(now - start).count();
+      const double fraction = workload->progress(ctx);
+      const double done_here = fraction - start_fraction;
+      const double left = done_here > 0 ? wall * (1 - fraction) / done_here : 0;
+      log().info("step {:>8}  time {:>12.4g}  {:5.1f}%  wall {}  left ~{}", ctx.step, ctx.time, 100 * fraction,
+                 format_seconds(wall), format_seconds(left));
+    }
+  }
+
+  int status = 0;
+  {
+    auto r = ctx.region(info.name + "::finish");
+    status = workload->finish(ctx);
+  }
+  const double wall = std::chrono::duration<double>(clock::now() - start).count();
+  log().info("{} finished: {} steps in {}, results in {}", info.name, steps_this_run, format_seconds(wall),
+             ctx.output_dir.string());
+  return status;
+}
+
+}  // namespace gosok

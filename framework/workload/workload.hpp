@@ -1,0 +1,93 @@
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/runtime.hpp"
+
+namespace gosok {
+
+/// What a workload sees while it runs: the runtime (communicator, timers), its resolved
+/// input, the output folder, and the loop's clock. `step` and `time` are owned by the run
+/// loop's caller: a workload advances `time` in step() and the loop counts steps.
+struct RunContext {
+  Runtime& runtime;
+  const Input& input;
+  std::filesystem::path output_dir;
+  std::string workload_name;
+  long step = 0;
+  double time = 0.0;
+
+  /// A labelled timing + profiling region, e.g. `auto r = ctx.region("heat::step");`.
+  Region region(const std::string& name) { return Region(runtime.timers(), name); }
+};
+
+/// The interface every workload implements. The shared run loop calls, in order:
+///   setup → { step → [diagnostics] → [output] → [checkpoint] } until finished → finish.
+/// Diagnostics, output and checkpoints are called at the intervals given by the framework's
+/// `run.*` input keys; restart calls read_checkpoint instead of building the initial state.
+class Workload {
+ public:
+  virtual ~Workload() = default;
+
+  /// Builds the initial state (or only the grid, when `restarting`).
+  virtual void setup(RunContext& ctx, bool restarting) = 0;
+  /// Advances one step; updates ctx.time.
+  virtual void step(RunContext& ctx) = 0;
+  virtual bool finished(const RunContext& ctx) const = 0;
+  /// Fraction done in [0, 1], for the progress line.
+  virtual double progress(const RunContext& ctx) const = 0;
+
+  virtual void diagnostics(RunContext&) {}
+  virtual void output(RunContext&) {}
+  /// Collective; `path` is a temporary that the framework renames atomically.
+  virtual void write_checkpoint(RunContext&, const std::filesystem::path&) {
+    throw InputError(std::string("this workload does not support checkpoints"));
+  }
+  /// Collective; restores the state and ctx.step/ctx.time. Throws InputError on a
+  /// mismatched or corrupt file.
+  virtual void read_checkpoint(RunContext&, const std::filesystem::path&) {
+    throw InputError(std::string("this workload does not support restart"));
+  }
+  /// Final diagnostics and output; returns the process exit status (0 = success).
+  virtual int finish(RunContext& ctx) = 0;
+};
+
+struct WorkloadInfo {
+  std::string name;
+  std::string description;
+  std::function<void(Schema&)> declare;  // the workload's own input keys and defaults
+  std::function<std::unique_ptr<Workload>()> create;
+};
+
+/// Workloads by name. The gosok executable fills one at start-up from the register
+/// functions of every workload it was built with (see gosok_add_workload in CMake).
+class WorkloadRegistry {
+ public:
+  void add(WorkloadInfo info);
+  /// Throws InputError listing the known workloads.
+  const WorkloadInfo& find(const std::string& name) const;
+  std::vector<std::string> names() const;
+  std::string names_list() const;
+
+ private:
+  std::map<std::string, WorkloadInfo> m_workloads;
+};
+
+/// The framework's own input keys (`run.*`), shared by every workload.
+void declare_run_options(Schema& schema, const std::string& workload);
+
+/// The full schema of one workload: run.* keys plus its own.
+Schema workload_schema(const WorkloadInfo& info);
+
+/// The shared run loop. Writes the resolved input into the output folder, drives the
+/// workload, prints a progress line, and returns its exit status. Collective.
+int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input);
+
+}  // namespace gosok

@@ -1,0 +1,254 @@
+// heat: the 2-D heat equation u_t = alpha (u_xx + u_yy) on a periodic square, the template a
+// center copies to add a workload (docs/porting.md walks through it).
+//
+// The initial state u = 1 + sin(kx x) sin(ky y) has the analytic solution
+//   u = 1 + exp(-alpha (kx^2 + ky^2) t) sin(kx x) sin(ky y),
+// which finish() compares against. The scheme is second order in space (5-point
+// Laplacian) and first order in time (forward Euler), stable for alpha dt / dx^2 <= 1/4.
+#include <fmt/format.h>
+
+#include <Kokkos_Core.hpp>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/logging.hpp"
+#include "core/math.hpp"
+#include "io/atomic_file.hpp"
+#include "io/hdf5_file.hpp"
+#include "parallel/cart.hpp"
+#include "parallel/halo.hpp"
+#include "parallel/reduce.hpp"
+#include "workload/workload.hpp"
+
+namespace gosok::heat {
+
+// The one place this workload picks where it runs.
+using exec_space = Kokkos::DefaultExecutionSpace;
+using memory_space = exec_space::memory_space;
+using Field = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>;  // (j, i) with ghosts
+using Range2D = Kokkos::MDRangePolicy<exec_space, Kokkos::Rank<2>>;
+
+/// The physics: one explicit Euler update of the 5-point Laplacian.
+struct HeatStencil {
+  double coef;  // alpha dt / dx^2 (dx == dy)
+  KOKKOS_INLINE_FUNCTION double operator()(const Field& u, long j, long i) const {
+    return u(j, i) + coef * (u(j, i + 1) + u(j, i - 1) + u(j + 1, i) + u(j - 1, i) - 4.0 * u(j, i));
+  }
+};
+
+/// The analytic solution, also the initial condition at t = 0.
+struct Analytic {
+  double kx, ky, alpha;
+  KOKKOS_INLINE_FUNCTION double operator()(double x, double y, double t) const {
+    return 1.0 + math::exp(-alpha * (kx * kx + ky * ky) * t) * math::sin(kx * x) * math::sin(ky * y);
+  }
+};
+
+class Heat final : public Workload {
+ public:
+  void setup(RunContext& ctx, bool restarting) override;
+  void step(RunContext& ctx) override;
+  bool finished(const RunContext& ctx) const override { return ctx.time >= m_end_time * (1 - 1e-14); }
+  double progress(const RunContext& ctx) const override { return ctx.time / m_end_time; }
+  void diagnostics(RunContext& ctx) override;
+  void output(RunContext& ctx) override;
+  void write_checkpoint(RunContext& ctx, const std::filesystem::path& path) override;
+  void read_checkpoint(RunContext& ctx, const std::filesystem::path& path) override;
+  int finish(RunContext& ctx) override;
+
+ private:
+  struct Errors {
+    double max_abs;
+    double rel_l2;
+    double mass;
+  };
+  Errors measure(const RunContext& ctx) const;
+  void write_field(RunContext& ctx, const std::filesystem::path& path, bool checkpoint);
+
+  long m_nx = 0, m_ny = 0;
+  double m_dx = 0, m_dt = 0, m_end_time = 0, m_alpha = 0;
+  Analytic m_exact{};
+  double m_mass0 = 0;
+  std::unique_ptr<CartDecomposition<2>> m_decomp;
+  std::unique_ptr<GridHalo2D<memory_space>> m_halo;
+  Field m_u, m_next;
+};
+
+void Heat::setup(RunContext& ctx, bool restarting) {
+  const Input& in = ctx.input;
+  m_nx = in.get_int("nx");
+  m_ny = in.get_int("ny");
+  const double length = in.get_real("length");
+  m_alpha = in.get_real("alpha");
+  m_end_time = in.get_real("end_time");
+  m_dx = length / static_cast<double>(m_nx);
+  if (std::abs(length / m_ny - m_dx) > 1e-12 * m_dx) {
+    throw InputError("heat needs square cells: nx and ny must be equal (nx = " + std::to_string(m_nx) +
+                     ", ny = " + std::to_string(m_ny) + ")");
+  }
+  m_dt = in.get_real("cfl") * m_dx * m_dx / m_alpha;
+  const double two_pi = 2.0 * M_PI / length;
+  m_exact = Analytic{two_pi * static_cast<double>(in.get_int("mode_x")),
+                     two_pi * static_cast<double>(in.get_int("mode_y")), m_alpha};
+
+  m_decomp = std::make_unique<CartDecomposition<2>>(ctx.runtime.comm(), std::array<long, 2>{m_nx, m_ny},
+                                                    std::array<bool, 2>{true, true});
+  m_halo = std::make_unique<GridHalo2D<memory_space>>(*m_decomp, 1, 1);
+  const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
+  m_u = Field("heat::u", ly + 2, lx + 2);
+  m_next = Field("heat::next", ly + 2, lx + 2);
+  log().info("heat: {} x {} cells on {} ranks ({} x {}), dt = {:.3e}, end time {}", m_nx, m_ny, m_decomp->size(),
+             m_decomp->dims(0), m_decomp->dims(1), m_dt, m_end_time);
+  if (restarting) return;
+
+  const long i0 = m_decomp->offset(0), j0 = m_decomp->offset(1);
+  const double dx = m_dx;
+  const Analytic exact = m_exact;
+  auto u = m_u;
+  Kokkos::parallel_for(
+      "heat::init", Range2D({1, 1}, {ly + 1, lx + 1}), KOKKOS_LAMBDA(const long j, const long i) {
+        u(j, i) = exact((i0 + i - 1 + 0.5) * dx, (j0 + j - 1 + 0.5) * dx, 0.0);
+      });
+  m_mass0 = measure(ctx).mass;
+}
+
+void Heat::step(RunContext& ctx) {
+  const double dt = std::min(m_dt, m_end_time - ctx.time);
+  m_halo->exchange(exec_space(), m_u);
+  const HeatStencil stencil{m_alpha * dt / (m_dx * m_dx)};
+  auto u = m_u;
+  auto next = m_next;
+  Kokkos::parallel_for(
+      "heat::update", Range2D({1, 1}, {static_cast<long>(u.extent(0)) - 1, static_cast<long>(u.extent(1)) - 1}),
+      KOKKOS_LAMBDA(const long j, const long i) { next(j, i) = stencil(u, j, i); });
+  std::swap(m_u, m_next);
+  ctx.time += dt;
+}
+
+Heat::Errors Heat::measure(const RunContext& ctx) const {
+  const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
+  const long i0 = m_decomp->offset(0), j0 = m_decomp->offset(1);
+  const double dx = m_dx, t = ctx.time;
+  const Analytic exact = m_exact;
+  auto u = m_u;
+  double max_abs = 0, err2 = 0, ref2 = 0, mass = 0;
+  Kokkos::parallel_reduce(
+      "heat::errors", Range2D({1, 1}, {ly + 1, lx + 1}),
+      KOKKOS_LAMBDA(const long j, const long i, double& m, double& e2, double& r2, double& s) {
+        const double ref = exact((i0 + i - 1 + 0.5) * dx, (j0 + j - 1 + 0.5) * dx, t);
+        const double diff = u(j, i) - ref;
+        m = math::fmax(m, math::fabs(diff));
+        e2 += diff * diff;
+        r2 += (ref - 1.0) * (ref - 1.0);  // the decaying part: the error's natural scale
+        s += u(j, i);
+      },
+      Kokkos::Max<double>(max_abs), err2, ref2, mass);
+  MPI_Comm comm = m_decomp->comm();
+  return Errors{global_max(comm, max_abs), std::sqrt(global_sum(comm, err2) / global_sum(comm, ref2)),
+                global_sum(comm, mass) * dx * dx};
+}
+
+void Heat::diagnostics(RunContext& ctx) {
+  const Errors e = measure(ctx);
+  log().info("heat: step {} t = {:.5f}  max |u - exact| = {:.3e}  rel L2 = {:.3e}", ctx.step, ctx.time, e.max_abs,
+             e.rel_l2);
+}
+
+void Heat::write_field(RunContext& ctx, const std::filesystem::path& path, bool checkpoint) {
+  const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
+  // Owned cells, contiguous on the host, for the collective write.
+  Kokkos::View<double**, Kokkos::LayoutRight, memory_space> owned("heat::owned", ly, lx);
+  auto u = m_u;
+  Kokkos::parallel_for(
+      "heat::gather_owned", Range2D({0, 0}, {ly, lx}),
+      KOKKOS_LAMBDA(const long j, const long i) { owned(j, i) = u(j + 1, i + 1); });
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), owned);
+
+  H5File file = H5File::create(m_decomp->comm(), path);
+  write_provenance(file.id(), "heat", m_decomp->size(), ctx.input.to_toml());
+  write_attribute(file.id(), "step", static_cast<std::int64_t>(ctx.step));
+  write_attribute(file.id(), "time", ctx.time);
+  write_attribute(file.id(), "nx", static_cast<std::int64_t>(m_nx));
+  write_attribute(file.id(), "ny", static_cast<std::int64_t>(m_ny));
+  write_attribute(file.id(), "kind", std::string(checkpoint ? "gosok heat checkpoint" : "gosok heat output"));
+  if (checkpoint) write_attribute(file.id(), "mass0", m_mass0);
+  H5Id dset = file.write_block("u", {static_cast<hsize_t>(m_ny), static_cast<hsize_t>(m_nx)},
+                               {static_cast<hsize_t>(m_decomp->offset(1)), static_cast<hsize_t>(m_decomp->offset(0))},
+                               {static_cast<hsize_t>(ly), static_cast<hsize_t>(lx)}, host.data());
+  write_attribute(dset, "long_name", std::string("temperature-like field u(y, x)"));
+  write_attribute(dset, "units", std::string("1"));
+  file.close();
+}
+
+void Heat::output(RunContext& ctx) {
+  if (ctx.runtime.rank() == 0) std::filesystem::create_directories(ctx.output_dir);
+  write_field(ctx, ctx.output_dir / fmt::format("heat_{:06d}.h5", ctx.step), false);
+}
+
+void Heat::write_checkpoint(RunContext& ctx, const std::filesystem::path& path) { write_field(ctx, path, true); }
+
+void Heat::read_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
+  H5File file = H5File::open_read(m_decomp->comm(), path);
+  if (!has_attribute(file.id(), "kind") || read_string_attribute(file.id(), "kind") != "gosok heat checkpoint") {
+    throw InputError(path.string() + ": not a heat checkpoint");
+  }
+  const long nx = read_int_attribute(file.id(), "nx"), ny = read_int_attribute(file.id(), "ny");
+  if (nx != m_nx || ny != m_ny) {
+    throw InputError(fmt::format("{}: checkpoint grid {} x {} does not match the input's nx = {}, ny = {}",
+                                 path.string(), nx, ny, m_nx, m_ny));
+  }
+  const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
+  Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> host("heat::restart", ly, lx);
+  file.read_block("u", {static_cast<hsize_t>(m_decomp->offset(1)), static_cast<hsize_t>(m_decomp->offset(0))},
+                  {static_cast<hsize_t>(ly), static_cast<hsize_t>(lx)}, host.data());
+  auto owned = Kokkos::create_mirror_view_and_copy(memory_space(), host);
+  auto u = m_u;
+  Kokkos::parallel_for(
+      "heat::scatter_owned", Range2D({0, 0}, {ly, lx}),
+      KOKKOS_LAMBDA(const long j, const long i) { u(j + 1, i + 1) = owned(j, i); });
+  ctx.step = read_int_attribute(file.id(), "step");
+  ctx.time = read_double_attribute(file.id(), "time");
+  m_mass0 = read_double_attribute(file.id(), "mass0");
+}
+
+int Heat::finish(RunContext& ctx) {
+  const Errors e = measure(ctx);
+  output(ctx);
+  log().info(
+      "heat: t = {:.6f} after {} steps: max |u - exact| = {:.3e}, relative L2 error = {:.3e}, "
+      "relative mass change = {:.3e}",
+      ctx.time, ctx.step, e.max_abs, e.rel_l2, (e.mass - m_mass0) / m_mass0);
+  if (ctx.runtime.rank() == 0) {
+    nlohmann::json j{{"workload", "heat"},
+                     {"ranks", ctx.runtime.size()},
+                     {"nx", m_nx},
+                     {"ny", m_ny},
+                     {"steps", ctx.step},
+                     {"time", ctx.time},
+                     {"max_abs_error", e.max_abs},
+                     {"rel_l2_error", e.rel_l2},
+                     {"mass", e.mass},
+                     {"rel_mass_change", (e.mass - m_mass0) / m_mass0}};
+    write_text_atomically(ctx.output_dir / "diagnostics.json", j.dump(2) + "\n");
+  }
+  return std::isfinite(e.rel_l2) ? 0 : 1;
+}
+
+void register_workload(WorkloadRegistry& registry) {
+  registry.add({"heat", "2-D heat equation on a periodic square with an analytic solution",
+                [](Schema& s) {
+                  s.integer("nx", 64, "cells in x").at_least(4);
+                  s.integer("ny", 64, "cells in y (cells are square: ny = nx)").at_least(4);
+                  s.real("length", 1.0, "side of the square domain").with_unit("m").at_least(0);
+                  s.real("alpha", 1.0, "diffusivity").with_unit("m^2/s").at_least(1e-300);
+                  s.real("end_time", 0.01, "simulated time to reach").with_unit("s").at_least(0);
+                  s.real("cfl", 0.2, "alpha dt / dx^2 (stable up to 0.25)").at_least(1e-6).at_most(0.25);
+                  s.integer("mode_x", 1, "wave number of the initial state in x").at_least(0);
+                  s.integer("mode_y", 1, "wave number of the initial state in y").at_least(0);
+                },
+                [] { return std::make_unique<Heat>(); }});
+}
+
+}  // namespace gosok::heat
