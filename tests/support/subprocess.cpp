@@ -69,7 +69,7 @@ std::vector<std::string> mpiexec(int ranks) {
   std::vector<std::string> out{GOSOK_MPIEXEC};
   std::istringstream flags(GOSOK_MPIEXEC_FLAGS);
   std::string flag;
-  while (std::getline(flags, flag, ';')) {
+  while (flags >> flag) {
     if (!flag.empty()) out.push_back(flag);
   }
   out.push_back("-n");
