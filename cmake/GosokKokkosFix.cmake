@@ -33,3 +33,22 @@ if(TARGET Kokkos::kokkos)
     set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_LINK_LIBRARIES "${_gosok_kk_libs}")
   endif()
 endif()
+
+# A CUDA (or other device) Kokkos compiles through its own wrapper. gosok keeps the host
+# compiler for the project, so that code without Kokkos (configuration, the scheduler, the
+# toml++ parser, which nvcc cannot compile) stays host-only, and hands just the targets
+# that use Kokkos to Kokkos' compiler launcher. Kokkos decides every device flag.
+set(GOSOK_KOKKOS_LAUNCHER OFF)
+if(COMMAND kokkos_check AND COMMAND kokkos_compilation)
+  kokkos_check(DEVICES CUDA RETURN_VALUE _gosok_kk_cuda)
+  if(_gosok_kk_cuda AND NOT CMAKE_CXX_COMPILER MATCHES "nvcc_wrapper|clang")
+    set(GOSOK_KOKKOS_LAUNCHER ON)
+    message(STATUS "gosok: Kokkos has CUDA; Kokkos targets compile through kokkos_compilation")
+  endif()
+endif()
+
+function(gosok_uses_kokkos target)
+  if(GOSOK_KOKKOS_LAUNCHER)
+    kokkos_compilation(TARGET ${target})
+  endif()
+endfunction()
