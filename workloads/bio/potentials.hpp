@@ -17,11 +17,25 @@ namespace gosok::bio {
 /// where offset = E_unshifted(cutoff) when shifted (pair_modify shift yes), else 0.
 struct LennardJones {
   static constexpr int max_types = 4;
+  /// The law for one pair of types: a few numbers, copied into registers by the loop.
   struct Coeff {
     double lj1 = 0, lj2 = 0, lj3 = 0, lj4 = 0, cutsq = 0, offset = 0;
+    /// F(r) / r for r^2 = rsq (inside the cutoff).
+    KOKKOS_INLINE_FUNCTION double force_over_r(double rsq) const {
+      const double r2inv = 1.0 / rsq;
+      const double r6inv = r2inv * r2inv * r2inv;
+      return r6inv * (lj1 * r6inv - lj2) * r2inv;
+    }
+    KOKKOS_INLINE_FUNCTION double energy(double rsq) const {
+      const double r2inv = 1.0 / rsq;
+      const double r6inv = r2inv * r2inv * r2inv;
+      return r6inv * (lj3 * r6inv - lj4) - offset;
+    }
   };
   Coeff c[max_types][max_types];
   int types = 1;
+
+  KOKKOS_INLINE_FUNCTION const Coeff& pair(int ti, int tj) const { return c[ti][tj]; }
 
   void set(int i, int j, double epsilon, double sigma, double cutoff, bool shift) {
     Coeff k;
@@ -35,21 +49,6 @@ struct LennardJones {
       k.offset = 4.0 * epsilon * (std::pow(ratio, 12.0) - std::pow(ratio, 6.0));
     }
     c[i][j] = c[j][i] = k;
-  }
-
-  KOKKOS_INLINE_FUNCTION double cutsq(int ti, int tj) const { return c[ti][tj].cutsq; }
-  /// F(r) / r for r^2 = rsq inside the cutoff.
-  KOKKOS_INLINE_FUNCTION double force_over_r(double rsq, int ti, int tj) const {
-    const Coeff& k = c[ti][tj];
-    const double r2inv = 1.0 / rsq;
-    const double r6inv = r2inv * r2inv * r2inv;
-    return r6inv * (k.lj1 * r6inv - k.lj2) * r2inv;
-  }
-  KOKKOS_INLINE_FUNCTION double energy(double rsq, int ti, int tj) const {
-    const Coeff& k = c[ti][tj];
-    const double r2inv = 1.0 / rsq;
-    const double r6inv = r2inv * r2inv * r2inv;
-    return r6inv * (k.lj3 * r6inv - k.lj4) - k.offset;
   }
 };
 
