@@ -241,12 +241,12 @@ class HalfNeighborList {
             const int end = start(bb + 1);
             for (int k = start(bb); k < end; ++k) {
               const double dx = xi - xb(k, 0), dy = yi - xb(k, 1), dz = zi - xb(k, 2);
-              if (dx * dx + dy * dy + dz * dz < cutsq) {
-                const int j = atoms(k);
-                if (exclude(i, j)) continue;
-                if (n < max) list(i, n) = j;
-                ++n;
-              }
+              const int j = atoms(k);
+              // Branch-free store: the slot is overwritten unless the pair is kept (an
+              // overflowing row keeps rewriting its last slot; the list is rebuilt larger).
+              const bool keep = dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j);
+              list(i, n < max ? n : max - 1) = j;
+              n += keep ? 1 : 0;
             }
           }
           counts(i) = n;
