@@ -98,7 +98,8 @@ class HalfNeighborList {
     return order;
   }
 
- private:
+ public:
+  // Public only because CUDA's extended lambdas may not live in private member functions.
   static int floor_int(double a) {
     int c = static_cast<int>(a);
     return a < c ? c - 1 : c;
@@ -255,6 +256,7 @@ class HalfNeighborList {
         Kokkos::Max<int>(needed));
   }
 
+ private:
   double m_cutoff;
   std::array<double, 3> m_binsize{}, m_inv{}, m_lo{};
   std::array<int, 3> m_mlo{}, m_nb{};

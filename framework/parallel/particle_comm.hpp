@@ -246,6 +246,8 @@ class ParticleComm {
     int from = MPI_PROC_NULL;
   };
 
+ public:
+  // Public only because CUDA's extended lambdas may not live in private member functions.
   template <class Exec>
   void wrap(const Exec& exec, particles_type& p) {
     auto x = p.x;
@@ -466,6 +468,7 @@ class ParticleComm {
     if (status != MPI_SUCCESS) throw RunError(std::string("particle communication failed (") + what + ")");
   }
 
+ private:
   Box3 m_box;
   Box3 m_sub;
   double m_cutoff;

@@ -35,6 +35,20 @@ TEST_CASE("Lennard-Jones force is minus the derivative of its energy", "[md][uni
   REQUIRE(lj.pair(1, 0).offset == 0.0);
 }
 
+TEST_CASE("soft pair force is minus the derivative of its energy", "[md][unit]") {
+  SoftPair soft;
+  soft.set(0, 0, 20.0, 1.12246);
+  const auto& k = soft.pair(0, 0);
+  for (double r : {0.1, 0.5, 0.9, 1.1}) {
+    const double de = (k.energy((r + h) * (r + h)) - k.energy((r - h) * (r - h))) / (2 * h);
+    REQUIRE(k.force_over_r(r * r) * r == Approx(-de).epsilon(tolerance).margin(1e-9));
+  }
+  // Zero energy and force at the cutoff; 2A at contact.
+  REQUIRE(std::abs(k.energy(k.cutsq)) < 1e-12);
+  REQUIRE(std::abs(k.force_over_r(k.cutsq)) < 1e-12);
+  REQUIRE(k.energy(1e-12) == Approx(40.0));
+}
+
 TEST_CASE("FENE force is minus the derivative of its energy, with the WCA part", "[md][unit]") {
   Fene fene;
   fene.c[0] = {30.0, 1.5, 1.0, 1.0};

@@ -77,7 +77,7 @@ class MolecularDynamics final : public Workload {
   void read_checkpoint(RunContext& ctx, const std::filesystem::path& path) override;
   int finish(RunContext& ctx) override;
 
- private:
+  // Public only because CUDA's extended lambdas may not live in private member functions.
   void read_parameters(const Input& in);
   System build_system(const Input& in) const;
   void configure(RunContext& ctx, const Box3& box, int atom_types, const std::vector<double>& mass, int bond_types,
@@ -98,8 +98,9 @@ class MolecularDynamics final : public Workload {
   void write_frame(const RunContext& ctx);
   System gather_system() const;
 
+ private:
   // Parameters.
-  std::string m_pair_coeffs;
+  std::string m_pair_style, m_pair_coeffs;
   double m_eps = 1, m_sigma = 1, m_cut = 2.5;
   bool m_shift = false;
   std::string m_bond_style, m_angle_style;
@@ -118,6 +119,7 @@ class MolecularDynamics final : public Workload {
 
   // System.
   LennardJones m_lj;
+  SoftPair m_soft;
   double m_cutmax = 0;
   Box3 m_box;
   long m_natoms = 0;
@@ -160,6 +162,7 @@ void MolecularDynamics::read_parameters(const Input& in) {
   m_sigma = in.get_real("pair.sigma");
   m_cut = in.get_real("pair.cutoff");
   m_shift = in.get_bool("pair.shift");
+  m_pair_style = in.get_string("pair.style");
   m_pair_coeffs = in.get_string("pair.coeffs");
   m_bond_style = in.get_string("bond.style");
   m_angle_style = in.get_string("angle.style");
@@ -286,6 +289,7 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
     }
   }
   m_lj.types = atom_types;
+  m_soft.types = atom_types;
   m_cutmax = 0;
   for (int i = 0; i < atom_types; ++i) {
     for (int j = i; j < atom_types; ++j) {
@@ -294,6 +298,7 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
       auto it = explicit_pairs.find({i, j});
       if (it != explicit_pairs.end()) c = it->second;
       m_lj.set(i, j, c[0], c[1], c[2], m_shift);
+      m_soft.set(i, j, c[0], c[2]);
       m_cutmax = std::max(m_cutmax, c[2]);
     }
   }
@@ -509,6 +514,13 @@ void MolecularDynamics::rebuild() {
     m_comm->migrate(exec_space(), m_p);
     Kokkos::Profiling::popRegion();
   }
+  // Migration hands an atom to an adjacent rank only; one that crossed a whole sub-box
+  // since the last build would be lost.
+  if (m_cart->size() > 1 && global_sum(m_world, m_p.n_owned) != m_natoms) {
+    throw RunError(
+        "md: atoms moved farther than a sub-box between neighbour-list builds and were lost; rebuild more often "
+        "(neighbor.check = true, or a smaller neighbor.every) or use fewer ranks");
+  }
   sort_owned();
   {
     Kokkos::Profiling::pushRegion("md::ghosts");
@@ -633,7 +645,11 @@ bool MolecularDynamics::decide_rebuild(long step) {
 void MolecularDynamics::compute_forces(bool energy) {
   Kokkos::deep_copy(Kokkos::subview(m_p.f, std::make_pair(0L, m_p.n_total()), Kokkos::ALL), 0.0);
   Tally t;
-  pair_forces("md::force_lj", m_lj, m_p, *m_list, energy, t);
+  if (m_pair_style == "soft") {
+    pair_forces("md::force_soft", m_soft, m_p, *m_list, energy, t);
+  } else {
+    pair_forces("md::force_lj", m_lj, m_p, *m_list, energy, t);
+  }
   if (m_topo.present() && m_bond_style == "fene") bond_forces(m_fene, m_image, m_p, m_bondlist, m_nbonds, t);
   if (m_topo.present() && m_angle_style == "harmonic") angle_forces(m_angle, m_image, m_p, m_anglelist, m_nangles, t);
   Kokkos::Profiling::pushRegion("md::reverse_comm");
@@ -1118,8 +1134,10 @@ void register_workload(WorkloadRegistry& registry) {
          s.real("mass", 1.0, "mass of generated atoms").at_least(1e-300);
          s.real("velocity.temperature", 1.44, "generated systems: initial temperature").at_least(0);
          s.integer("velocity.seed", 87287, "generated systems: velocity seed").at_least(0);
-         s.real("pair.cutoff", 2.5, "Lennard-Jones cutoff (sigma units)").at_least(1e-6);
-         s.real("pair.epsilon", 1.0, "Lennard-Jones epsilon of every type pair").at_least(0);
+         s.choice("pair.style", "lj/cut", {"lj/cut", "soft"},
+                  "pair law: Lennard-Jones, or soft cosine repulsion (epsilon = its prefactor A)");
+         s.real("pair.cutoff", 2.5, "pair cutoff (sigma units)").at_least(1e-6);
+         s.real("pair.epsilon", 1.0, "Lennard-Jones epsilon (soft: prefactor A) of every type pair").at_least(0);
          s.real("pair.sigma", 1.0, "Lennard-Jones sigma of every type pair").at_least(1e-6);
          s.boolean("pair.shift", false, "shift the energy to zero at the cutoff (pair_modify shift yes)");
          s.string("pair.coeffs", "",

@@ -52,6 +52,28 @@ struct LennardJones {
   }
 };
 
+/// LAMMPS pair soft: E(r) = A [1 + cos(pi r / cutoff)] for r < cutoff, a gentle repulsion
+/// that pushes overlapping atoms apart (e.g. to relax a generated melt). No square-root-free
+/// form exists, so it pays one sqrt per listed pair.
+struct SoftPair {
+  static constexpr int max_types = 4;
+  struct Coeff {
+    double prefactor = 0, cut = 0, cutsq = 0;
+    KOKKOS_INLINE_FUNCTION double force_over_r(double rsq) const {
+      const double r = math::sqrt(rsq);
+      return r > 0 ? prefactor * math::sin(M_PI * r / cut) * M_PI / cut / r : 0.0;
+    }
+    KOKKOS_INLINE_FUNCTION double energy(double rsq) const {
+      return prefactor * (1.0 + math::cos(M_PI * math::sqrt(rsq) / cut));
+    }
+  };
+  Coeff c[max_types][max_types];
+  int types = 1;
+
+  KOKKOS_INLINE_FUNCTION const Coeff& pair(int ti, int tj) const { return c[ti][tj]; }
+  void set(int i, int j, double a, double cutoff) { c[i][j] = c[j][i] = Coeff{a, cutoff, cutoff * cutoff}; }
+};
+
 /// FENE bond with the WCA repulsion (LAMMPS bond fene, Kremer & Grest 1990):
 ///   E(r) = -K R0^2 / 2 ln(1 - (r/R0)^2) + 4 eps [(sigma/r)^12 - (sigma/r)^6] + eps,
 /// the LJ part only for r < 2^(1/6) sigma. Like LAMMPS, a bond stretched so far that
