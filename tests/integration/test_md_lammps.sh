@@ -86,4 +86,21 @@ for ranks in 1 2; do
     --set thermo.every=50 --output "melt$ranks" > "melt$ranks.log" 2>&1 || { cat "melt$ranks.log"; fail "gosok md"; }
   same_numbers "FENE melt, step 100, $ranks rank(s) vs LAMMPS" "$(thermo_row "melt$ranks/thermo.dat" 100)" "$reference" $REL
 done
+# 3. The same melt with harmonic bending (angle_style harmonic, K = 1.5, theta0 = 180).
+"$GOSOK" run md --set init=chains --set chains.count=40 --set chains.length=25 --set angle.style=harmonic \
+  --set steps=0 --set output.data_file=stiff0.data --output gen > gen.log 2>&1 || { cat gen.log; fail "gosok chains"; }
+angles='angle_style harmonic'
+common=${common/atom_style bond/atom_style angle}
+acoeff='angle_coeff 1 1.5 180.0'
+printf '%s\n%s\nread_data gen/stiff0.data\n%s\n%s\nfix 1 all nve\nfix 2 all langevin 1.0 1.0 2.0 4711\nrun 300\nwrite_data stiff.data\n' \
+  "$common" "$angles" "$coeffs" "$acoeff" > stir2.in
+lmp -in stir2.in -log none > stir2.log || { cat stir2.log; fail "LAMMPS could not read gosok's data file with angles"; }
+printf '%s\n%s\nread_data stiff.data\n%s\n%s\nfix 1 all nve\nthermo 50\nthermo_modify format float %%.16g\nrun 100\n' \
+  "$common" "$angles" "$coeffs" "$acoeff" > stiff.in
+lmp -in stiff.in -log none > stiff.log
+reference=$(lammps_row stiff.log 100)
+gosok_np 2 run md --set init=data --set data.file=stiff.data --set pair.cutoff=1.12246 --set pair.shift=true \
+  --set angle.style=harmonic --set angle.k=1.5 --set angle.theta0=180 --set neighbor.skin=0.4 --set neighbor.delay=1 \
+  --set dt=0.012 --set thermo.every=50 --output stiff > stiff2.log 2>&1 || { cat stiff2.log; fail "gosok md"; }
+same_numbers "melt with angles, step 100, 2 ranks vs LAMMPS" "$(thermo_row stiff/thermo.dat 100)" "$reference" $REL
 echo "md matches LAMMPS"

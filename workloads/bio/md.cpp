@@ -1122,7 +1122,7 @@ void register_workload(WorkloadRegistry& registry) {
          s.choice("init", "lattice", {"lattice", "data", "chains"},
                   "initial state: an fcc lattice, a LAMMPS data file, or a bead-spring melt");
          s.string("data.file", "", "LAMMPS data file to start from (init = \"data\")");
-         s.choice("data.atom_style", "auto", {"auto", "atomic", "bond"},
+         s.choice("data.atom_style", "auto", {"auto", "atomic", "bond", "angle", "molecular"},
                   "atom style of the data file (auto: from 'Atoms # style' or the column count)");
          s.real("lattice.density", 0.8442, "fcc lattice: reduced number density").at_least(1e-6);
          s.integer("lattice.nx", 10, "fcc lattice: unit cells in x (4 atoms each)").at_least(1);

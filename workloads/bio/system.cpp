@@ -151,7 +151,7 @@ System read_lammps_data(const std::filesystem::path& path, const std::string& st
       for (std::size_t k = 0; k < n; ++k) {
         const auto w = words(r.content(section));
         if (style == "auto") {
-          if (hint == "atomic" || hint == "bond") {
+          if (hint == "atomic" || hint == "bond" || hint == "angle" || hint == "molecular") {
             style = hint;
           } else if (w.size() == 5 || w.size() == 8) {
             style = "atomic";
@@ -162,7 +162,8 @@ System read_lammps_data(const std::filesystem::path& path, const std::string& st
                    " columns; set data.atom_style to atomic or bond");
           }
         }
-        const bool bond = style == "bond";
+        // bond, angle and molecular share the columns id molecule type x y z.
+        const bool bond = style != "atomic";
         const std::size_t base = bond ? 3 : 2;
         if (w.size() != base + 3 && w.size() != base + 6) {
           r.fail(fmt::format("an Atoms line of style {} has {} or {} columns, not {}", style, base + 3, base + 6,
@@ -258,7 +259,7 @@ void write_lammps_data(const System& s, const std::filesystem::path& path, const
   for (int d = 0; d < 3; ++d) out << fmt::format("{} {} {}lo {}hi\n", s.box.lo[d], s.box.hi[d], "xyz"[d], "xyz"[d]);
   out << "\nMasses\n\n";
   for (int t = 0; t < s.atom_types; ++t) out << fmt::format("{} {}\n", t + 1, s.mass[static_cast<std::size_t>(t)]);
-  out << "\nAtoms # " << (molecular ? "bond" : "atomic") << "\n\n";
+  out << "\nAtoms # " << (!molecular ? "atomic" : (s.angles.empty() ? "bond" : "angle")) << "\n\n";
   for (long k = 0; k < s.size(); ++k) {
     const auto i = static_cast<std::size_t>(k);
     out << s.id[i] << ' ';

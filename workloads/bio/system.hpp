@@ -41,8 +41,9 @@ struct System {
   bool molecular() const { return !molecule.empty(); }
 };
 
-/// Reads a LAMMPS data file (orthogonal box; atom style atomic or bond, named by the
-/// `Atoms # style` comment, by `style` ("atomic"/"bond"), or by the column count; optional
+/// Reads a LAMMPS data file (orthogonal box; atom style atomic, or bond/angle/molecular
+/// (the same columns), named by the `Atoms # style` comment, by `style`, or by the column
+/// count; optional
 /// Velocities, Bonds and Angles). Coefficient sections are skipped: force-field
 /// parameters come from the gosok input. Throws InputError naming file and line.
 System read_lammps_data(const std::filesystem::path& path, const std::string& style = "auto");
