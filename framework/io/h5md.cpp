@@ -127,11 +127,14 @@ void append_scalars(hid_t loc, const std::string& name, hid_t type, const void* 
   check(H5Dwrite(dset, type, mem, space, xfer, data), "write " + name);
 }
 
-void time_series_group(hid_t loc, const std::string& name, hid_t value_type, const std::vector<hsize_t>& inner) {
+void time_series_group(hid_t loc, const std::string& name, hid_t value_type, const std::vector<hsize_t>& inner,
+                       const std::string& time_unit, const std::string& value_unit) {
   H5Id g = group(loc, name);
   H5Id step = create_series(g, "step", H5T_NATIVE_LONG, {});
   H5Id time = create_series(g, "time", H5T_NATIVE_DOUBLE, {});
   H5Id value = create_series(g, "value", value_type, inner);
+  if (!time_unit.empty()) write_attribute(time, "unit", time_unit);
+  if (!value_unit.empty()) write_attribute(value, "unit", value_unit);
 }
 
 /// Drops the entries of a time-series group whose step is greater than `last`.
@@ -173,8 +176,8 @@ std::vector<std::string> observable_names(hid_t file) {
 }  // namespace
 
 H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles, const std::array<double, 3>& edges,
-                       const std::string& author, long resume_after_step)
-    : m_comm(comm), m_path(std::move(path)), m_particles(particles) {
+                       const std::string& author, long resume_after_step, const Units& units)
+    : m_comm(comm), m_path(std::move(path)), m_particles(particles), m_units(units) {
   MPI_Comm_rank(comm, &m_rank);
   MPI_Comm_size(comm, &m_size);
   int present = 0;
@@ -205,6 +208,7 @@ H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles
   H5Id space(check_id(H5Screate_simple(1, &three, nullptr), "dataspace"));
   H5Id dset(check_id(H5Dcreate2(box, "edges", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      "create edges"));
+  if (!units.length.empty()) write_attribute(dset, "unit", units.length);
   H5Sselect_none(space);
   if (m_rank == 0) H5Sselect_all(space);
   H5Id mem(check_id(H5Screate_simple(1, &three, nullptr), "memspace"));
@@ -213,9 +217,14 @@ H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles
   check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mem, space, xfer, edges.data()), "write edges");
   const hsize_t n = static_cast<hsize_t>(particles);
   H5Id all = group(file, "/particles/all");
-  time_series_group(all, "position", H5T_NATIVE_DOUBLE, {n, 3});
-  time_series_group(all, "velocity", H5T_NATIVE_DOUBLE, {n, 3});
-  time_series_group(all, "image", H5T_NATIVE_INT, {n, 3});
+  time_series_group(all, "position", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.length);
+  time_series_group(all, "velocity", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.velocity);
+  time_series_group(all, "image", H5T_NATIVE_INT, {n, 3}, units.time, "");
+}
+
+void H5mdWriter::write_provenance(const std::string& workload, const std::string& resolved_input) {
+  H5Id file = open_file(m_comm, m_path, false);
+  gosok::write_provenance(file, workload, m_size, resolved_input);
 }
 
 void H5mdWriter::write_frame(long step, double time, long n, const long* ids, const double* position,
@@ -288,13 +297,16 @@ void H5mdWriter::write_frame(long step, double time, long n, const long* ids, co
 }
 
 void H5mdWriter::write_observables(const std::vector<std::string>& names, const std::vector<long>& steps,
-                                   const std::vector<double>& times, const std::vector<std::vector<double>>& values) {
+                                   const std::vector<double>& times, const std::vector<std::vector<double>>& values,
+                                   const std::vector<std::string>& units) {
   if (steps.empty()) return;
   H5Id file = open_file(m_comm, m_path, false);
   const hsize_t count = steps.size();
   for (std::size_t k = 0; k < names.size(); ++k) {
     const std::string base = "/observables/" + names[k];
-    if (!exists(file, base)) time_series_group(file, base, H5T_NATIVE_DOUBLE, {});
+    if (!exists(file, base)) {
+      time_series_group(file, base, H5T_NATIVE_DOUBLE, {}, m_units.time, k < units.size() ? units[k] : "");
+    }
     H5Id g(check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
     append_scalars(g, "step", H5T_NATIVE_LONG, steps.data(), count, m_rank == 0);
     append_scalars(g, "time", H5T_NATIVE_DOUBLE, times.data(), count, m_rank == 0);

@@ -42,7 +42,6 @@ class ParticleComm {
   ParticleComm(const CartDecomposition<3>& topology, const Box3& box, double ghost_cutoff)
       : m_box(box), m_cutoff(ghost_cutoff) {
     MPI_Comm_dup(topology.comm(), &m_comm);
-    MPI_Comm_rank(m_comm, &m_rank);
     for (int d = 0; d < 3; ++d) {
       m_dims[d] = topology.dims(d);
       m_coord[d] = topology.coord(d);
@@ -473,7 +472,6 @@ class ParticleComm {
   Box3 m_sub;
   double m_cutoff;
   MPI_Comm m_comm = MPI_COMM_NULL;
-  int m_rank = 0;
   std::array<int, 3> m_dims{};
   std::array<int, 3> m_coord{};
   std::array<std::array<int, 2>, 3> m_neighbor{};

@@ -7,9 +7,11 @@ cd "$WORK"
 gosok_np 2 run md --set lattice.nx=5 --set lattice.ny=5 --set lattice.nz=5 --set steps=20 --set run.output_every=10 \
   --set thermo.every=5 --set output.data_file=final.data --output out > run.log 2>&1 || { cat run.log; fail "gosok md"; }
 f=out/trajectory.h5
-# h5values ARGS... : the values h5dump prints for a dataset, one per line.
+# h5values ARGS... : the values h5dump prints for a dataset (its first DATA block; the
+# dataset's attributes follow it), one per line.
 h5values() {
-  h5dump -y -m %.17g "$@" | awk '/DATA \{/ { on = 1; next } on && /\}/ { on = 0 } on' | tr ',' '\n' | awk 'NF { print $1 }'
+  h5dump -y -m %.17g "$@" | awk '/DATA \{/ && !done { on = 1; next } on && /\}/ { on = 0; done = 1 } on' |
+    tr ',' '\n' | awk 'NF { print $1 }'
 }
 h5dump -H "$f" > header.txt || fail "h5dump cannot read $f"
 for object in 'GROUP "h5md"' 'ATTRIBUTE "version"' 'GROUP "author"' 'GROUP "creator"' 'GROUP "particles"' \
@@ -17,6 +19,8 @@ for object in 'GROUP "h5md"' 'ATTRIBUTE "version"' 'GROUP "author"' 'GROUP "crea
   'GROUP "image"' 'GROUP "observables"' 'GROUP "temperature"' 'GROUP "total_energy"' 'GROUP "pressure"'; do
   grep -q "$object" header.txt || fail "$f has no $object"
 done
+h5dump -a /particles/all/position/value/unit "$f" | grep -q '"sigma"' || fail "position/value has no unit attribute"
+h5dump -a /workload "$f" | grep -q '"md"' || fail "$f carries no gosok provenance"
 # Frames at steps 0, 10, 20 of 500 particles.
 h5dump -d /particles/all/position/value -H "$f" | grep -q 'DATASPACE  SIMPLE { ( 3, 500, 3 ) / ( H5S_UNLIMITED, 500, 3 ) }' ||
   fail "position/value is not (3 frames, 500, 3)"

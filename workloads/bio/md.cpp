@@ -455,9 +455,10 @@ void MolecularDynamics::start(RunContext& ctx, bool restarted) {
     }
   }
   const std::filesystem::path traj = ctx.output_dir / m_trajectory;
-  m_h5md = std::make_unique<H5mdWriter>(m_world, traj, m_natoms,
-                                        std::array<double, 3>{m_box.length(0), m_box.length(1), m_box.length(2)},
-                                        "gosok md", restarted ? ctx.step : -1);
+  m_h5md = std::make_unique<H5mdWriter>(
+      m_world, traj, m_natoms, std::array<double, 3>{m_box.length(0), m_box.length(1), m_box.length(2)}, "gosok md",
+      restarted ? ctx.step : -1, H5mdWriter::Units{"sigma", "tau", "sigma tau-1"});
+  if (!restarted) m_h5md->write_provenance("md", ctx.input.to_toml());
   log().info("md: {:>8} {:>14} {:>14} {:>14} {:>14} {:>14}", "Step", "Temp", "E_pair", "E_mol", "TotEng", "Press");
   if (!restarted) {
     print_thermo(row);
@@ -803,7 +804,7 @@ void MolecularDynamics::flush_observables() {
   }
   m_h5md->write_observables(
       {"temperature", "pair_energy", "molecular_energy", "total_energy", "pressure", "kinetic_energy"}, steps, times,
-      values);
+      values, {"epsilon k_B-1", "epsilon", "epsilon", "epsilon", "epsilon sigma-3", "epsilon"});
   m_pending.clear();
 }
 
