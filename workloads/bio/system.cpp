@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "random.hpp"
@@ -21,10 +24,16 @@ std::string trim(const std::string& s) {
 }
 
 std::vector<std::string> words(const std::string& s) {
-  std::istringstream in(s);
   std::vector<std::string> out;
-  std::string w;
-  while (in >> w) out.push_back(w);
+  std::size_t a = 0;
+  while (true) {
+    a = s.find_first_not_of(" \t\r", a);
+    if (a == std::string::npos) break;
+    const std::size_t b = s.find_first_of(" \t\r", a);
+    out.push_back(s.substr(a, b == std::string::npos ? std::string::npos : b - a));
+    if (b == std::string::npos) break;
+    a = b;
+  }
   return out;
 }
 
@@ -53,10 +62,17 @@ class Reader {
   }
   template <class T>
   T number(const std::string& word, const std::string& what) const {
-    std::istringstream in(word);
+    // strtod/strtoll rather than streams: a data file has millions of numbers.
+    const char* begin = word.c_str();
+    char* end = nullptr;
+    errno = 0;
     T value{};
-    in >> value;
-    if (in.fail() || !in.eof()) fail("'" + word + "' is not a valid " + what);
+    if constexpr (std::is_floating_point_v<T>) {
+      value = static_cast<T>(std::strtod(begin, &end));
+    } else {
+      value = static_cast<T>(std::strtoll(begin, &end, 10));
+    }
+    if (end == begin || *end != '\0' || errno == ERANGE) fail("'" + word + "' is not a valid " + what);
     return value;
   }
 
