@@ -13,6 +13,7 @@ args=(run md --set init=chains --set chains.count=20 --set chains.length=20 --se
 gosok_np 2 "${args[@]}" --output full > full.log 2>&1 || { cat full.log; fail "uninterrupted run"; }
 gosok_np 2 "${args[@]}" --output split --set run.max_steps=100 > first.log 2>&1 || { cat first.log; fail "first half"; }
 gosok_np 2 "${args[@]}" --output split --restart split/checkpoint.h5 > second.log 2>&1 || { cat second.log; fail "restart"; }
+grep -q "restarted from split/checkpoint.h5 at step 100" second.log || { cat second.log; fail "the second run did not restart"; }
 cmp full/final.data split/final.data || fail "the restarted run's final state differs from the uninterrupted run's"
 cmp full/thermo.dat split/thermo.dat || fail "the thermo files differ"
 h5dump -d /observables/total_energy/value full/trajectory.h5 | grep -v HDF5 > a.txt
