@@ -434,6 +434,8 @@ void MolecularDynamics::setup(RunContext& ctx, bool restarting) {
 void MolecularDynamics::start(RunContext& ctx, bool restarted) {
   rebuild();
   compute_forces(true);
+  // As LAMMPS' fix langevin does at setup, so that the first half kick is thermostatted.
+  if (m_langevin && !restarted) langevin(ctx.step);
   const ThermoRow row = thermo(ctx);
   m_first = row;
   if (ctx.runtime.rank() == 0) {
