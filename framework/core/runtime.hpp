@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 
+#include "core/error.hpp"
 #include "core/logging.hpp"
 #include "core/timers.hpp"
 
@@ -33,17 +34,27 @@ class Runtime {
   Timers& timers() { return m_timers; }
 
   /// Runs `body`; an exception on any rank is logged with its rank and ends every rank of
-  /// the job through MPI_Abort, so the others never hang in a collective. Returns the
-  /// body's result otherwise.
+  /// the job through MPI_Abort, so the others never hang in a collective (a single rank
+  /// just returns the code). Exit code 2 for bad input, 1 otherwise; the body's result
+  /// when it returns.
   template <class Body>
   int guarded(Body&& body) {
+    int code = 1;
+    std::string message = "unknown exception";
     try {
       return body();
+    } catch (const InputError& e) {
+      code = 2;  // bad input (a mismatched checkpoint, say): the usage exit code
+      message = e.what();
     } catch (const std::exception& e) {
-      abort(e.what());
+      message = e.what();
     } catch (...) {
-      abort("unknown exception");
     }
+    if (m_size == 1) {  // nobody to wait for: report and shut down in order
+      log().error("{}", message);
+      return code;
+    }
+    abort(message, code);
   }
 
   /// Logs `message` on this rank and aborts the whole job with `code`.

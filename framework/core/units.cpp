@@ -14,7 +14,8 @@ struct UnitRow {
   double to_si;
 };
 
-constexpr std::array<UnitRow, 14> unit_table{{
+constexpr std::array<UnitRow, 15> unit_table{{
+    {"ms", "time", 1e-3},
     {"s", "time", 1.0},
     {"min", "time", 60.0},
     {"h", "time", 3600.0},

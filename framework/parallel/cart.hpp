@@ -25,14 +25,10 @@ class CartDecomposition {
       : m_global(global) {
     int size = 0;
     MPI_Comm_size(comm, &size);
-    std::array<int, D> dims{};
-    for (int d = 0; d < D; ++d) dims[d] = split[d] ? 0 : 1;
-    // MPI_Dims_create orders dims for row-major rank order; we want dimension 0 (x) to get
-    // the most blocks when D == 2 and split equally, which reversing gives.
-    std::array<int, D> rev{};
-    for (int d = 0; d < D; ++d) rev[d] = dims[D - 1 - d];
-    MPI_Dims_create(size, D, rev.data());
-    for (int d = 0; d < D; ++d) m_dims[d] = rev[D - 1 - d];
+    // MPI_Dims_create fills the free entries in non-increasing order, so dimension 0 (x)
+    // gets the most blocks; entries fixed at 1 stay whole.
+    for (int d = 0; d < D; ++d) m_dims[d] = split[d] ? 0 : 1;
+    MPI_Dims_create(size, D, m_dims.data());
     for (int d = 0; d < D; ++d) {
       if (m_dims[d] > global[d]) {
         throw std::runtime_error("cannot split " + std::to_string(global[d]) + " cells in dimension " +

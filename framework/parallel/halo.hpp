@@ -74,7 +74,8 @@ class GridHalo2D {
     exchange_dim<ExecSpace, nf>(exec, views, 1);
   }
 
- private:
+ public:
+  // Public only because CUDA's extended lambdas may not live in private member functions.
   // Face geometry in dimension d: `count` cells along the face per layer, starting at
   // `along0` in the other index. Layers are index w+l (low export), n+l (high export),
   // l (low import) and n+w+l (high import) in index d.
@@ -135,6 +136,7 @@ class GridHalo2D {
     exec.fence();
   }
 
+ private:
   MPI_Comm m_comm = MPI_COMM_NULL;
   long m_nx;
   long m_ny;

@@ -20,8 +20,9 @@ void declare_run_options(Schema& s, const std::string& workload) {
   s.real("run.progress_seconds", 10.0, "wall seconds between progress lines (0: never)").at_least(0);
   s.integer("run.fail_rank", -1, "testing aid: this rank throws at run.fail_step (-1: off)").at_least(-1);
   s.integer("run.fail_step", 0, "testing aid: the step at which run.fail_rank throws").at_least(0);
-  s.boolean("run.kill_during_checkpoint", false,
-            "testing aid: SIGKILL this process while the first checkpoint is half written");
+  s.integer("run.kill_in_checkpoint", 0,
+            "testing aid: SIGKILL this process while checkpoint number N is half written (0: off)")
+      .at_least(0);
 }
 
 Schema workload_schema(const WorkloadInfo& info) {
@@ -70,7 +71,8 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const double progress_seconds = input.get_real("run.progress_seconds");
   const long fail_rank = input.get_int("run.fail_rank");
   const long fail_step = input.get_int("run.fail_step");
-  const bool kill_in_checkpoint = input.get_bool("run.kill_during_checkpoint");
+  const long kill_in_checkpoint = input.get_int("run.kill_in_checkpoint");
+  long checkpoints_written = 0;
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
@@ -108,7 +110,7 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
       const auto target = ctx.output_dir / "checkpoint.h5";
       write_atomically(runtime.comm(), target, [&](const std::filesystem::path& tmp) {
         workload->write_checkpoint(ctx, tmp);
-        if (kill_in_checkpoint) std::raise(SIGKILL);
+        if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
       });
       log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
     }

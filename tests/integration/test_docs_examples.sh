@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every example in docs/: each fenced block whose info string is `sh` runs with bash
+# (-euo pipefail) in a fresh temporary folder that links the repository's examples/,
+# site_configs/ and job_templates/, with the gosok under test first on PATH. Blocks fenced
+# `sh slurm` run only when a test Slurm is up (SLURM_CONF set). Blocks fenced `text` or
+# anything else are prose.
+set -euo pipefail
+: "${GOSOK_BINARY:?}" "${GOSOK_SOURCE_DIR:?}"
+bin_dir=$(mktemp -d)
+trap 'rm -rf "$bin_dir"' EXIT
+ln -s "$GOSOK_BINARY" "$bin_dir/gosok"
+export PATH="$bin_dir:$PATH"
+# Docs show plain `mpirun -np 2`; as root on a 2-core machine Open MPI needs these.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+ran=0
+skipped=0
+failed=0
+while IFS= read -r -d '' doc; do
+  # Split the document into numbered blocks: $work/blocks/N.sh with the info string in N.kind.
+  work=$(mktemp -d)
+  mkdir -p "$work/blocks"
+  awk -v dir="$work/blocks" '
+    /^```/ {
+      if (inside) { inside = 0; close(file); next }
+      inside = 1; n++; file = dir "/" n ".sh"; info = substr($0, 4)
+      print info > (dir "/" n ".kind"); close(dir "/" n ".kind"); printf "" > file; next
+    }
+    inside { print >> file }' "$doc"
+  for kind_file in "$work"/blocks/*.kind; do
+    [[ -e $kind_file ]] || continue
+    kind=$(<"$kind_file")
+    block=${kind_file%.kind}.sh
+    case "$kind" in
+      sh) ;;
+      "sh slurm")
+        if [[ -z ${SLURM_CONF:-} ]]; then skipped=$((skipped + 1)); continue; fi ;;
+      *) continue ;;
+    esac
+    sandbox=$(mktemp -d)
+    for d in examples site_configs job_templates scripts; do
+      [[ -e "$GOSOK_SOURCE_DIR/$d" ]] && ln -s "$GOSOK_SOURCE_DIR/$d" "$sandbox/$d"
+    done
+    name="${doc#"$GOSOK_SOURCE_DIR"/} block $(basename "$block" .sh)"
+    if (cd "$sandbox" && GOSOK_LEDGER="$sandbox/ledger.sqlite" bash -euo pipefail "$block") > "$sandbox.log" 2>&1; then
+      ran=$((ran + 1))
+      echo "ok   $name"
+    else
+      failed=$((failed + 1))
+      echo "FAIL $name"
+      sed 's/^/     | /' "$block"
+      sed 's/^/     > /' "$sandbox.log" | tail -40
+    fi
+    rm -rf "$sandbox" "$sandbox.log"
+  done
+  rm -rf "$work"
+done < <(find "$GOSOK_SOURCE_DIR/docs" -name '*.md' -print0 | sort -z)
+
+echo "docs examples: $ran ran, $failed failed, $skipped skipped (no Slurm)"
+if (( ran == 0 )); then
+  echo "no runnable example found in docs/" >&2
+  exit 1
+fi
+(( failed == 0 ))
