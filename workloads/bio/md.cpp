@@ -100,7 +100,7 @@ class MolecularDynamics final : public Workload {
 
  private:
   // Parameters.
-  std::string m_pair_style, m_pair_coeffs;
+  std::string m_pair_style, m_pair_coeffs, m_bond_coeffs, m_angle_coeffs;
   double m_eps = 1, m_sigma = 1, m_cut = 2.5;
   bool m_shift = false;
   std::string m_bond_style, m_angle_style;
@@ -164,6 +164,8 @@ void MolecularDynamics::read_parameters(const Input& in) {
   m_shift = in.get_bool("pair.shift");
   m_pair_style = in.get_string("pair.style");
   m_pair_coeffs = in.get_string("pair.coeffs");
+  m_bond_coeffs = in.get_string("bond.coeffs");
+  m_angle_coeffs = in.get_string("angle.coeffs");
   m_bond_style = in.get_string("bond.style");
   m_angle_style = in.get_string("angle.style");
   for (int t = 0; t < Fene::max_types; ++t) {
@@ -229,6 +231,29 @@ Topology topology_of(const System& s) {
   return t;
 }
 
+/// Parses "type v1 v2 ...; type v1 v2 ..." (LAMMPS *_coeff lines) into per-type values.
+std::map<int, std::vector<double>> per_type_coeffs(const std::string& key, const std::string& text, int types,
+                                                   std::size_t values) {
+  std::map<int, std::vector<double>> out;
+  std::istringstream entries(text);
+  std::string entry;
+  while (std::getline(entries, entry, ';')) {
+    if (entry.find_first_not_of(" \t") == std::string::npos) continue;
+    std::istringstream e(entry);
+    int t = 0;
+    std::vector<double> v(values);
+    bool ok = static_cast<bool>(e >> t);
+    for (auto& x : v) ok = ok && static_cast<bool>(e >> x);
+    std::string rest;
+    if (!ok || (e >> rest)) {
+      throw InputError(fmt::format("{}: '{}' is not 'type' and {} numbers", key, entry, values));
+    }
+    if (t < 1 || t > types) throw InputError(fmt::format("{}: type {} is outside 1..{}", key, t, types));
+    out[t - 1] = v;
+  }
+  return out;
+}
+
 }  // namespace
 
 void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_types, const std::vector<double>& mass,
@@ -250,6 +275,12 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
   }
   if (bond_types > Fene::max_types || angle_types > HarmonicAngle::max_types) {
     throw InputError("md supports up to 4 bond and 4 angle types");
+  }
+  for (const auto& [t, v] : per_type_coeffs("bond.coeffs", m_bond_coeffs, std::max(bond_types, 1), 4)) {
+    m_fene.c[t] = {v[0], v[1], v[2], v[3]};
+  }
+  for (const auto& [t, v] : per_type_coeffs("angle.coeffs", m_angle_coeffs, std::max(angle_types, 1), 2)) {
+    m_angle.c[t] = {v[0], v[1] * M_PI / 180.0};
   }
   if (bond_types > 0 && m_bond_style == "none") {
     throw InputError("the system has bonds but bond.style = \"none\"; set bond.style = \"fene\"");
@@ -1146,11 +1177,15 @@ void register_workload(WorkloadRegistry& registry) {
          s.string("pair.coeffs", "",
                   "per type pair 'i j epsilon sigma [cutoff]', entries separated by ';' (others mix geometrically)");
          s.choice("bond.style", "fene", {"none", "fene"}, "bond potential (used when the system has bonds)");
+         s.string("bond.coeffs", "",
+                  "per bond type 'type K R0 epsilon sigma', entries separated by ';' (others: bond.k, ...)");
          s.real("bond.k", 30.0, "FENE spring constant K").at_least(0);
          s.real("bond.r0", 1.5, "FENE maximum extent R0").at_least(1e-6);
          s.real("bond.epsilon", 1.0, "FENE WCA epsilon").at_least(0);
          s.real("bond.sigma", 1.0, "FENE WCA sigma").at_least(1e-6);
          s.choice("angle.style", "none", {"none", "harmonic"}, "angle potential");
+         s.string("angle.coeffs", "",
+                  "per angle type 'type K theta0', entries separated by ';' (others: angle.k, ...)");
          s.real("angle.k", 1.0, "harmonic angle constant K (E = K (theta - theta0)^2)").at_least(0);
          s.real("angle.theta0", 180.0, "harmonic angle rest angle").with_unit("degree").at_least(0).at_most(180);
          s.boolean("special.exclude_bonded", true, "no pair force between bonded atoms (special_bonds fene)");
