@@ -1,0 +1,270 @@
+#pragma once
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "parallel/particles.hpp"
+
+namespace gosok {
+
+/// No pair is excluded from the neighbour list.
+struct ExcludeNone {
+  KOKKOS_INLINE_FUNCTION bool operator()(int, int) const { return false; }
+};
+
+/// A half Verlet neighbour list for owned particles and their ghosts, built by cell binning.
+///
+/// Vocabulary: the *neighbour cutoff* is the force cutoff plus the skin; every pair closer
+/// than it when the list is built is stored, so the list stays valid until some particle
+/// has moved half the skin. *Bins* are cubes of at least half the neighbour cutoff on a grid
+/// anchored at the global box origin, the same grid on every rank. *Half* means each pair
+/// is stored once in the whole job, as in LAMMPS' half/bin/newton: an owned–owned pair in
+/// the list of its lower index; an owned–ghost pair on the rank where the ghost's bin lies
+/// in the upper half of the stencil (or in the same bin and above in z, then y, then x).
+/// The rank across the boundary sees the mirror image of the pair and skips it, so forces
+/// on ghosts must be returned to their owners (ParticleComm::reverse_forces).
+///
+/// Storage: row i of `neighbors()` holds `counts()(i)` indices into the particle arrays.
+/// Views are kept and grown between builds.
+template <class MemorySpace>
+class HalfNeighborList {
+ public:
+  using vec_type = typename Particles<MemorySpace>::vec_type;
+  using neighbors_type = Kokkos::View<int**, Kokkos::LayoutRight, MemorySpace>;
+  using index_type = Kokkos::View<int*, MemorySpace>;
+
+  /// `box` is the global periodic box, `sub` this rank's sub-box, `ghost_cutoff` how far
+  /// ghosts reach beyond it (at least `cutoff`).
+  HalfNeighborList(const Box3& box, const Box3& sub, double cutoff, double ghost_cutoff) : m_cutoff(cutoff) {
+    const double target = cutoff / 2;
+    for (int d = 0; d < 3; ++d) {
+      const int nglobal = std::max(1, static_cast<int>(box.length(d) / target));
+      m_binsize[d] = box.length(d) / nglobal;
+      m_inv[d] = 1.0 / m_binsize[d];
+      m_lo[d] = box.lo[d];
+      m_mlo[d] = floor_int((sub.lo[d] - ghost_cutoff - box.lo[d]) * m_inv[d]) - 1;
+      const int mhi = floor_int((sub.hi[d] + ghost_cutoff - box.lo[d]) * m_inv[d]) + 1;
+      m_nb[d] = mhi - m_mlo[d] + 1;
+    }
+    const long nbins = static_cast<long>(m_nb[0]) * m_nb[1] * m_nb[2];
+    m_bin_count = index_type("gosok::neighbor::bin_count", nbins);
+    m_bin_start = index_type("gosok::neighbor::bin_start", nbins + 1);
+    build_stencil();
+  }
+
+  double cutoff() const { return m_cutoff; }
+  const neighbors_type& neighbors() const { return m_neighbors; }
+  const index_type& counts() const { return m_counts; }
+  long pairs() const { return m_pairs; }
+  int max_neighbors() const { return m_max; }
+
+  /// Builds the list for particles [0, n_owned) against [0, n_total); pairs for which
+  /// `exclude(i, j)` is true (e.g. bonded partners) are left out.
+  template <class Exec, class Exclude = ExcludeNone>
+  void build(const Exec& exec, const vec_type& x, long n_owned, long n_total, const Exclude& exclude = {}) {
+    bin(exec, x, n_total);
+    if (static_cast<long>(m_counts.extent(0)) < n_owned) {
+      m_counts = index_type("gosok::neighbor::counts", n_owned + n_owned / 2 + 16);
+    }
+    if (m_max == 0) m_max = 64;
+    while (true) {
+      if (static_cast<long>(m_neighbors.extent(0)) < n_owned || static_cast<int>(m_neighbors.extent(1)) < m_max) {
+        m_neighbors = neighbors_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::neighbor::list"),
+                                     std::max<long>(n_owned + n_owned / 2 + 16, m_neighbors.extent(0)), m_max);
+      }
+      int needed = 0;
+      fill(exec, x, n_owned, exclude, needed);
+      if (needed <= m_max) break;
+      m_max = needed + needed / 4 + 8;
+    }
+    long pairs = 0;
+    auto counts = m_counts;
+    Kokkos::parallel_reduce(
+        "gosok::neighbor::count_pairs", Kokkos::RangePolicy<Exec>(exec, 0, n_owned),
+        KOKKOS_LAMBDA(const long i, long& sum) { sum += counts(i); }, pairs);
+    m_pairs = pairs;
+  }
+
+  /// The order that sorts particles [0, n) by bin: entry k is the index of the particle
+  /// that belongs at position k. Stable, so already sorted particles keep their order.
+  template <class Exec>
+  index_type sort_order(const Exec& exec, const vec_type& x, long n) {
+    bin(exec, x, n);
+    index_type order("gosok::neighbor::sort_order", n);
+    Kokkos::deep_copy(exec, order, Kokkos::subview(m_bin_atoms, std::make_pair(0L, n)));
+    return order;
+  }
+
+ public:
+  // Public only because CUDA's extended lambdas may not live in private member functions.
+  static int floor_int(double a) {
+    int c = static_cast<int>(a);
+    return a < c ? c - 1 : c;
+  }
+
+  struct Grid {
+    Kokkos::Array<double, 3> lo, inv;
+    Kokkos::Array<int, 3> mlo, nb;
+    KOKKOS_INLINE_FUNCTION int operator()(double x, double y, double z) const {
+      const double a[3] = {x, y, z};
+      int c[3];
+      for (int d = 0; d < 3; ++d) {
+        const double t = (a[d] - lo[d]) * inv[d];
+        int k = static_cast<int>(t);
+        if (t < k) --k;
+        k -= mlo[d];
+        c[d] = k < 0 ? 0 : (k >= nb[d] ? nb[d] - 1 : k);
+      }
+      return (c[2] * nb[1] + c[1]) * nb[0] + c[0];
+    }
+  };
+
+  Grid grid() const {
+    Grid g;
+    for (int d = 0; d < 3; ++d) {
+      g.lo[d] = m_lo[d];
+      g.inv[d] = m_inv[d];
+      g.mlo[d] = m_mlo[d];
+      g.nb[d] = m_nb[d];
+    }
+    return g;
+  }
+
+  // The upper half of the bins within the cutoff, as offsets of the linear bin index.
+  void build_stencil() {
+    std::array<int, 3> reach{};
+    for (int d = 0; d < 3; ++d) reach[d] = static_cast<int>(std::ceil(m_cutoff * m_inv[d]));
+    auto gap = [&](int k, int d) { return k > 0 ? (k - 1) * m_binsize[d] : (k < 0 ? (k + 1) * m_binsize[d] : 0.0); };
+    std::vector<int> offsets;
+    for (int k = 0; k <= reach[2]; ++k) {
+      for (int j = -reach[1]; j <= reach[1]; ++j) {
+        for (int i = -reach[0]; i <= reach[0]; ++i) {
+          const bool upper = k > 0 || (k == 0 && j > 0) || (k == 0 && j == 0 && i > 0);
+          if (!upper) continue;
+          const double dx = gap(i, 0), dy = gap(j, 1), dz = gap(k, 2);
+          if (dx * dx + dy * dy + dz * dz >= m_cutoff * m_cutoff) continue;
+          offsets.push_back((k * m_nb[1] + j) * m_nb[0] + i);
+        }
+      }
+    }
+    m_stencil = index_type("gosok::neighbor::stencil", offsets.size());
+    auto host = Kokkos::create_mirror_view(m_stencil);
+    for (std::size_t s = 0; s < offsets.size(); ++s) host(s) = offsets[s];
+    Kokkos::deep_copy(m_stencil, host);
+  }
+
+  // Counting sort of particles [0, n) into bins; positions are copied in bin order so that
+  // the distance loop streams through memory.
+  template <class Exec>
+  void bin(const Exec& exec, const vec_type& x, long n) {
+    if (static_cast<long>(m_bin_of.extent(0)) < n) {
+      const long c = n + n / 2 + 16;
+      m_bin_of = index_type("gosok::neighbor::bin_of", c);
+      m_bin_atoms = index_type("gosok::neighbor::bin_atoms", c);
+      m_xb = vec_type("gosok::neighbor::x_binned", c);
+    }
+    const Grid g = grid();
+    auto count = m_bin_count;
+    auto start = m_bin_start;
+    auto bin_of = m_bin_of;
+    auto atoms = m_bin_atoms;
+    auto xb = m_xb;
+    const long nbins = static_cast<long>(count.extent(0));
+    Kokkos::deep_copy(exec, count, 0);
+    Kokkos::parallel_for(
+        "gosok::neighbor::bin_count", Kokkos::RangePolicy<Exec>(exec, 0, n), KOKKOS_LAMBDA(const long i) {
+          const int b = g(x(i, 0), x(i, 1), x(i, 2));
+          bin_of(i) = b;
+          Kokkos::atomic_increment(&count(b));
+        });
+    Kokkos::parallel_scan(
+        "gosok::neighbor::bin_start", Kokkos::RangePolicy<Exec>(exec, 0, nbins + 1),
+        KOKKOS_LAMBDA(const long b, int& offset, const bool final) {
+          if (final) start(b) = offset;
+          if (b < nbins) offset += count(b);
+        });
+    Kokkos::deep_copy(exec, count, 0);
+    Kokkos::parallel_for(
+        "gosok::neighbor::bin_fill", Kokkos::RangePolicy<Exec>(exec, 0, n), KOKKOS_LAMBDA(const long i) {
+          const int b = bin_of(i);
+          const int k = start(b) + Kokkos::atomic_fetch_add(&count(b), 1);
+          atoms(k) = static_cast<int>(i);
+          xb(k, 0) = x(i, 0);
+          xb(k, 1) = x(i, 1);
+          xb(k, 2) = x(i, 2);
+        });
+  }
+
+  template <class Exec, class Exclude>
+  void fill(const Exec& exec, const vec_type& x, long n_owned, const Exclude& exclude, int& needed) {
+    auto list = m_neighbors;
+    auto counts = m_counts;
+    auto start = m_bin_start;
+    auto atoms = m_bin_atoms;
+    auto bin_of = m_bin_of;
+    auto xb = m_xb;
+    auto stencil = m_stencil;
+    const int nstencil = static_cast<int>(stencil.extent(0));
+    const int max = m_max;
+    const double cutsq = m_cutoff * m_cutoff;
+    const int owned = static_cast<int>(n_owned);
+    Kokkos::parallel_reduce(
+        "gosok::neighbor::build", Kokkos::RangePolicy<Exec>(exec, 0, n_owned),
+        KOKKOS_LAMBDA(const long ii, int& most) {
+          const int i = static_cast<int>(ii);
+          const double xi = x(i, 0), yi = x(i, 1), zi = x(i, 2);
+          const int b = bin_of(i);
+          int n = 0;
+          // Own bin: owned partners with a higher index; ghosts above i.
+          for (int k = start(b); k < start(b + 1); ++k) {
+            const int j = atoms(k);
+            const double xj = xb(k, 0), yj = xb(k, 1), zj = xb(k, 2);
+            if (j < owned) {
+              if (j <= i) continue;
+            } else {
+              if (zj < zi) continue;
+              if (zj == zi) {
+                if (yj < yi) continue;
+                if (yj == yi && xj < xi) continue;
+              }
+            }
+            const double dx = xi - xj, dy = yi - yj, dz = zi - zj;
+            if (dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j)) {
+              if (n < max) list(i, n) = j;
+              ++n;
+            }
+          }
+          for (int s = 0; s < nstencil; ++s) {
+            const int bb = b + stencil(s);
+            const int end = start(bb + 1);
+            for (int k = start(bb); k < end; ++k) {
+              const double dx = xi - xb(k, 0), dy = yi - xb(k, 1), dz = zi - xb(k, 2);
+              const int j = atoms(k);
+              // Branch-free store: the slot is overwritten unless the pair is kept (an
+              // overflowing row keeps rewriting its last slot; the list is rebuilt larger).
+              const bool keep = dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j);
+              list(i, n < max ? n : max - 1) = j;
+              n += keep ? 1 : 0;
+            }
+          }
+          counts(i) = n;
+          if (n > most) most = n;
+        },
+        Kokkos::Max<int>(needed));
+  }
+
+ private:
+  double m_cutoff;
+  std::array<double, 3> m_binsize{}, m_inv{}, m_lo{};
+  std::array<int, 3> m_mlo{}, m_nb{};
+  index_type m_bin_count, m_bin_start, m_bin_of, m_bin_atoms, m_stencil, m_counts;
+  vec_type m_xb;
+  neighbors_type m_neighbors;
+  int m_max = 0;
+  long m_pairs = 0;
+};
+
+}  // namespace gosok

@@ -1,0 +1,485 @@
+#pragma once
+
+#include <mpi.h>
+
+#include <Kokkos_Core.hpp>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "parallel/cart.hpp"
+#include "parallel/particles.hpp"
+
+namespace gosok {
+
+/// Particle communication for a 3-D spatial decomposition of a periodic box.
+///
+/// Vocabulary: the box is split evenly over the ranks of a CartDecomposition<3> topology;
+/// each rank owns the particles inside its *sub-box*. *Migration* wraps owned particles
+/// back into the periodic box (counting images) and hands those that left the sub-box to
+/// the rank that now owns them. *Ghost building* (LAMMPS calls it "borders") copies every
+/// particle within `ghost_cutoff` of a face to the neighbour across it, one dimension after
+/// the other (ghosts of dimension 0 are forwarded in dimension 1, so edges and corners
+/// arrive in two or three hops), shifting positions by the box length across a periodic
+/// face; it records, per *swap* (one dimension, one direction), which particles were sent.
+/// *Forward* communication refreshes ghost positions through those recorded swaps; *reverse*
+/// communication adds the forces accumulated on ghosts back into their owners, so that a
+/// half neighbour list with Newton's third law is exact across ranks.
+///
+/// Built once per run: it owns a duplicated communicator and persistent buffers that grow
+/// but are never freed between steps. A single rank takes the same path (it sends to
+/// itself across its periodic faces). Each sub-box must be at least `ghost_cutoff` long,
+/// so that one swap per direction suffices.
+template <class MemorySpace>
+class ParticleComm {
+ public:
+  using particles_type = Particles<MemorySpace>;
+  using buffer_type = Kokkos::View<double*, MemorySpace>;
+  using index_type = Kokkos::View<int*, MemorySpace>;
+
+  ParticleComm(const CartDecomposition<3>& topology, const Box3& box, double ghost_cutoff)
+      : m_box(box), m_cutoff(ghost_cutoff) {
+    MPI_Comm_dup(topology.comm(), &m_comm);
+    for (int d = 0; d < 3; ++d) {
+      m_dims[d] = topology.dims(d);
+      m_coord[d] = topology.coord(d);
+      m_neighbor[d][0] = topology.neighbor(d, -1);
+      m_neighbor[d][1] = topology.neighbor(d, +1);
+      const double length = box.length(d);
+      m_sub.lo[d] = box.lo[d] + length * m_coord[d] / m_dims[d];
+      m_sub.hi[d] = box.lo[d] + length * (m_coord[d] + 1) / m_dims[d];
+      if (length / m_dims[d] < ghost_cutoff) {
+        throw InputError("the box is " + std::to_string(length) + " long in dimension " + std::to_string(d) +
+                         ", split over " + std::to_string(m_dims[d]) + " ranks, which is shorter than the ghost " +
+                         "cutoff " + std::to_string(ghost_cutoff) + " (force cutoff + skin): use fewer ranks or " +
+                         "a larger system");
+      }
+    }
+    const char* env = std::getenv("GOSOK_GPU_AWARE_MPI");
+    const bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemorySpace>::accessible;
+    m_stage = !host && !(env && std::string(env) == "1");
+  }
+  ~ParticleComm() {
+    if (m_comm != MPI_COMM_NULL) MPI_Comm_free(&m_comm);
+  }
+  ParticleComm(const ParticleComm&) = delete;
+  ParticleComm& operator=(const ParticleComm&) = delete;
+
+  const Box3& box() const { return m_box; }
+  const Box3& sub_box() const { return m_sub; }
+  double ghost_cutoff() const { return m_cutoff; }
+  int dims(int d) const { return m_dims[d]; }
+
+  /// The sub-box coordinate in dimension d that owns position `x` (clamped into the grid).
+  int owner_coord(int d, double x) const {
+    int c = static_cast<int>(std::floor((x - m_box.lo[d]) * m_dims[d] / m_box.length(d)));
+    return c < 0 ? 0 : (c >= m_dims[d] ? m_dims[d] - 1 : c);
+  }
+  /// True when this rank owns a particle at (already wrapped) position x.
+  bool owns(const std::array<double, 3>& x) const {
+    for (int d = 0; d < 3; ++d) {
+      if (owner_coord(d, x[d]) != m_coord[d]) return false;
+    }
+    return true;
+  }
+
+  /// Wraps owned particles into the box and moves those that left the sub-box to their
+  /// new owner. Drops the ghosts (call build_ghosts next). Particles must not move further
+  /// than one sub-box between calls. Collective.
+  template <class Exec>
+  void migrate(const Exec& exec, particles_type& p) {
+    p.n_ghost = 0;
+    wrap(exec, p);
+    for (int d = 0; d < 3; ++d) {
+      if (m_dims[d] > 1) migrate_dim(exec, p, d);
+    }
+  }
+
+  /// Copies the particles near each face into the neighbours' ghost layers and records the
+  /// swaps for forward and reverse communication. Collective.
+  template <class Exec>
+  void build_ghosts(const Exec& exec, particles_type& p) {
+    p.n_ghost = 0;
+    constexpr int stride = 5;  // x, y, z, type, id
+    for (int d = 0; d < 3; ++d) {
+      const long candidates = p.n_total();
+      for (int s = 0; s < 2; ++s) {
+        Swap& sw = m_swaps[2 * d + s];
+        const double bound = s == 0 ? m_sub.lo[d] + m_cutoff : m_sub.hi[d] - m_cutoff;
+        auto x = p.x;
+        if (static_cast<long>(sw.send.extent(0)) < candidates) {
+          sw.send = index_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::particle_comm::send_list"),
+                               candidates + candidates / 2 + 16);
+        }
+        auto list = sw.send;
+        long nsend = 0;
+        const bool low = s == 0;
+        Kokkos::parallel_scan(
+            "gosok::particle_comm::select_ghosts", Kokkos::RangePolicy<Exec>(exec, 0, candidates),
+            KOKKOS_LAMBDA(const long i, long& offset, const bool final) {
+              const bool send = low ? x(i, d) < bound : x(i, d) >= bound;
+              if (send) {
+                if (final) list(offset) = static_cast<int>(i);
+                ++offset;
+              }
+            },
+            nsend);
+        sw.nsend = nsend;
+        sw.shift = {0.0, 0.0, 0.0};
+        if (s == 0 && m_coord[d] == 0) sw.shift[d] = m_box.length(d);
+        if (s == 1 && m_coord[d] == m_dims[d] - 1) sw.shift[d] = -m_box.length(d);
+        sw.to = m_neighbor[d][s];
+        sw.from = m_neighbor[d][1 - s];
+
+        reserve_buffers(nsend * stride);
+        auto buf = m_send;
+        auto type = p.type;
+        auto id = p.id;
+        const double sx = sw.shift[0], sy = sw.shift[1], sz = sw.shift[2];
+        Kokkos::parallel_for(
+            "gosok::particle_comm::pack_ghosts", Kokkos::RangePolicy<Exec>(exec, 0, nsend),
+            KOKKOS_LAMBDA(const long k) {
+              const int i = list(k);
+              buf(stride * k + 0) = x(i, 0) + sx;
+              buf(stride * k + 1) = x(i, 1) + sy;
+              buf(stride * k + 2) = x(i, 2) + sz;
+              buf(stride * k + 3) = static_cast<double>(type(i));
+              buf(stride * k + 4) = static_cast<double>(id(i));
+            });
+        sw.nrecv = exchange_counts(nsend, sw.to, sw.from);
+        reserve_buffers(sw.nrecv * stride);
+        sendrecv(exec, nsend * stride, sw.to, sw.nrecv * stride, sw.from);
+        sw.first = p.n_total();
+        p.reserve(sw.first + sw.nrecv);
+        auto xr = p.x;
+        auto tr = p.type;
+        auto ir = p.id;
+        auto rbuf = m_recv;
+        const long first = sw.first;
+        Kokkos::parallel_for(
+            "gosok::particle_comm::unpack_ghosts", Kokkos::RangePolicy<Exec>(exec, 0, sw.nrecv),
+            KOKKOS_LAMBDA(const long k) {
+              const long i = first + k;
+              xr(i, 0) = rbuf(stride * k + 0);
+              xr(i, 1) = rbuf(stride * k + 1);
+              xr(i, 2) = rbuf(stride * k + 2);
+              tr(i) = static_cast<int>(rbuf(stride * k + 3));
+              ir(i) = static_cast<long>(rbuf(stride * k + 4));
+            });
+        p.n_ghost += sw.nrecv;
+      }
+    }
+  }
+
+  /// Refreshes ghost positions from their owners (same swaps as the last build). Collective.
+  template <class Exec>
+  void update_ghosts(const Exec& exec, particles_type& p) {
+    for (int k = 0; k < 6; ++k) {
+      Swap& sw = m_swaps[k];
+      auto x = p.x;
+      auto list = sw.send;
+      auto buf = m_send;
+      const double sx = sw.shift[0], sy = sw.shift[1], sz = sw.shift[2];
+      Kokkos::parallel_for(
+          "gosok::particle_comm::pack_positions", Kokkos::RangePolicy<Exec>(exec, 0, sw.nsend),
+          KOKKOS_LAMBDA(const long n) {
+            const int i = list(n);
+            buf(3 * n + 0) = x(i, 0) + sx;
+            buf(3 * n + 1) = x(i, 1) + sy;
+            buf(3 * n + 2) = x(i, 2) + sz;
+          });
+      sendrecv(exec, 3 * sw.nsend, sw.to, 3 * sw.nrecv, sw.from);
+      auto rbuf = m_recv;
+      const long first = sw.first;
+      Kokkos::parallel_for(
+          "gosok::particle_comm::unpack_positions", Kokkos::RangePolicy<Exec>(exec, 0, sw.nrecv),
+          KOKKOS_LAMBDA(const long n) {
+            x(first + n, 0) = rbuf(3 * n + 0);
+            x(first + n, 1) = rbuf(3 * n + 1);
+            x(first + n, 2) = rbuf(3 * n + 2);
+          });
+    }
+  }
+
+  /// Adds the forces accumulated on ghosts into the particles they copy (reverse order of
+  /// the swaps, so a corner ghost's force travels back through every hop). Collective.
+  template <class Exec>
+  void reverse_forces(const Exec& exec, particles_type& p) {
+    for (int k = 5; k >= 0; --k) {
+      Swap& sw = m_swaps[k];
+      auto f = p.f;
+      auto buf = m_send;
+      const long first = sw.first;
+      Kokkos::parallel_for(
+          "gosok::particle_comm::pack_forces", Kokkos::RangePolicy<Exec>(exec, 0, sw.nrecv),
+          KOKKOS_LAMBDA(const long n) {
+            buf(3 * n + 0) = f(first + n, 0);
+            buf(3 * n + 1) = f(first + n, 1);
+            buf(3 * n + 2) = f(first + n, 2);
+          });
+      sendrecv(exec, 3 * sw.nrecv, sw.from, 3 * sw.nsend, sw.to);
+      auto rbuf = m_recv;
+      auto list = sw.send;
+      // A particle appears at most once per send list, so this is free of races.
+      Kokkos::parallel_for(
+          "gosok::particle_comm::unpack_forces", Kokkos::RangePolicy<Exec>(exec, 0, sw.nsend),
+          KOKKOS_LAMBDA(const long n) {
+            const int i = list(n);
+            f(i, 0) += rbuf(3 * n + 0);
+            f(i, 1) += rbuf(3 * n + 1);
+            f(i, 2) += rbuf(3 * n + 2);
+          });
+    }
+  }
+
+ private:
+  struct Swap {
+    index_type send;  // indices of the particles sent in this swap
+    long nsend = 0;
+    long nrecv = 0;
+    long first = 0;  // index of the first ghost received in this swap
+    std::array<double, 3> shift{};
+    int to = MPI_PROC_NULL;
+    int from = MPI_PROC_NULL;
+  };
+
+ public:
+  // Public only because CUDA's extended lambdas may not live in private member functions.
+  template <class Exec>
+  void wrap(const Exec& exec, particles_type& p) {
+    auto x = p.x;
+    auto image = p.image;
+    Kokkos::Array<double, 3> lo, hi, len;
+    for (int d = 0; d < 3; ++d) {
+      lo[d] = m_box.lo[d];
+      hi[d] = m_box.hi[d];
+      len[d] = m_box.length(d);
+    }
+    // The same remap as LAMMPS' Domain::pbc(), so a trajectory read back matches it.
+    Kokkos::parallel_for(
+        "gosok::particle_comm::wrap", Kokkos::RangePolicy<Exec>(exec, 0, p.n_owned), KOKKOS_LAMBDA(const long i) {
+          for (int d = 0; d < 3; ++d) {
+            if (x(i, d) < lo[d]) {
+              x(i, d) += len[d];
+              image(i, d) -= 1;
+            }
+            if (x(i, d) >= hi[d]) {
+              x(i, d) -= len[d];
+              x(i, d) = x(i, d) > lo[d] ? x(i, d) : lo[d];
+              image(i, d) += 1;
+            }
+          }
+        });
+  }
+
+  int row_width(const particles_type& p) const { return 11 + p.extra_width(); }
+
+  template <class Exec>
+  void migrate_dim(const Exec& exec, particles_type& p, int d) {
+    const long n = p.n_owned;
+    const int width = row_width(p);
+    const int mine = m_coord[d];
+    const int dims = m_dims[d];
+    const double lo = m_box.lo[d];
+    const double scale = dims / m_box.length(d);
+    auto x = p.x;
+    if (static_cast<long>(m_leave.extent(0)) < n + 1) {
+      m_leave = index_type("gosok::particle_comm::leave", n + n / 2 + 16);
+      m_keep = index_type("gosok::particle_comm::keep", n + n / 2 + 16);
+    }
+    auto leave = m_leave;
+    auto keep = m_keep;
+    long nleave = 0;
+    Kokkos::parallel_scan(
+        "gosok::particle_comm::select_leaving", Kokkos::RangePolicy<Exec>(exec, 0, n),
+        KOKKOS_LAMBDA(const long i, long& offset, const bool final) {
+          int c = static_cast<int>((x(i, d) - lo) * scale);
+          c = c < 0 ? 0 : (c >= dims ? dims - 1 : c);  // truncation: (-1, 0) clamps to 0 anyway
+          if (c != mine) {
+            if (final) leave(offset) = static_cast<int>(i);
+            ++offset;
+          }
+        },
+        nleave);
+    long nkeep = 0;
+    Kokkos::parallel_scan(
+        "gosok::particle_comm::select_staying", Kokkos::RangePolicy<Exec>(exec, 0, n),
+        KOKKOS_LAMBDA(const long i, long& offset, const bool final) {
+          int c = static_cast<int>((x(i, d) - lo) * scale);
+          c = c < 0 ? 0 : (c >= dims ? dims - 1 : c);
+          if (c == mine) {
+            if (final) keep(offset) = static_cast<int>(i);
+            ++offset;
+          }
+        },
+        nkeep);
+    reserve_buffers(nleave * width);
+    pack_rows(exec, p, leave, nleave, m_send, 0);
+    // Compact the staying particles through the receive buffer (no extra arrays).
+    reserve_buffers(nkeep * width);
+    pack_rows(exec, p, keep, nkeep, m_recv, 0);
+    unpack_rows(exec, p, m_recv, 0, nkeep, 0);
+    p.n_owned = nkeep;
+
+    // Send the leavers to both neighbours (one, when both are the same rank); each keeps
+    // those that are now inside its slab.
+    const int nsides = dims == 2 ? 1 : 2;
+    std::vector<double> received;
+    for (int s = 0; s < nsides; ++s) {
+      const int to = m_neighbor[d][s];
+      const int from = m_neighbor[d][1 - s];
+      const long nrecv = exchange_counts(nleave, to, from);
+      reserve_buffers(nrecv * width);
+      sendrecv(exec, nleave * width, to, nrecv * width, from);
+      // Append to a host copy: the send buffer is needed again for the second side.
+      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                      Kokkos::subview(m_recv, std::make_pair(0L, nrecv * width)));
+      received.insert(received.end(), host.data(), host.data() + nrecv * width);
+    }
+    const long nin = static_cast<long>(received.size()) / width;
+    if (nin == 0) return;
+    Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> host_in(received.data(),
+                                                                                              received.size());
+    buffer_type in("gosok::particle_comm::incoming", received.size());
+    Kokkos::deep_copy(in, host_in);
+    // Keep only the rows inside this slab, in arrival order.
+    index_type take("gosok::particle_comm::take", nin);
+    long ntake = 0;
+    Kokkos::parallel_scan(
+        "gosok::particle_comm::select_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, nin),
+        KOKKOS_LAMBDA(const long k, long& offset, const bool final) {
+          int c = static_cast<int>((in(width * k + d) - lo) * scale);
+          c = c < 0 ? 0 : (c >= dims ? dims - 1 : c);
+          if (c == mine) {
+            if (final) take(offset) = static_cast<int>(k);
+            ++offset;
+          }
+        },
+        ntake);
+    buffer_type kept("gosok::particle_comm::arrivals", ntake * width);
+    Kokkos::parallel_for(
+        "gosok::particle_comm::gather_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, ntake),
+        KOKKOS_LAMBDA(const long k) {
+          for (int c = 0; c < width; ++c) kept(width * k + c) = in(width * take(k) + c);
+        });
+    p.reserve(p.n_owned + ntake);
+    unpack_rows(exec, p, kept, 0, ntake, p.n_owned);
+    p.n_owned += ntake;
+  }
+
+  template <class Exec>
+  void pack_rows(const Exec& exec, const particles_type& p, const index_type& rows, long count, const buffer_type& buf,
+                 long offset) const {
+    const int width = row_width(p);
+    const int we = p.extra_width();
+    auto x = p.x;
+    auto v = p.v;
+    auto image = p.image;
+    auto type = p.type;
+    auto id = p.id;
+    auto extra = p.extra;
+    Kokkos::parallel_for(
+        "gosok::particle_comm::pack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count), KOKKOS_LAMBDA(const long k) {
+          const int i = rows(k);
+          double* b = &buf(offset + width * k);
+          for (int c = 0; c < 3; ++c) {
+            b[c] = x(i, c);
+            b[3 + c] = v(i, c);
+            b[6 + c] = static_cast<double>(image(i, c));
+          }
+          b[9] = static_cast<double>(type(i));
+          b[10] = static_cast<double>(id(i));
+          for (int c = 0; c < we; ++c) b[11 + c] = static_cast<double>(extra(i, c));
+        });
+  }
+
+  template <class Exec>
+  void unpack_rows(const Exec& exec, particles_type& p, const buffer_type& buf, long offset, long count,
+                   long dest) const {
+    const int width = row_width(p);
+    const int we = p.extra_width();
+    auto x = p.x;
+    auto v = p.v;
+    auto image = p.image;
+    auto type = p.type;
+    auto id = p.id;
+    auto extra = p.extra;
+    Kokkos::parallel_for(
+        "gosok::particle_comm::unpack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count), KOKKOS_LAMBDA(const long k) {
+          const long i = dest + k;
+          const double* b = &buf(offset + width * k);
+          for (int c = 0; c < 3; ++c) {
+            x(i, c) = b[c];
+            v(i, c) = b[3 + c];
+            image(i, c) = static_cast<int>(b[6 + c]);
+          }
+          type(i) = static_cast<int>(b[9]);
+          id(i) = static_cast<long>(b[10]);
+          for (int c = 0; c < we; ++c) extra(i, c) = static_cast<long>(b[11 + c]);
+        });
+  }
+
+  void reserve_buffers(long n) {
+    if (n <= static_cast<long>(m_send.extent(0)) && n <= static_cast<long>(m_recv.extent(0))) return;
+    const long c = n + n / 2 + 64;
+    // The send buffer may hold packed data that must survive (migration packs before it
+    // learns the receive size), so it is resized with its contents.
+    if (static_cast<long>(m_send.extent(0)) < c) Kokkos::resize(m_send, c);
+    if (static_cast<long>(m_recv.extent(0)) < c) {
+      m_recv = buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::particle_comm::recv"), c);
+    }
+    if (m_stage) {
+      m_send_host = Kokkos::create_mirror_view(m_send);
+      m_recv_host = Kokkos::create_mirror_view(m_recv);
+    }
+  }
+
+  long exchange_counts(long nsend, int to, int from) {
+    long nrecv = 0;
+    check(MPI_Sendrecv(&nsend, 1, MPI_LONG, to, 11, &nrecv, 1, MPI_LONG, from, 11, m_comm, MPI_STATUS_IGNORE),
+          "counts");
+    return nrecv;
+  }
+
+  template <class Exec>
+  void sendrecv(const Exec& exec, long nsend, int to, long nrecv, int from) {
+    exec.fence();
+    const double* out = m_send.data();
+    double* in = m_recv.data();
+    if (m_stage) {
+      Kokkos::deep_copy(Kokkos::subview(m_send_host, std::make_pair(0L, nsend)),
+                        Kokkos::subview(m_send, std::make_pair(0L, nsend)));
+      out = m_send_host.data();
+      in = m_recv_host.data();
+    }
+    check(MPI_Sendrecv(out, static_cast<int>(nsend), MPI_DOUBLE, to, 12, in, static_cast<int>(nrecv), MPI_DOUBLE, from,
+                       12, m_comm, MPI_STATUS_IGNORE),
+          "data");
+    if (m_stage) {
+      Kokkos::deep_copy(Kokkos::subview(m_recv, std::make_pair(0L, nrecv)),
+                        Kokkos::subview(m_recv_host, std::make_pair(0L, nrecv)));
+    }
+  }
+
+  static void check(int status, const char* what) {
+    if (status != MPI_SUCCESS) throw RunError(std::string("particle communication failed (") + what + ")");
+  }
+
+ private:
+  Box3 m_box;
+  Box3 m_sub;
+  double m_cutoff;
+  MPI_Comm m_comm = MPI_COMM_NULL;
+  std::array<int, 3> m_dims{};
+  std::array<int, 3> m_coord{};
+  std::array<std::array<int, 2>, 3> m_neighbor{};
+  std::array<Swap, 6> m_swaps{};
+  buffer_type m_send, m_recv;
+  typename buffer_type::HostMirror m_send_host, m_recv_host;
+  index_type m_leave, m_keep;
+  bool m_stage = false;
+};
+
+}  // namespace gosok

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# gosok md against LAMMPS (Debian package 'lammps', 29 Sep 2021): both start from the data
+# file that LAMMPS wrote and must print the same thermo at step 100.
+#
+# Tolerance: relative 1e-9 on every column. LAMMPS prints 8 significant digits; the two
+# codes add the same pair terms in different orders, so they differ by round-off
+# (~1e-16) amplified by 100 chaotic steps — about 1e-13 here. 1e-9 is four orders above
+# that and still ten times stricter than the 8 digits LAMMPS shows.
+source "$(dirname "$0")/md_common.sh"
+need_lmp
+cd "$WORK"
+REL=1e-9
+
+# 1. The LJ benchmark (LAMMPS bench/in.lj): 32,000 atoms, fcc 0.8442, T = 1.44, rc 2.5,
+#    skin 0.3 with a rebuild every 20 steps and no distance check, dt 0.005, NVE.
+cat > make.in <<'EOF'
+units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 20 0 20 0 20
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 1.44 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+write_data lj.data
+EOF
+lmp -in make.in -log none > make.log
+cat > ref.in <<'EOF'
+units lj
+atom_style atomic
+pair_style lj/cut 2.5
+read_data lj.data
+pair_coeff 1 1 1.0 1.0 2.5
+neighbor 0.3 bin
+neigh_modify delay 0 every 20 check no
+fix 1 all nve
+thermo 50
+thermo_modify format float %.16g
+run 100
+EOF
+lmp -in ref.in -log none > ref.log
+cat > lj.toml <<'EOF'
+workload = "md"
+init = "data"
+steps = 100
+data.file = "lj.data"
+neighbor.skin = 0.3
+neighbor.every = 20
+neighbor.check = false
+thermo.every = 50
+EOF
+reference=$(lammps_row ref.log 100)
+for ranks in 1 2; do
+  gosok_np "$ranks" run md --config lj.toml --output "lj$ranks" > "lj$ranks.log" 2>&1 || { cat "lj$ranks.log"; fail "gosok md"; }
+  same_numbers "LJ benchmark, step 100, $ranks rank(s) vs LAMMPS" "$(thermo_row "lj$ranks/thermo.dat" 100)" "$reference" $REL
+done
+
+# 2. A Kremer-Grest melt (LAMMPS bench/in.chain settings): gosok builds 40 chains of 25
+#    beads and writes a data file; LAMMPS reads it, stirs it with a Langevin thermostat and
+#    writes its own data file; both then run 100 NVE steps from that file.
+"$GOSOK" run md --set init=chains --set chains.count=40 --set chains.length=25 --set steps=0 \
+  --set output.data_file=melt0.data --output gen > gen.log 2>&1 || { cat gen.log; fail "gosok chain generator"; }
+common='units lj
+atom_style bond
+special_bonds fene
+pair_style lj/cut 1.12246
+pair_modify shift yes
+bond_style fene'
+coeffs='pair_coeff 1 1 1.0 1.0 1.12246
+bond_coeff 1 30.0 1.5 1.0 1.0
+neighbor 0.4 bin
+neigh_modify every 1 delay 1
+timestep 0.012'
+printf '%s\nread_data gen/melt0.data\n%s\nfix 1 all nve\nfix 2 all langevin 1.0 1.0 2.0 904297\nrun 300\nwrite_data melt.data\n' \
+  "$common" "$coeffs" > stir.in
+lmp -in stir.in -log none > stir.log || { cat stir.log; fail "LAMMPS could not read gosok's data file"; }
+printf '%s\nread_data melt.data\n%s\nfix 1 all nve\nthermo 50\nthermo_modify format float %%.16g\nrun 100\n' \
+  "$common" "$coeffs" > melt.in
+lmp -in melt.in -log none > melt.log
+reference=$(lammps_row melt.log 100)
+for ranks in 1 2; do
+  gosok_np "$ranks" run md --set init=data --set data.file=melt.data --set pair.cutoff=1.12246 \
+    --set pair.shift=true --set bond.style=fene --set neighbor.skin=0.4 --set neighbor.delay=1 --set dt=0.012 \
+    --set thermo.every=50 --output "melt$ranks" > "melt$ranks.log" 2>&1 || { cat "melt$ranks.log"; fail "gosok md"; }
+  same_numbers "FENE melt, step 100, $ranks rank(s) vs LAMMPS" "$(thermo_row "melt$ranks/thermo.dat" 100)" "$reference" $REL
+done
+# 3. The same melt with harmonic bending (angle_style harmonic, K = 1.5, theta0 = 180).
+"$GOSOK" run md --set init=chains --set chains.count=40 --set chains.length=25 --set angle.style=harmonic \
+  --set steps=0 --set output.data_file=stiff0.data --output gen > gen.log 2>&1 || { cat gen.log; fail "gosok chains"; }
+angles='angle_style harmonic'
+common=${common/atom_style bond/atom_style angle}
+acoeff='angle_coeff 1 1.5 180.0'
+printf '%s\n%s\nread_data gen/stiff0.data\n%s\n%s\nfix 1 all nve\nfix 2 all langevin 1.0 1.0 2.0 4711\nrun 300\nwrite_data stiff.data\n' \
+  "$common" "$angles" "$coeffs" "$acoeff" > stir2.in
+lmp -in stir2.in -log none > stir2.log || { cat stir2.log; fail "LAMMPS could not read gosok's data file with angles"; }
+printf '%s\n%s\nread_data stiff.data\n%s\n%s\nfix 1 all nve\nthermo 50\nthermo_modify format float %%.16g\nrun 100\n' \
+  "$common" "$angles" "$coeffs" "$acoeff" > stiff.in
+lmp -in stiff.in -log none > stiff.log
+reference=$(lammps_row stiff.log 100)
+gosok_np 2 run md --set init=data --set data.file=stiff.data --set pair.cutoff=1.12246 --set pair.shift=true \
+  --set angle.style=harmonic --set angle.k=1.5 --set angle.theta0=180 --set neighbor.skin=0.4 --set neighbor.delay=1 \
+  --set dt=0.012 --set thermo.every=50 --output stiff > stiff2.log 2>&1 || { cat stiff2.log; fail "gosok md"; }
+same_numbers "melt with angles, step 100, 2 ranks vs LAMMPS" "$(thermo_row stiff/thermo.dat 100)" "$reference" $REL
+echo "md matches LAMMPS"
