@@ -21,7 +21,7 @@ struct SubmitContext {
   std::string script_path;          // where it was written
   std::vector<std::string> launch;  // argv of the run, for backends that launch directly
   std::string ledger_path;
-  bool wait = false;
+  std::string gosok_path;  // the gosok executable (the local backend's monitor runs it)
 };
 
 /// A scheduler backend: how jobs are started, cancelled and accounted on one kind of site.
@@ -48,5 +48,10 @@ std::vector<std::string> backend_names();
 std::unique_ptr<Backend> make_slurm_backend();
 std::unique_ptr<Backend> make_local_backend();
 std::unique_ptr<Backend> make_dry_run_backend();
+
+/// The local backend's monitor (`gosok _local-monitor`): runs argv for ledger job `job_id`
+/// in its output folder, then settles it with the measured elapsed time. Returns argv's
+/// exit code.
+int run_local_job(const std::string& ledger_path, std::int64_t job_id, const std::vector<std::string>& argv);
 
 }  // namespace gosok::sched

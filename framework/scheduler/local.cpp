@@ -23,24 +23,12 @@ class LocalBackend final : public Backend {
   std::string name() const override { return "local"; }
 
   std::string submit(SubmitContext& ctx) override {
-    const std::string log_path = ctx.job.output_dir + "/gosok-run.log";
-    std::cout.flush();
-    const pid_t monitor = ::fork();
-    if (monitor < 0) throw RunError("fork failed");
-    if (monitor == 0) {
-      // The monitor must not reuse the parent's database connection: it opens its own, and
-      // leaves with _exit so no destructor of the parent's objects runs here.
-      if (!ctx.wait) ::setsid();
-      int code = 1;
-      try {
-        code = run_and_settle(ctx, log_path);
-      } catch (const std::exception& e) {
-        std::cerr << "gosok local monitor: " << e.what() << "\n";
-      }
-      std::cout.flush();
-      ::_exit(code);
-    }
-    ctx.job.pid = monitor;
+    // The monitor is a fresh gosok process, not a bare fork: an SQLite connection must not
+    // cross fork(), and its lock bookkeeping would (writes were lost that way).
+    std::vector<std::string> argv = {ctx.gosok_path, "_local-monitor",           "--ledger", ctx.ledger_path,
+                                     "--job",        std::to_string(ctx.job.id), "--"};
+    argv.insert(argv.end(), ctx.launch.begin(), ctx.launch.end());
+    ctx.job.pid = spawn_process(argv, ctx.job.output_dir + "/gosok-run.log", ctx.job.output_dir);
     return "";
   }
 
@@ -53,40 +41,6 @@ class LocalBackend final : public Backend {
 
   // A local job settles itself (see run_and_settle); reconcile only checks its monitor.
   std::vector<AcctRecord> accounting(const std::vector<JobRecord>&) override { return {}; }
-
- private:
-  static int run_and_settle(SubmitContext& ctx, const std::string& log_path) {
-    auto ledger = open_sqlite_ledger(ctx.ledger_path);
-    const auto t0 = std::chrono::steady_clock::now();
-    JobUpdate running;
-    running.id = ctx.job.id;
-    running.state = "running";
-    running.sched_state = "RUNNING";
-    ledger->apply({running});
-    std::vector<std::string> argv = ctx.launch;
-    if (::geteuid() == 0) {
-      // Open MPI refuses root unless told; harmless for other MPIs.
-      ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-      ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    }
-    ::setenv("GOSOK_JOB_ID", ctx.job.gosok_id().c_str(), 1);
-    const int child = spawn_process(argv, log_path, ctx.job.output_dir);
-    const int rc = wait_process(child);
-    const auto elapsed =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
-    JobUpdate done;
-    done.id = ctx.job.id;
-    done.state = "settled";
-    done.sched_state = rc == 0 ? "COMPLETED" : "FAILED";
-    // Charged by the second, at least one: a run that started used its GPUs.
-    done.elapsed_s = std::max<std::int64_t>(1, elapsed);
-    done.alloc_gpus = ctx.plan.total_gpus;
-    done.charged_gpu_h = static_cast<double>(done.elapsed_s) / 3600.0 * done.alloc_gpus * ctx.job.charge_factor;
-    done.ended_at = now_seconds();
-    if (rc != 0) done.note = fmt::format("exit code {}; log: {}", rc, log_path);
-    ledger->apply({done});
-    return rc;
-  }
 };
 
 class DryRunBackend final : public Backend {
@@ -99,6 +53,40 @@ class DryRunBackend final : public Backend {
 };
 
 }  // namespace
+
+int run_local_job(const std::string& ledger_path, std::int64_t job_id, const std::vector<std::string>& argv) {
+  auto ledger = open_sqlite_ledger(ledger_path);
+  const auto job = ledger->find_job(job_id);
+  if (!job) throw InputError(fmt::format("no job g{} in {}", job_id, ledger_path));
+  const auto t0 = std::chrono::steady_clock::now();
+  JobUpdate running;
+  running.id = job->id;
+  running.state = "running";
+  running.sched_state = "RUNNING";
+  ledger->apply({running});
+  if (::geteuid() == 0) {
+    // Open MPI refuses root unless told; harmless for other MPIs.
+    ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  }
+  ::setenv("GOSOK_JOB_ID", job->gosok_id().c_str(), 1);
+  std::cout.flush();
+  const int child = spawn_process(argv, "", job->output_dir);
+  const int rc = wait_process(child);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
+  JobUpdate done;
+  done.id = job->id;
+  done.state = "settled";
+  done.sched_state = rc == 0 ? "COMPLETED" : "FAILED";
+  // Charged by the second, at least one: a run that started used its GPUs.
+  done.elapsed_s = std::max<std::int64_t>(1, elapsed);
+  done.alloc_gpus = job->gpus;
+  done.charged_gpu_h = static_cast<double>(done.elapsed_s) / 3600.0 * done.alloc_gpus * job->charge_factor;
+  done.ended_at = now_seconds();
+  if (rc != 0) done.note = fmt::format("exit code {}; log: {}/gosok-run.log", rc, job->output_dir);
+  ledger->apply({done});
+  return rc;
+}
 
 std::unique_ptr<Backend> make_local_backend() { return std::make_unique<LocalBackend>(); }
 std::unique_ptr<Backend> make_dry_run_backend() { return std::make_unique<DryRunBackend>(); }

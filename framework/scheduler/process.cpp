@@ -105,12 +105,15 @@ int spawn_process(const std::vector<std::string>& argv, const std::string& log_p
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::setsid();
-    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     const int null = ::open("/dev/null", O_RDONLY);
-    if (log < 0 || null < 0) ::_exit(126);
+    if (null < 0) ::_exit(126);
     ::dup2(null, 0);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
+    if (!log_path.empty()) {  // "" keeps this process's stdout and stderr
+      const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log < 0) ::_exit(126);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execvp(args[0], args.data());
     ::_exit(127);

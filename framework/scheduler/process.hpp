@@ -17,7 +17,8 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = "");
 
 /// Starts argv detached from this process (own session), stdout and stderr appended to
-/// `log_path`, working directory `cwd`; returns its pid. Used by the local backend.
+/// `log_path` ("" = inherited), working directory `cwd`; returns its pid (and its process
+/// group id). Used by the local backend.
 int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd);
 
 /// Waits for a child started by spawn_process; returns its exit code (128+N on signal N).

@@ -65,9 +65,8 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
       f << outcome.script;
       if (!f) throw RunError("cannot write " + script_path);
     }
-    SubmitContext ctx{
-        plan,        site, job, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path,
-        options.wait};
+    SubmitContext ctx{plan, site, job, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path,
+                      gosok};
     scheduler_id = backend->submit(ctx);
   } catch (const std::exception& e) {
     JobUpdate release;
