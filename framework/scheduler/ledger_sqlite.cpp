@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   charge_factor REAL NOT NULL, reserved_gpu_h REAL NOT NULL, charged_gpu_h REAL NOT NULL DEFAULT 0,
   submitted_at INTEGER NOT NULL, ended_at INTEGER, elapsed_s INTEGER, alloc_gpus INTEGER,
   pid INTEGER, output_dir TEXT, note TEXT);
-CREATE INDEX IF NOT EXISTS jobs_grant_state ON jobs(grant_id, state);
+-- Covering index: the balance check of every reservation reads only this index.
+CREATE INDEX IF NOT EXISTS jobs_grant_state ON jobs(grant_id, state, charged_gpu_h, reserved_gpu_h);
 CREATE INDEX IF NOT EXISTS jobs_slurm ON jobs(slurm_id);
 )sql";
 
@@ -266,9 +267,9 @@ class SqliteLedger final : public LedgerStore {
     auto g = find_grant_locked(job.grant_id);
     if (!g) throw InputError("no grant '" + job.grant_id + "' in the ledger");
     Stmt used(m_db,
-              "SELECT COALESCE(SUM(CASE WHEN state='settled' THEN charged_gpu_h "
-              "WHEN state IN ('submitting','queued','running','missing') THEN reserved_gpu_h ELSE 0 END), 0) "
-              "FROM jobs WHERE grant_id=?");
+              "SELECT (SELECT COALESCE(SUM(charged_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND state='settled') + "
+              "(SELECT COALESCE(SUM(reserved_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND "
+              "state IN ('submitting','queued','running','missing'))");
     used.bind(1, job.grant_id);
     used.step();
     const double remaining = g->gpu_hours - used.real(0);
