@@ -52,7 +52,17 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   // Rendering is pure; doing it before the reservation turns a bad template into a refusal
   // that books nothing.
   outcome.script = render_script(plan, site, template_text, outcome.script_source, "gosok:dry-run:0", gosok);
-  if (!backend->books()) return outcome;
+  if (!backend->books()) {
+    // A dry run books nothing, but tells the truth about the balance.
+    const double remaining = ledger->balance(grant->id, now).remaining;
+    if (plan.reserve_gpu_h > remaining + 1e-9) {
+      throw InputError(
+          fmt::format("grant {} cannot cover this job: it needs {:.4f} GPU-hours (reserved for the full "
+                      "walltime) but {:.4f} of {:.4f} remain",
+                      grant->id, plan.reserve_gpu_h, std::max(0.0, remaining), grant->gpu_hours));
+    }
+    return outcome;
+  }
   // Balance check and reservation: one transaction, under the write lock.
   ledger->reserve(job);
   std::string scheduler_id;
