@@ -157,15 +157,17 @@ class SqliteLedger final : public LedgerStore {
     }
     // A concurrent submit holds the write lock for milliseconds; wait rather than fail.
     sqlite3_busy_timeout(m_db, 60000);
+    // Each gosok command is a short process: checkpointing the WAL (and fsyncing the
+    // database) whenever the last connection closes would cost more than the command.
+    // SQLite still checkpoints automatically once the WAL reaches 1000 pages.
+    sqlite3_db_config(m_db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
+    if (read_instance()) return;  // an existing ledger: no write needed to open it
     Transaction t(*this);
     exec(kSchema);
-    Stmt get(m_db, "SELECT value FROM meta WHERE key='instance'");
-    if (get.step()) {
-      m_instance = get.text(0);
-    } else {
+    if (!read_instance()) {
       std::random_device rd;
       m_instance = fmt::format("{:08x}", rd());
       Stmt put(m_db, "INSERT INTO meta(key, value) VALUES ('instance', ?), ('schema', '1')");
@@ -369,6 +371,21 @@ class SqliteLedger final : public LedgerStore {
       sqlite3_free(err);
       throw RunError(fmt::format("ledger {}: {}", m_path, msg));
     }
+  }
+
+  bool read_instance() {
+    sqlite3_stmt* stmt = nullptr;
+    // Before the schema exists this fails to prepare: not an error, just a new ledger.
+    if (sqlite3_prepare_v2(m_db, "SELECT value FROM meta WHERE key='instance'", -1, &stmt, nullptr) != SQLITE_OK) {
+      return false;
+    }
+    bool found = false;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      m_instance = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      found = true;
+    }
+    sqlite3_finalize(stmt);
+    return found;
   }
 
   std::optional<Grant> find_grant_locked(const std::string& id) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,8 +32,10 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   outcome.reserve_gpu_h = plan.reserve_gpu_h;
   const std::string template_text =
       load_template(options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source);
+  const char* env_gosok = std::getenv("GOSOK_EXECUTABLE");
   const std::string gosok = !options.gosok_path.empty() ? options.gosok_path
                             : !site.gosok_path.empty()  ? site.gosok_path
+                            : env_gosok && *env_gosok   ? env_gosok
                                                         : self_executable();
   JobRecord& job = outcome.job;
   job.grant_id = grant->id;

@@ -19,7 +19,7 @@ struct SubmitOptions {
   bool wait = false;          // local backend: wait for the run to finish
   std::string template_name;  // "" = the site's
   std::string ledger_path;
-  std::string gosok_path;  // "" = the site's or this executable
+  std::string gosok_path;  // "" = the site's `gosok`, else $GOSOK_EXECUTABLE, else this executable
 };
 
 struct SubmitOutcome {
