@@ -86,6 +86,18 @@ std::string sacct_field(const std::string& job, const std::string& field) {
 
 }  // namespace
 
+// Runs with or without Slurm (so that a run without Slurm is "passed with skips", not "no
+// tests ran"): the test cluster's site file describes what scripts/slurm-local starts.
+TEST_CASE("slurm: local-slurm.toml matches the cluster scripts/slurm-local starts", "[sched][slurm]") {
+  const auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+  const auto script = gosok::test::read_file(gosok::test::source_dir() / "scripts/slurm-local");
+  CHECK_THAT(script, ContainsSubstring("PartitionName=gpu") && ContainsSubstring("PartitionName=debug") &&
+                         ContainsSubstring("Gres=gpu:4") && ContainsSubstring("MaxTime=00:30:00"));
+  CHECK_THAT(script, ContainsSubstring("AccountingStoreFlags=job_comment"));
+  CHECK_THAT(site, ContainsSubstring("[partitions.gpu]") && ContainsSubstring("[partitions.debug]") &&
+                       ContainsSubstring("gpus_per_node = 4") && ContainsSubstring("max_walltime = \"00:30:00\""));
+}
+
 TEST_CASE("slurm: a 2-rank MPI job runs gosok run heat and is charged from sacct", "[sched][slurm]") {
   REQUIRE_SLURM();
   Cluster c;
