@@ -76,17 +76,19 @@ class SlurmBackend final : public Backend {
       append(records,
              sacct({"sacct", "-X", "--parsable2", "-S", local_time(oldest_untagged - 300), "-E", "now", kSacctFormat}));
     }
-    // Jobs accounting has not recorded yet are still in the controller's queue.
+    // Jobs accounting has not recorded yet are still known to the controller (finished
+    // ones too, for MinJobAge). squeue has no elapsed time or allocated GPUs, so a job it
+    // reports as finished is only "ENDING" here: it is settled once sacct has it.
     std::set<std::string> known;
     for (const auto& r : records) known.insert(r.job_id);
-    const auto q = run_process({"squeue", "-h", "-o", "%i|%T|%k"});
+    const auto q = run_process({"squeue", "-h", "-t", "all", "-o", "%i|%T|%k"});
     if (q.exit_code == 0) {
       for (const auto& line : split(q.out, '\n')) {
         const auto f = split(line, '|');
         if (f.size() < 3 || known.count(f[0])) continue;
         AcctRecord r;
         r.job_id = f[0];
-        r.state = f[1];
+        r.state = is_terminal_state(f[1]) ? "ENDING" : f[1];
         r.comment = f[2] == "(null)" ? "" : f[2];
         records.push_back(r);
       }

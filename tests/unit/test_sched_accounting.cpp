@@ -55,14 +55,15 @@ TEST_CASE("plan_reconcile: charge, NODE_FAIL, tags, missing", "[sched][acct]") {
     j.submitted_at = now - age;
     return j;
   };
-  const std::vector<JobRecord> active = {job(1, "11", 600), job(2, "12", 600), job(3, "", 600),  job(4, "", 600),
-                                         job(5, "15", 600), job(6, "16", 10),  job(7, "17", 600)};
-  std::vector<AcctRecord> acct(5);
+  const std::vector<JobRecord> active = {job(1, "11", 600), job(2, "12", 600), job(3, "", 600),   job(4, "", 600),
+                                         job(5, "15", 600), job(6, "16", 10),  job(7, "17", 600), job(8, "", 600)};
+  std::vector<AcctRecord> acct(6);
   acct[0] = {"11", "COMPLETED", 1800, 2, "gosok:x:1", now};
   acct[1] = {"12", "NODE_FAIL", 1800, 2, "gosok:x:2", now};
   acct[2] = {"13", "TIMEOUT", 3600, 1, "gosok:x:3", now};  // job 3, known only by its tag
   acct[3] = {"17", "RUNNING", 5, 2, "gosok:x:7", 0};
   acct[4] = {"99", "COMPLETED", 10, 1, "someone else", now};
+  acct[5] = {"18", "ENDING", 0, 0, "gosok:x:8", 0};  // squeue saw it finish; sacct not yet
   const auto rep = plan_reconcile(active, acct, now, 120);
   auto find = [&](std::int64_t id) -> const JobUpdate* {
     for (const auto& u : rep.updates)
@@ -80,6 +81,8 @@ TEST_CASE("plan_reconcile: charge, NODE_FAIL, tags, missing", "[sched][acct]") {
   CHECK(find(5)->state == "missing");   // accounting forgot it: reported
   CHECK(find(6) == nullptr);            // too young to judge
   CHECK(find(7)->state == "running");
-  CHECK(rep.found_by_tag == 1);
+  CHECK(find(8)->state == "running");  // found by tag, not settled without sacct's numbers
+  CHECK(find(8)->slurm_id == "18");
+  CHECK(rep.found_by_tag == 2);
   CHECK(rep.missing.size() == 1);
 }
