@@ -115,9 +115,12 @@ class LedgerStore {
 /// gosok processes wait for each other, BEGIN IMMEDIATE for every change.
 std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path);
 
-/// The ledger path: explicit > $GOSOK_LEDGER > the site's `ledger` >
-/// $XDG_DATA_HOME/gosok/ledger.sqlite > ~/.local/share/gosok/ledger.sqlite.
+/// The ledger path: explicit (--ledger) > $GOSOK_LEDGER > `ledger = "..."` in the user
+/// config (user_config_path()) > the site's `ledger` > $XDG_DATA_HOME/gosok/ledger.sqlite >
+/// ~/.local/share/gosok/ledger.sqlite.
 std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger);
+/// $XDG_CONFIG_HOME/gosok/config.toml, else ~/.config/gosok/config.toml.
+std::string user_config_path();
 
 std::string grant_terms_json(const Grant& g);
 

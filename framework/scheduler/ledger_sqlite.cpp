@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <toml++/toml.h>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -414,9 +415,29 @@ std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path) {
   return std::make_unique<SqliteLedger>(path);
 }
 
+std::string user_config_path() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/gosok/config.toml";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.config/gosok/config.toml";
+}
+
 std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger) {
   if (!explicit_path.empty()) return explicit_path;
   if (const char* env = std::getenv("GOSOK_LEDGER"); env && *env) return env;
+  const std::string config = user_config_path();
+  if (std::filesystem::exists(config)) {
+    toml::table t;
+    try {
+      t = toml::parse_file(config);
+    } catch (const toml::parse_error& e) {
+      throw InputError(
+          fmt::format("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, e.description()));
+    }
+    if (const auto* node = t.get("ledger")) {
+      if (!node->is_string()) throw InputError(config + ": key 'ledger' must be a string (a path)");
+      return *node->value<std::string>();
+    }
+  }
   if (!site_ledger.empty()) return site_ledger;
   if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/gosok/ledger.sqlite";
   const char* home = std::getenv("HOME");
