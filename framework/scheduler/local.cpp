@@ -34,9 +34,9 @@ class LocalBackend final : public Backend {
 
   void cancel(const JobRecord& job) override {
     if (job.pid <= 0) throw InputError(job.gosok_id() + " has no local process");
-    // The monitor runs in its own session; its group holds the launcher and the ranks.
-    ::kill(-job.pid, SIGTERM);
-    ::kill(job.pid, SIGTERM);
+    // The monitor leads its own process group, which holds the launcher and the ranks; the
+    // monitor ignores SIGTERM and settles the job once they have stopped.
+    if (::kill(-job.pid, SIGTERM) != 0) throw RunError(job.gosok_id() + ": its local run has already ended");
   }
 
   // A local job settles itself (see run_and_settle); reconcile only checks its monitor.
@@ -71,7 +71,10 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, const std
   }
   ::setenv("GOSOK_JOB_ID", job->gosok_id().c_str(), 1);
   std::cout.flush();
-  const int child = spawn_process(argv, "", job->output_dir);
+  // `gosok cancel` sends SIGTERM to this process group: the launcher (and through it the
+  // ranks) stops, while the monitor survives to settle what the run used.
+  ::signal(SIGTERM, SIG_IGN);
+  const int child = spawn_process(argv, "", job->output_dir, false);
   const int rc = wait_process(child);
   const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
   JobUpdate done;

@@ -99,12 +99,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   return result;
 }
 
-int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd) {
+int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd,
+                  bool new_session) {
   auto args = c_argv(argv);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    ::setsid();
+    if (new_session) ::setsid();
+    ::signal(SIGTERM, SIG_DFL);  // an ignored signal would stay ignored across exec
     const int null = ::open("/dev/null", O_RDONLY);
     if (null < 0) ::_exit(126);
     ::dup2(null, 0);

@@ -19,7 +19,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 /// Starts argv detached from this process (own session), stdout and stderr appended to
 /// `log_path` ("" = inherited), working directory `cwd`; returns its pid (and its process
 /// group id). Used by the local backend.
-int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd);
+/// With `new_session` false it stays in the caller's process group (so signalling the group
+/// reaches it). SIGTERM is reset to its default in the child either way.
+int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd,
+                  bool new_session = true);
 
 /// Waits for a child started by spawn_process; returns its exit code (128+N on signal N).
 int wait_process(int pid);

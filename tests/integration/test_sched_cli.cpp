@@ -6,10 +6,12 @@
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "subprocess.hpp"
 
@@ -109,6 +111,27 @@ TEST_CASE("local backend: run heat, charge the measured time", "[sched][cli]") {
   r = env.gosok({"status", "--wait", "--timeout", "60", "g2"});
   INFO(r.output);
   CHECK_THAT(r.output, ContainsSubstring("settled"));
+}
+
+TEST_CASE("local backend: cancel stops the run and charges what it used", "[sched][cli]") {
+  Env env;
+  env.import("DEMO-1,demo,Lab,research,localhost,local,1,2026-01-01,2099-12-31,demo\n");
+  // end_time 100 s of simulated time: far longer than this test waits.
+  auto r = env.gosok({"submit", "heat", "--grant", "DEMO-1", "-n", "2", "-t", "5", "--output-dir",
+                      (env.dir / "long").string(), "--set", "end_time=100"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (int i = 0; i < 100 && env.json({"status", "g1", "--no-refresh"})[0]["state"] != "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  r = env.gosok({"cancel", "g1"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  const auto jobs = env.json({"status", "--wait", "--timeout", "60", "g1"});
+  CHECK(jobs[0]["state"] == "settled");
+  CHECK(jobs[0]["charged_gpu_hours"].get<double>() > 0);
+  CHECK(jobs[0]["elapsed_s"].get<int>() < 60);
 }
 
 TEST_CASE("dry run prints the script and the charge and books nothing", "[sched][cli]") {
