@@ -27,6 +27,7 @@ void register_builtin_commands(CommandRegistry& commands, const WorkloadRegistry
   register_run_command(commands, workloads);
   register_info_command(commands, workloads);
   register_validate_command(commands, workloads);
+  register_scheduler_commands(commands);
 }
 
 }  // namespace gosok

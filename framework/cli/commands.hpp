@@ -33,6 +33,8 @@ void register_builtin_commands(CommandRegistry& commands, const WorkloadRegistry
 void register_run_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 void register_info_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 void register_validate_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
+/// grants, submit, status, cancel, reconcile; and the `site` file kind (framework/scheduler).
+void register_scheduler_commands(CommandRegistry& commands);
 
 /// Kinds of file `gosok validate` understands, found by a top-level key of the file.
 /// Commands that own a file format (sites, workflows, …) add their kind here.

@@ -1,0 +1,186 @@
+#include "scheduler/accounting.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "scheduler/text.hpp"
+
+namespace gosok::sched {
+
+int gpus_from_tres(const std::string& tres) {
+  int total = 0;
+  for (const auto& item : split(tres, ',')) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = item.substr(0, eq);
+    if (key == "gres/gpu" || key.rfind("gres/gpu:", 0) == 0) {
+      // Typed and untyped counts may both appear (gres/gpu=2,gres/gpu:h200=2): prefer untyped.
+      const int n = std::atoi(item.c_str() + eq + 1);
+      if (key == "gres/gpu") return n;
+      total += n;
+    }
+  }
+  return total;
+}
+
+bool is_terminal_state(const std::string& s) {
+  static const std::set<std::string> terminal = {"COMPLETED", "FAILED",        "CANCELLED", "TIMEOUT",  "NODE_FAIL",
+                                                 "BOOT_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "DEADLINE", "REVOKED"};
+  return terminal.count(s) != 0;
+}
+
+bool is_charged_state(const std::string& s) { return s != "NODE_FAIL" && s != "BOOT_FAIL"; }
+
+namespace {
+std::string first_word(const std::string& s) {
+  const auto sp = s.find(' ');
+  return sp == std::string::npos ? s : s.substr(0, sp);
+}
+
+std::int64_t parse_slurm_time(const std::string& s) {
+  if (s.size() < 19 || s == "Unknown" || s == "None") return 0;
+  std::tm tm{};
+  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  tm.tm_isdst = -1;
+  return static_cast<std::int64_t>(mktime(&tm));  // sacct prints local time
+}
+}  // namespace
+
+std::vector<AcctRecord> parse_sacct_parsable(const std::string& text) {
+  std::vector<AcctRecord> out;
+  std::unordered_map<std::string, std::size_t> col;
+  bool header = true;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    const std::string line = text.substr(start, nl - start);
+    start = nl + 1;
+    if (line.empty()) continue;
+    const auto f = split(line, '|');
+    if (header) {
+      for (std::size_t i = 0; i < f.size(); ++i) col[f[i]] = i;
+      for (const char* need : {"JobID", "State"}) {
+        if (!col.count(need)) throw RunError(std::string("sacct output has no column ") + need);
+      }
+      header = false;
+      continue;
+    }
+    auto get = [&](const char* name) -> std::string {
+      auto it = col.find(name);
+      return it != col.end() && it->second < f.size() ? f[it->second] : std::string();
+    };
+    AcctRecord r;
+    r.job_id = get("JobID");
+    if (r.job_id.find('.') != std::string::npos) continue;  // steps
+    r.state = first_word(get("State"));
+    r.elapsed_s = std::atoll(get("ElapsedRaw").c_str());
+    r.alloc_gpus = gpus_from_tres(get("AllocTRES"));
+    r.comment = get("Comment");
+    r.end = parse_slurm_time(get("End"));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
+  std::vector<AcctRecord> out;
+  const auto doc = nlohmann::json::parse(text);
+  for (const auto& j : doc.at("jobs")) {
+    AcctRecord r;
+    r.job_id = std::to_string(j.at("job_id").get<std::int64_t>());
+    const auto& st = j.at("state");
+    r.state = first_word(st.is_object() ? st.value("current", "") : st.get<std::string>());
+    if (j.contains("time")) {
+      const auto& t = j["time"];
+      r.elapsed_s = t.value("elapsed", std::int64_t{0});
+      r.end = t.value("end", std::int64_t{0});
+    }
+    if (j.contains("tres") && j["tres"].contains("allocated")) {
+      for (const auto& tr : j["tres"]["allocated"]) {
+        if (tr.value("type", "") == "gres" && tr.value("name", "") == "gpu") r.alloc_gpus = tr.value("count", 0);
+      }
+    }
+    if (j.contains("comment")) {
+      const auto& c = j["comment"];
+      if (c.is_string()) {
+        r.comment = c.get<std::string>();
+      } else if (c.is_object()) {
+        r.comment = c.value("job", "");
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::vector<AcctRecord>& records,
+                               std::int64_t now, std::int64_t grace_s) {
+  std::unordered_map<std::string, const AcctRecord*> by_id, by_tag;
+  by_id.reserve(records.size());
+  for (const auto& r : records) {
+    by_id[r.job_id] = &r;
+    if (!r.comment.empty()) by_tag[r.comment] = &r;
+  }
+  ReconcileReport report;
+  for (const auto& job : active) {
+    JobUpdate u;
+    u.id = job.id;
+    const AcctRecord* rec = nullptr;
+    if (!job.slurm_id.empty()) {
+      auto it = by_id.find(job.slurm_id);
+      if (it != by_id.end()) rec = it->second;
+    } else {
+      auto it = by_tag.find(job.tag);
+      if (it != by_tag.end()) {
+        rec = it->second;
+        u.slurm_id = rec->job_id;
+        u.note = "found by its tag after an interrupted submission";
+        ++report.found_by_tag;
+      }
+    }
+    if (!rec) {
+      if (now - job.submitted_at < grace_s) continue;
+      if (job.slurm_id.empty()) {
+        u.state = "released";
+        u.note = "never reached Slurm (no job carries its tag)";
+        ++report.released;
+      } else {
+        if (job.state == "missing") continue;
+        u.state = "missing";
+        u.sched_state = job.sched_state;
+        u.note = "Slurm accounting has no record of this job; reservation kept";
+        report.missing.push_back(fmt::format("{} (Slurm job {}, grant {}, {:.4f} GPU-h reserved)", job.gosok_id(),
+                                             job.slurm_id, job.grant_id, job.reserved_gpu_h));
+      }
+      report.updates.push_back(u);
+      continue;
+    }
+    u.sched_state = rec->state;
+    u.alloc_gpus = rec->alloc_gpus;
+    u.elapsed_s = rec->elapsed_s;
+    if (is_terminal_state(rec->state)) {
+      u.state = "settled";
+      u.ended_at = rec->end ? rec->end : now;
+      u.charged_gpu_h = is_charged_state(rec->state)
+                            ? static_cast<double>(rec->elapsed_s) / 3600.0 * rec->alloc_gpus * job.charge_factor
+                            : 0.0;
+      if (!is_charged_state(rec->state)) u.note = rec->state + ": failed through the system, not charged";
+      ++report.settled;
+    } else if (rec->state == "PENDING" || rec->state == "REQUEUED" || rec->state == "SUSPENDED") {
+      u.state = "queued";
+    } else {
+      u.state = "running";
+    }
+    if (u.state == job.state && u.sched_state == job.sched_state && u.slurm_id.empty()) continue;
+    report.updates.push_back(u);
+  }
+  return report;
+}
+
+}  // namespace gosok::sched

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scheduler/grants.hpp"
+
+namespace gosok::sched {
+
+/// Vocabulary of the ledger:
+///  - *reserve*: at submission, GPUs × walltime × charge factor is held against the grant;
+///  - *settle*: once accounting knows the job, the real charge (elapsed × allocated GPUs ×
+///    charge factor) is booked and the reservation ends;
+///  - *release*: the reservation ends with no charge (sbatch failed, never submitted, or the
+///    job failed through the system, e.g. NODE_FAIL).
+/// Job states: submitting (reserved, Slurm id not yet recorded), queued, running, settled,
+/// released, missing (accounting has no record: reported, the reservation is kept).
+struct JobRecord {
+  std::int64_t id = 0;  // gosok id, shown as g<id>
+  std::string grant_id;
+  std::string site;
+  std::string partition;
+  std::string backend;  // slurm | local
+  std::string slurm_id;
+  std::string tag;  // gosok:<ledger instance>:<id>, carried in the job's --comment
+  std::string name;
+  std::string workload;
+  std::string state = "submitting";
+  std::string sched_state;  // last state the scheduler reported (PENDING, COMPLETED, ...)
+  int nodes = 1;
+  int gpus = 0;  // GPUs requested, all nodes
+  std::int64_t walltime_s = 0;
+  double charge_factor = 1.0;
+  double reserved_gpu_h = 0;
+  double charged_gpu_h = 0;
+  std::int64_t submitted_at = 0;
+  std::int64_t ended_at = 0;
+  std::int64_t elapsed_s = 0;
+  int alloc_gpus = 0;
+  int pid = 0;  // local backend
+  std::string output_dir;
+  std::string note;
+
+  bool active() const { return state == "submitting" || state == "queued" || state == "running" || state == "missing"; }
+  std::string gosok_id() const { return "g" + std::to_string(id); }
+};
+
+struct GrantChange {
+  std::int64_t at = 0;
+  std::string what;  // "imported" | "updated"
+  std::string old_terms;
+  std::string new_terms;  // JSON
+};
+
+/// GPU-hours of one grant; remaining = granted − settled − in_flight − queued.
+struct GrantBalance {
+  double granted = 0;
+  double settled = 0;
+  double in_flight = 0;  // reservations of running jobs
+  double queued = 0;     // reservations of jobs not yet running (incl. submitting)
+  double remaining = 0;
+  double burn_per_day = 0;               // settled GPU-hours per day over the last 7 days
+  std::optional<std::int64_t> runs_out;  // epoch s at the current burn rate (before the grant's end)
+  int active_jobs = 0;
+  int settled_jobs = 0;
+};
+
+/// One outcome to apply during reconciliation.
+struct JobUpdate {
+  std::int64_t id = 0;
+  std::string state;  // queued | running | settled | released | missing
+  std::string sched_state;
+  std::string slurm_id;  // set when a job is found by its tag
+  double charged_gpu_h = 0;
+  std::int64_t elapsed_s = 0;
+  int alloc_gpus = 0;
+  std::int64_t ended_at = 0;
+  std::string note;
+};
+
+/// Storage behind the ledger. SQLite is the embedded default; a server database
+/// (PostgreSQL) for a center with many users can implement the same interface.
+/// Every method that changes something is one transaction.
+class LedgerStore {
+ public:
+  virtual ~LedgerStore() = default;
+
+  /// Unique id of this ledger, part of every job tag.
+  virtual std::string instance_id() = 0;
+
+  /// Returns "added", "updated" (old terms kept in the history) or "unchanged".
+  virtual std::string upsert_grant(const Grant& grant, const std::string& source) = 0;
+  virtual std::optional<Grant> find_grant(const std::string& id) = 0;
+  virtual std::vector<Grant> grants() = 0;
+  virtual std::vector<GrantChange> grant_history(const std::string& id) = 0;
+  virtual GrantBalance balance(const std::string& grant_id, std::int64_t now) = 0;
+
+  /// Atomically checks that the grant's remaining GPU-hours cover job.reserved_gpu_h and
+  /// books the reservation; throws InputError (the refusal) otherwise. Fills job.id and
+  /// job.tag. Safe against concurrent processes (the check and insert hold the write lock).
+  virtual void reserve(JobRecord& job) = 0;
+  virtual void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
+  virtual void apply(const std::vector<JobUpdate>& updates) = 0;
+
+  virtual std::optional<JobRecord> find_job(std::int64_t id) = 0;
+  virtual std::optional<JobRecord> find_job_by_slurm_id(const std::string& slurm_id) = 0;
+  /// Jobs of one grant ("" = all), newest first; only active ones when `active_only`.
+  virtual std::vector<JobRecord> jobs(const std::string& grant_id, bool active_only) = 0;
+};
+
+/// Opens (creating if needed) an SQLite ledger: WAL journal, a busy timeout so concurrent
+/// gosok processes wait for each other, BEGIN IMMEDIATE for every change.
+std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path);
+
+/// The ledger path: explicit (--ledger) > $GOSOK_LEDGER > `ledger = "..."` in the user
+/// config (user_config_path()) > the site's `ledger` > $XDG_DATA_HOME/gosok/ledger.sqlite >
+/// ~/.local/share/gosok/ledger.sqlite.
+std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger);
+/// $XDG_CONFIG_HOME/gosok/config.toml, else ~/.config/gosok/config.toml.
+std::string user_config_path();
+
+std::string grant_terms_json(const Grant& g);
+
+}  // namespace gosok::sched

@@ -1,0 +1,462 @@
+// The SQLite ledger. Concurrency: WAL lets readers run beside one writer; every change runs
+// in BEGIN IMMEDIATE, which takes the write lock before reading the balance, so two
+// processes can never both see the same remaining hours and both reserve them.
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <toml++/toml.h>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "core/error.hpp"
+#include "scheduler/ledger.hpp"
+#include "scheduler/text.hpp"
+
+namespace gosok::sched {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS grants (
+  id TEXT PRIMARY KEY, project TEXT NOT NULL, institution TEXT NOT NULL, sector TEXT NOT NULL,
+  site TEXT NOT NULL, gpu_type TEXT NOT NULL, gpu_hours REAL NOT NULL, start_s INTEGER NOT NULL,
+  end_s INTEGER NOT NULL, account TEXT NOT NULL, qos TEXT NOT NULL, imported_at INTEGER NOT NULL,
+  source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS grant_history (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, grant_id TEXT NOT NULL, at INTEGER NOT NULL,
+  what TEXT NOT NULL, old_terms TEXT, new_terms TEXT NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, grant_id TEXT NOT NULL REFERENCES grants(id),
+  site TEXT NOT NULL, partition TEXT NOT NULL, backend TEXT NOT NULL, slurm_id TEXT, tag TEXT,
+  name TEXT NOT NULL, workload TEXT NOT NULL, state TEXT NOT NULL, sched_state TEXT,
+  nodes INTEGER NOT NULL, gpus INTEGER NOT NULL, walltime_s INTEGER NOT NULL,
+  charge_factor REAL NOT NULL, reserved_gpu_h REAL NOT NULL, charged_gpu_h REAL NOT NULL DEFAULT 0,
+  submitted_at INTEGER NOT NULL, ended_at INTEGER, elapsed_s INTEGER, alloc_gpus INTEGER,
+  pid INTEGER, output_dir TEXT, note TEXT);
+-- Covering index: the balance check of every reservation reads only this index.
+CREATE INDEX IF NOT EXISTS jobs_grant_state ON jobs(grant_id, state, charged_gpu_h, reserved_gpu_h);
+CREATE INDEX IF NOT EXISTS jobs_slurm ON jobs(slurm_id);
+)sql";
+
+constexpr const char* kJobColumns =
+    "id, grant_id, site, partition, backend, slurm_id, tag, name, workload, state, sched_state, nodes, gpus, "
+    "walltime_s, charge_factor, reserved_gpu_h, charged_gpu_h, submitted_at, ended_at, elapsed_s, alloc_gpus, pid, "
+    "output_dir, note";
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : m_db(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK) {
+      throw RunError(fmt::format("ledger: {} (in: {})", sqlite3_errmsg(db), sql));
+    }
+  }
+  ~Stmt() { sqlite3_finalize(m_stmt); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(m_stmt, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, const char* v) { return bind(i, std::string(v)); }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(m_stmt, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
+  Stmt& bind(int i, double v) {
+    sqlite3_bind_double(m_stmt, i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    sqlite3_bind_null(m_stmt, i);
+    return *this;
+  }
+  bool step() {
+    const int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw RunError(fmt::format("ledger: {}", sqlite3_errmsg(m_db)));
+  }
+  void reset() {
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+  }
+  std::string text(int c) const {
+    const auto* p = sqlite3_column_text(m_stmt, c);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  std::int64_t integer(int c) const { return sqlite3_column_int64(m_stmt, c); }
+  double real(int c) const { return sqlite3_column_double(m_stmt, c); }
+
+ private:
+  sqlite3* m_db;
+  sqlite3_stmt* m_stmt = nullptr;
+};
+
+Grant grant_from(const Stmt& s) {
+  Grant g;
+  g.id = s.text(0);
+  g.project = s.text(1);
+  g.institution = s.text(2);
+  g.sector = s.text(3);
+  g.site = s.text(4);
+  g.gpu_type = s.text(5);
+  g.gpu_hours = s.real(6);
+  g.start = s.integer(7);
+  g.end = s.integer(8);
+  g.account = s.text(9);
+  g.qos = s.text(10);
+  return g;
+}
+
+JobRecord job_from(const Stmt& s) {
+  JobRecord j;
+  j.id = s.integer(0);
+  j.grant_id = s.text(1);
+  j.site = s.text(2);
+  j.partition = s.text(3);
+  j.backend = s.text(4);
+  j.slurm_id = s.text(5);
+  j.tag = s.text(6);
+  j.name = s.text(7);
+  j.workload = s.text(8);
+  j.state = s.text(9);
+  j.sched_state = s.text(10);
+  j.nodes = static_cast<int>(s.integer(11));
+  j.gpus = static_cast<int>(s.integer(12));
+  j.walltime_s = s.integer(13);
+  j.charge_factor = s.real(14);
+  j.reserved_gpu_h = s.real(15);
+  j.charged_gpu_h = s.real(16);
+  j.submitted_at = s.integer(17);
+  j.ended_at = s.integer(18);
+  j.elapsed_s = s.integer(19);
+  j.alloc_gpus = static_cast<int>(s.integer(20));
+  j.pid = static_cast<int>(s.integer(21));
+  j.output_dir = s.text(22);
+  j.note = s.text(23);
+  return j;
+}
+
+class SqliteLedger final : public LedgerStore {
+ public:
+  explicit SqliteLedger(const std::string& path) : m_path(path) {
+    std::error_code ec;
+    const auto dir = std::filesystem::path(path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+      const std::string msg = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+      sqlite3_close(m_db);
+      m_db = nullptr;
+      throw RunError(fmt::format("ledger {}: cannot open: {}", path, msg));
+    }
+    // A concurrent submit holds the write lock for milliseconds; wait rather than fail.
+    sqlite3_busy_timeout(m_db, 60000);
+    // Each gosok command is a short process: checkpointing the WAL (and fsyncing the
+    // database) whenever the last connection closes would cost more than the command.
+    // SQLite still checkpoints automatically once the WAL reaches 1000 pages.
+    sqlite3_db_config(m_db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    if (read_instance()) return;  // an existing ledger: no write needed to open it
+    Transaction t(*this);
+    exec(kSchema);
+    if (!read_instance()) {
+      std::random_device rd;
+      m_instance = fmt::format("{:08x}", rd());
+      Stmt put(m_db, "INSERT INTO meta(key, value) VALUES ('instance', ?), ('schema', '1')");
+      put.bind(1, m_instance).step();
+    }
+    t.commit();
+  }
+  ~SqliteLedger() override { sqlite3_close(m_db); }
+
+  std::string instance_id() override { return m_instance; }
+
+  std::string upsert_grant(const Grant& g, const std::string& source) override {
+    Transaction t(*this);
+    auto old = find_grant_locked(g.id);
+    std::string what;
+    if (old && old->same_terms(g)) return "unchanged";
+    if (old) {
+      Stmt up(m_db,
+              "UPDATE grants SET project=?2, institution=?3, sector=?4, site=?5, gpu_type=?6, gpu_hours=?7, "
+              "start_s=?8, end_s=?9, account=?10, qos=?11, imported_at=?12, source=?13 WHERE id=?1");
+      bind_grant(up, g, source);
+      up.step();
+      what = "updated";
+    } else {
+      Stmt ins(m_db,
+               "INSERT INTO grants(id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, "
+               "account, qos, imported_at, source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+      bind_grant(ins, g, source);
+      ins.step();
+      what = "added";
+    }
+    Stmt hist(m_db, "INSERT INTO grant_history(grant_id, at, what, old_terms, new_terms, source) VALUES (?,?,?,?,?,?)");
+    hist.bind(1, g.id).bind(2, now_seconds()).bind(3, what == "added" ? "imported" : "updated");
+    if (old) {
+      hist.bind(4, grant_terms_json(*old));
+    } else {
+      hist.bind_null(4);
+    }
+    hist.bind(5, grant_terms_json(g)).bind(6, source).step();
+    t.commit();
+    return what;
+  }
+
+  std::optional<Grant> find_grant(const std::string& id) override { return find_grant_locked(id); }
+
+  std::vector<Grant> grants() override {
+    std::vector<Grant> out;
+    Stmt s(m_db,
+           "SELECT id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, account, qos "
+           "FROM grants ORDER BY id");
+    while (s.step()) out.push_back(grant_from(s));
+    return out;
+  }
+
+  std::vector<GrantChange> grant_history(const std::string& id) override {
+    std::vector<GrantChange> out;
+    Stmt s(m_db, "SELECT at, what, old_terms, new_terms FROM grant_history WHERE grant_id=? ORDER BY seq");
+    s.bind(1, id);
+    while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3)});
+    return out;
+  }
+
+  GrantBalance balance(const std::string& grant_id, std::int64_t now) override {
+    GrantBalance b;
+    auto g = find_grant_locked(grant_id);
+    if (!g) throw InputError("no grant '" + grant_id + "' in the ledger (import it with 'gosok grants import FILE')");
+    b.granted = g->gpu_hours;
+    Stmt s(m_db,
+           "SELECT state, COUNT(*), SUM(reserved_gpu_h), SUM(charged_gpu_h) FROM jobs WHERE grant_id=? GROUP BY state");
+    s.bind(1, grant_id);
+    while (s.step()) {
+      const std::string state = s.text(0);
+      if (state == "settled") {
+        b.settled += s.real(3);
+        b.settled_jobs += static_cast<int>(s.integer(1));
+      } else if (state == "running") {
+        b.in_flight += s.real(2);
+        b.active_jobs += static_cast<int>(s.integer(1));
+      } else if (state == "queued" || state == "submitting" || state == "missing") {
+        b.queued += s.real(2);
+        b.active_jobs += static_cast<int>(s.integer(1));
+      }
+    }
+    b.remaining = b.granted - b.settled - b.in_flight - b.queued;
+    const std::int64_t window_start = std::max(g->start, now - 7 * 86400);
+    const double days = std::max(1.0 / 24, static_cast<double>(now - window_start) / 86400.0);
+    Stmt burn(m_db, "SELECT SUM(charged_gpu_h) FROM jobs WHERE grant_id=? AND state='settled' AND ended_at>=?");
+    burn.bind(1, grant_id).bind(2, window_start);
+    if (burn.step()) b.burn_per_day = burn.real(0) / days;
+    if (b.burn_per_day > 0) {
+      const auto t = now + static_cast<std::int64_t>(std::max(0.0, b.remaining) / b.burn_per_day * 86400.0);
+      if (t < g->end) b.runs_out = t;
+    }
+    return b;
+  }
+
+  void reserve(JobRecord& job) override {
+    Transaction t(*this);
+    auto g = find_grant_locked(job.grant_id);
+    if (!g) throw InputError("no grant '" + job.grant_id + "' in the ledger");
+    Stmt used(m_db,
+              "SELECT (SELECT COALESCE(SUM(charged_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND state='settled') + "
+              "(SELECT COALESCE(SUM(reserved_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND "
+              "state IN ('submitting','queued','running','missing'))");
+    used.bind(1, job.grant_id);
+    used.step();
+    const double remaining = g->gpu_hours - used.real(0);
+    // A rounding slack of 1e-9 GPU-hours (a few microseconds) so an exact fit is accepted.
+    if (job.reserved_gpu_h > remaining + 1e-9) {
+      throw InputError(
+          fmt::format("grant {} cannot cover this job: it needs {:.4f} GPU-hours (reserved for the full "
+                      "walltime) but {:.4f} of {:.4f} remain",
+                      job.grant_id, job.reserved_gpu_h, std::max(0.0, remaining), g->gpu_hours));
+    }
+    Stmt ins(m_db,
+             "INSERT INTO jobs(grant_id, site, partition, backend, name, workload, state, nodes, gpus, walltime_s, "
+             "charge_factor, reserved_gpu_h, submitted_at, output_dir) "
+             "VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?)");
+    ins.bind(1, job.grant_id).bind(2, job.site).bind(3, job.partition).bind(4, job.backend).bind(5, job.name);
+    ins.bind(6, job.workload).bind(7, job.nodes).bind(8, job.gpus).bind(9, job.walltime_s);
+    ins.bind(10, job.charge_factor).bind(11, job.reserved_gpu_h).bind(12, job.submitted_at).bind(13, job.output_dir);
+    ins.step();
+    job.id = sqlite3_last_insert_rowid(m_db);
+    job.tag = fmt::format("gosok:{}:{}", m_instance, job.id);
+    job.state = "submitting";
+    Stmt tag(m_db, "UPDATE jobs SET tag=? WHERE id=?");
+    tag.bind(1, job.tag).bind(2, job.id).step();
+    t.commit();
+  }
+
+  void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) override {
+    Transaction t(*this);
+    Stmt s(m_db, "UPDATE jobs SET slurm_id=NULLIF(?,''), pid=?, state='queued' WHERE id=? AND state='submitting'");
+    s.bind(1, slurm_id).bind(2, pid).bind(3, id).step();
+    t.commit();
+  }
+
+  void apply(const std::vector<JobUpdate>& updates) override {
+    if (updates.empty()) return;
+    Transaction t(*this);
+    // A settled or released job never changes again: settling twice changes nothing.
+    Stmt s(m_db,
+           "UPDATE jobs SET state=?2, sched_state=?3, slurm_id=COALESCE(NULLIF(?4,''), slurm_id), "
+           "charged_gpu_h=?5, elapsed_s=?6, alloc_gpus=?7, ended_at=NULLIF(?8,0), note=NULLIF(?9,'') "
+           "WHERE id=?1 AND state NOT IN ('settled','released')");
+    for (const auto& u : updates) {
+      s.bind(1, u.id).bind(2, u.state).bind(3, u.sched_state).bind(4, u.slurm_id).bind(5, u.charged_gpu_h);
+      s.bind(6, u.elapsed_s).bind(7, u.alloc_gpus).bind(8, u.ended_at).bind(9, u.note);
+      s.step();
+      s.reset();
+    }
+    t.commit();
+  }
+
+  std::optional<JobRecord> find_job(std::int64_t id) override {
+    Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE id=?", kJobColumns).c_str());
+    s.bind(1, id);
+    if (s.step()) return job_from(s);
+    return std::nullopt;
+  }
+
+  std::optional<JobRecord> find_job_by_slurm_id(const std::string& slurm_id) override {
+    Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE slurm_id=? ORDER BY id DESC LIMIT 1", kJobColumns).c_str());
+    s.bind(1, slurm_id);
+    if (s.step()) return job_from(s);
+    return std::nullopt;
+  }
+
+  std::vector<JobRecord> jobs(const std::string& grant_id, bool active_only) override {
+    const std::string sql =
+        fmt::format("SELECT {} FROM jobs WHERE (?1='' OR grant_id=?1) {} ORDER BY id DESC", kJobColumns,
+                    active_only ? "AND state IN ('submitting','queued','running','missing')" : "");
+    Stmt s(m_db, sql.c_str());
+    s.bind(1, grant_id);
+    std::vector<JobRecord> out;
+    while (s.step()) out.push_back(job_from(s));
+    return out;
+  }
+
+ private:
+  class Transaction {
+   public:
+    explicit Transaction(SqliteLedger& l) : m_l(l) { m_l.exec("BEGIN IMMEDIATE"); }
+    ~Transaction() {
+      if (!m_done) sqlite3_exec(m_l.m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    void commit() {
+      m_l.exec("COMMIT");
+      m_done = true;
+    }
+
+   private:
+    SqliteLedger& m_l;
+    bool m_done = false;
+  };
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      const std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw RunError(fmt::format("ledger {}: {}", m_path, msg));
+    }
+  }
+
+  bool read_instance() {
+    sqlite3_stmt* stmt = nullptr;
+    // Before the schema exists this fails to prepare: not an error, just a new ledger.
+    if (sqlite3_prepare_v2(m_db, "SELECT value FROM meta WHERE key='instance'", -1, &stmt, nullptr) != SQLITE_OK) {
+      return false;
+    }
+    bool found = false;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      m_instance = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      found = true;
+    }
+    sqlite3_finalize(stmt);
+    return found;
+  }
+
+  std::optional<Grant> find_grant_locked(const std::string& id) {
+    Stmt s(m_db,
+           "SELECT id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, account, qos "
+           "FROM grants WHERE id=?");
+    s.bind(1, id);
+    if (s.step()) return grant_from(s);
+    return std::nullopt;
+  }
+
+  static void bind_grant(Stmt& s, const Grant& g, const std::string& source) {
+    s.bind(1, g.id).bind(2, g.project).bind(3, g.institution).bind(4, g.sector).bind(5, g.site).bind(6, g.gpu_type);
+    s.bind(7, g.gpu_hours).bind(8, g.start).bind(9, g.end).bind(10, g.account).bind(11, g.qos);
+    s.bind(12, now_seconds()).bind(13, source);
+  }
+
+  std::string m_path;
+  sqlite3* m_db = nullptr;
+  std::string m_instance;
+};
+
+}  // namespace
+
+std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path) {
+  return std::make_unique<SqliteLedger>(path);
+}
+
+std::string user_config_path() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/gosok/config.toml";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.config/gosok/config.toml";
+}
+
+std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger) {
+  if (!explicit_path.empty()) return explicit_path;
+  if (const char* env = std::getenv("GOSOK_LEDGER"); env && *env) return env;
+  const std::string config = user_config_path();
+  if (std::filesystem::exists(config)) {
+    toml::table t;
+    try {
+      t = toml::parse_file(config);
+    } catch (const toml::parse_error& e) {
+      throw InputError(
+          fmt::format("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, e.description()));
+    }
+    if (const auto* node = t.get("ledger")) {
+      if (!node->is_string()) throw InputError(config + ": key 'ledger' must be a string (a path)");
+      return *node->value<std::string>();
+    }
+  }
+  if (!site_ledger.empty()) return site_ledger;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/gosok/ledger.sqlite";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/share/gosok/ledger.sqlite";
+}
+
+std::string grant_terms_json(const Grant& g) {
+  nlohmann::json j = {{"id", g.id},
+                      {"project", g.project},
+                      {"institution", g.institution},
+                      {"sector", g.sector},
+                      {"site", g.site},
+                      {"gpu_type", g.gpu_type},
+                      {"gpu_hours", g.gpu_hours},
+                      {"start", format_date(g.start)},
+                      {"end", format_date(g.end - 86400)},
+                      {"account", g.account},
+                      {"qos", g.qos}};
+  return j.dump();
+}
+
+}  // namespace gosok::sched

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gosok::sched {
+
+/// External commands (sbatch, sacct, sacctmgr, mpirun) always run from an argv with
+/// fork/exec: no shell ever sees a user's string.
+struct ProcessResult {
+  int exit_code = -1;  // 127: not found; 128+N: killed by signal N
+  std::string out;
+  std::string err;
+};
+
+/// Runs argv[0] (found on PATH), feeding `input` on stdin, and waits for it.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = "");
+
+/// Starts argv detached from this process (own session), stdout and stderr appended to
+/// `log_path` ("" = inherited), working directory `cwd`; returns its pid (and its process
+/// group id). Used by the local backend.
+/// With `new_session` false it stays in the caller's process group (so signalling the group
+/// reaches it). SIGTERM is reset to its default in the child either way.
+int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd,
+                  bool new_session = true);
+
+/// Waits for a child started by spawn_process; returns its exit code (128+N on signal N).
+int wait_process(int pid);
+
+/// Path of the running executable (/proc/self/exe).
+std::string self_executable();
+
+std::string join_argv(const std::vector<std::string>& argv);  // quoted, for messages
+
+}  // namespace gosok::sched

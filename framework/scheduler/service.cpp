@@ -1,0 +1,275 @@
+#include "scheduler/service.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/error.hpp"
+#include "scheduler/process.hpp"
+#include "scheduler/text.hpp"
+
+namespace gosok::sched {
+
+namespace fs = std::filesystem;
+
+SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,
+                         const SubmitOptions& options) {
+  auto backend = make_backend(options.dry_run ? "dry-run" : site.scheduler);
+  if (!ledger) throw InputError("submitting needs the ledger that holds the grant");
+  const std::int64_t now = now_seconds();
+  const auto grant = ledger->find_grant(request.grant_id);
+  if (!grant) {
+    throw InputError("no grant '" + request.grant_id + "' in the ledger (import it with 'gosok grants import FILE')");
+  }
+  JobPlan plan = plan_job(request, site, *grant, now);
+  SubmitOutcome outcome;
+  outcome.reserve_gpu_h = plan.reserve_gpu_h;
+  const std::string template_text =
+      load_template(options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source);
+  const char* env_gosok = std::getenv("GOSOK_EXECUTABLE");
+  const std::string gosok = !options.gosok_path.empty() ? options.gosok_path
+                            : !site.gosok_path.empty()  ? site.gosok_path
+                            : env_gosok && *env_gosok   ? env_gosok
+                                                        : self_executable();
+  JobRecord& job = outcome.job;
+  job.grant_id = grant->id;
+  job.site = site.name;
+  job.partition = plan.partition->name;
+  job.backend = backend->name();
+  job.name = plan.request.name;
+  job.workload = plan.request.workload;
+  job.nodes = plan.request.nodes;
+  job.gpus = plan.total_gpus;
+  job.walltime_s = plan.request.walltime_s;
+  job.charge_factor = plan.partition->charge_factor;
+  job.reserved_gpu_h = plan.reserve_gpu_h;
+  job.submitted_at = now;
+  job.output_dir = plan.request.output_dir;
+
+  // Rendering is pure; doing it before the reservation turns a bad template into a refusal
+  // that books nothing.
+  outcome.script = render_script(plan, site, template_text, outcome.script_source, "gosok:dry-run:0", gosok);
+  if (!backend->books()) {
+    // A dry run books nothing, but tells the truth about the balance.
+    const double remaining = ledger->balance(grant->id, now).remaining;
+    if (plan.reserve_gpu_h > remaining + 1e-9) {
+      throw InputError(
+          fmt::format("grant {} cannot cover this job: it needs {:.4f} GPU-hours (reserved for the full "
+                      "walltime) but {:.4f} of {:.4f} remain",
+                      grant->id, plan.reserve_gpu_h, std::max(0.0, remaining), grant->gpu_hours));
+    }
+    return outcome;
+  }
+  // Balance check and reservation: one transaction, under the write lock.
+  ledger->reserve(job);
+  std::string scheduler_id;
+  try {
+    outcome.script = render_script(plan, site, template_text, outcome.script_source, job.tag, gosok);
+    fs::create_directories(job.output_dir);
+    const std::string script_path = job.output_dir + "/job.sbatch";
+    {
+      std::ofstream f(script_path);
+      f << outcome.script;
+      if (!f) throw RunError("cannot write " + script_path);
+    }
+    SubmitContext ctx{plan, site, job, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path,
+                      gosok};
+    scheduler_id = backend->submit(ctx);
+  } catch (const std::exception& e) {
+    JobUpdate release;
+    release.id = job.id;
+    release.state = "released";
+    release.note = std::string("submission failed: ") + e.what();
+    ledger->apply({release});
+    throw;
+  }
+  ledger->set_submitted(job.id, scheduler_id, job.pid);
+  job.slurm_id = scheduler_id;
+  job.state = "queued";
+  if (options.wait && job.backend == "local" && job.pid > 0) {
+    outcome.exit_code = wait_process(job.pid);
+    if (auto updated = ledger->find_job(job.id)) job = *updated;
+  }
+  return outcome;
+}
+
+ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded, std::int64_t grace_s) {
+  const std::int64_t now = now_seconds();
+  std::map<std::string, std::vector<JobRecord>> by_backend;
+  for (auto& j : ledger.jobs("", true)) by_backend[j.backend].push_back(std::move(j));
+  ReconcileReport total;
+  for (auto& [name, jobs] : by_backend) {
+    if (name == "local") {
+      for (const auto& j : jobs) {
+        if (j.pid > 0 && ::kill(j.pid, 0) == 0) continue;
+        if (j.state == "missing" || now - j.submitted_at < grace_s) continue;
+        JobUpdate u;
+        u.id = j.id;
+        u.state = "missing";
+        u.note = "the local run's monitor ended without settling; reservation kept";
+        total.missing.push_back(fmt::format("{} (local, grant {})", j.gosok_id(), j.grant_id));
+        total.updates.push_back(u);
+      }
+      continue;
+    }
+    std::vector<AcctRecord> records;
+    if (!recorded.empty()) {
+      const auto first = recorded.find_first_not_of(" \t\r\n");
+      records = first != std::string::npos && recorded[first] == '{' ? parse_sacct_json(recorded)
+                                                                     : parse_sacct_parsable(recorded);
+    } else {
+      records = make_backend(name)->accounting(jobs);
+    }
+    auto report = plan_reconcile(jobs, records, now, grace_s);
+    total.settled += report.settled;
+    total.released += report.released;
+    total.found_by_tag += report.found_by_tag;
+    for (auto& m : report.missing) total.missing.push_back(std::move(m));
+    for (auto& u : report.updates) total.updates.push_back(std::move(u));
+  }
+  ledger.apply(total.updates);
+  return total;
+}
+
+JobRecord find_job_ref(LedgerStore& ledger, const std::string& ref) {
+  std::optional<JobRecord> job;
+  if (!ref.empty() && (ref[0] == 'g' || ref[0] == 'G') && ref.size() > 1 &&
+      ref.find_first_not_of("0123456789", 1) == std::string::npos) {
+    job = ledger.find_job(std::stoll(ref.substr(1)));
+  } else if (!ref.empty() && ref.find_first_not_of("0123456789_") == std::string::npos) {
+    job = ledger.find_job_by_slurm_id(ref);
+  } else {
+    throw InputError("'" + ref + "' is not a job: use a gosok id (g12) or a Slurm job id (12345)");
+  }
+  if (!job) throw InputError("no job '" + ref + "' in the ledger");
+  return *job;
+}
+
+std::int64_t grant_gpu_minutes(const Grant& grant) { return std::llround(grant.gpu_hours * 60.0); }
+
+namespace {
+
+ProcessResult sacctmgr(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"sacctmgr"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv);
+}
+
+ProcessResult sacctmgr_checked(const std::vector<std::string>& args) {
+  auto r = sacctmgr(args);
+  if (r.exit_code != 0) {
+    throw RunError(fmt::format("sacctmgr {} failed (exit {}): {}", join_argv(args), r.exit_code, trim(r.err + r.out)));
+  }
+  return r;
+}
+
+std::string qos_limit_text(const Grant& g) { return fmt::format("gres/gpu={}", grant_gpu_minutes(g)); }
+
+struct SlurmSide {
+  bool qos_exists = false;
+  std::string qos_limits;
+  std::string qos_flags;
+  bool account_exists = false;
+  std::map<std::string, std::string> user_default_qos;  // user -> default qos of its association
+  std::map<std::string, std::string> user_qos;          // user -> qos list
+};
+
+SlurmSide read_slurm_side(const Grant& g) {
+  SlurmSide s;
+  auto q = sacctmgr_checked({"-n", "-P", "show", "qos", g.qos, "format=Name,GrpTRESMins,Flags"});
+  for (const auto& line : split(q.out, '\n')) {
+    const auto f = split(line, '|');
+    if (f.size() >= 3 && f[0] == g.qos) {
+      s.qos_exists = true;
+      s.qos_limits = f[1];
+      s.qos_flags = f[2];
+    }
+  }
+  auto a = sacctmgr_checked({"-n", "-P", "show", "account", g.account, "format=Account"});
+  s.account_exists = trim(a.out) == g.account;
+  auto assoc =
+      sacctmgr_checked({"-n", "-P", "show", "assoc", "where", "account=" + g.account, "format=User,DefaultQOS,QOS"});
+  for (const auto& line : split(assoc.out, '\n')) {
+    const auto f = split(line, '|');
+    if (f.size() >= 3 && !f[0].empty()) {
+      s.user_default_qos[f[0]] = f[1];
+      s.user_qos[f[0]] = f[2];
+    }
+  }
+  return s;
+}
+
+bool has_word(const std::string& list, const std::string& word) {
+  for (const auto& w : split(list, ','))
+    if (trim(w) == word) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> provision_grant(const Grant& g, const std::vector<std::string>& users) {
+  std::vector<std::string> done;
+  const SlurmSide before = read_slurm_side(g);
+  const std::string limit = "GrpTRESMins=" + qos_limit_text(g);
+  if (!before.qos_exists) {
+    sacctmgr_checked({"-i", "add", "qos", g.qos, limit, "Flags=NoDecay"});
+    done.push_back(fmt::format("created QOS {} with {} and Flags=NoDecay", g.qos, limit));
+  } else if (before.qos_limits != qos_limit_text(g) || !has_word(before.qos_flags, "NoDecay")) {
+    sacctmgr_checked({"-i", "modify", "qos", "where", "name=" + g.qos, "set", limit, "Flags=NoDecay"});
+    done.push_back(fmt::format("updated QOS {}: {} (was '{}'), Flags=NoDecay", g.qos, limit, before.qos_limits));
+  }
+  if (!before.account_exists) {
+    sacctmgr_checked({"-i", "add", "account", g.account, "Description=" + g.project,
+                      "Organization=" + lower(g.institution), "QOS=normal," + g.qos, "DefaultQOS=" + g.qos});
+    done.push_back(fmt::format("created account {} (QOS {}, default)", g.account, g.qos));
+  }
+  for (const auto& user : users) {
+    require_token("user", user, false, 64);
+    auto it = before.user_default_qos.find(user);
+    if (it == before.user_default_qos.end()) {
+      sacctmgr_checked(
+          {"-i", "add", "user", user, "Account=" + g.account, "QOS=normal," + g.qos, "DefaultQOS=" + g.qos});
+      done.push_back(fmt::format("added user {} to account {} (default QOS {})", user, g.account, g.qos));
+    } else if (it->second != g.qos || !has_word(before.user_qos.at(user), g.qos)) {
+      sacctmgr_checked({"-i", "modify", "user", "where", "name=" + user, "account=" + g.account, "set", "QOS+=" + g.qos,
+                        "DefaultQOS=" + g.qos});
+      done.push_back(fmt::format("set default QOS {} for user {} in account {}", g.qos, user, g.account));
+    }
+  }
+  return done;
+}
+
+std::vector<std::string> check_provision(const Grant& g, const std::vector<std::string>& users) {
+  std::vector<std::string> drift;
+  const SlurmSide s = read_slurm_side(g);
+  if (!s.qos_exists) {
+    drift.push_back(fmt::format("QOS {} does not exist (ledger: GrpTRESMins={})", g.qos, qos_limit_text(g)));
+  } else {
+    if (s.qos_limits != qos_limit_text(g)) {
+      drift.push_back(fmt::format("QOS {}: GrpTRESMins is '{}', ledger says '{}' ({} GPU-hours)", g.qos, s.qos_limits,
+                                  qos_limit_text(g), g.gpu_hours));
+    }
+    if (!has_word(s.qos_flags, "NoDecay")) {
+      drift.push_back(fmt::format("QOS {}: Flags is '{}', NoDecay missing", g.qos, s.qos_flags));
+    }
+  }
+  if (!s.account_exists) drift.push_back(fmt::format("account {} does not exist", g.account));
+  for (const auto& user : users) {
+    auto it = s.user_default_qos.find(user);
+    if (it == s.user_default_qos.end()) {
+      drift.push_back(fmt::format("user {} has no association with account {}", user, g.account));
+    } else if (it->second != g.qos) {
+      drift.push_back(
+          fmt::format("user {} in account {}: default QOS is '{}', not {}", user, g.account, it->second, g.qos));
+    }
+  }
+  return drift;
+}
+
+}  // namespace gosok::sched

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gosok::sched {
+
+/// Vocabulary: a *site* is one machine gosok submits to: its scheduler (`slurm` or
+/// `local`), its MPI launcher and its *partitions*. A partition is a set of identical
+/// nodes with a GPU count and type, a walltime limit and a *charge factor* (GPU-hours
+/// charged per GPU-hour used). Workloads ask for resources; the site says where they fit.
+struct Partition {
+  std::string name;
+  bool is_default = false;
+  int nodes = 1;
+  int cpus_per_node = 1;
+  int gpus_per_node = 0;
+  std::string gpu_type;
+  std::int64_t max_walltime_s = 0;  // 0: unlimited
+  double charge_factor = 1.0;
+};
+
+struct Site {
+  std::string name;
+  std::string description;
+  std::string source;                 // file it was read from, or "<embedded localhost.toml>"
+  std::string scheduler;              // "slurm" | "local"
+  std::vector<std::string> launcher;  // e.g. {"srun", "--mpi=pmix"}
+  std::string account_format = "{account}";
+  std::string template_name = "default.sbatch";
+  std::string ledger;              // optional ledger path ("" = user default)
+  std::string gosok_path;          // gosok on the compute nodes ("" = this executable)
+  std::vector<std::string> setup;  // script lines run before the launch (trusted: admin-written)
+  bool example = false;
+  std::vector<Partition> partitions;
+
+  const Partition& partition(const std::string& name) const;  // "" = the default; throws InputError
+  std::string partition_names() const;
+};
+
+/// Parses and validates a site file; errors name the file, line, key and allowed values.
+Site parse_site(const std::string& text, const std::string& source);
+Site load_site_file(const std::string& path);
+
+/// Finds a site by name or path: a path (contains '/' or ends in .toml) is read directly;
+/// a name is looked up as <dir>/<name>.toml in $GOSOK_SITE_PATH (':'-separated), then the
+/// installed and source site_configs folders; `localhost` falls back to the copy embedded
+/// in the binary. `name` "" means $GOSOK_SITE or "localhost".
+Site find_site(const std::string& name_or_path);
+
+/// Where site files and job templates are searched, in order.
+std::vector<std::string> data_dirs(const std::string& kind);  // kind: "site_configs" | "job_templates"
+
+/// The embedded copies (generated from site_configs/localhost.toml, job_templates/default.sbatch).
+const char* embedded_localhost_site();
+const char* embedded_default_template();
+
+/// Reads a job template by name or path, falling back to the embedded default.sbatch.
+std::string load_template(const std::string& name_or_path, std::string* source = nullptr);
+
+}  // namespace gosok::sched

@@ -1,0 +1,114 @@
+// The Slurm backend: sbatch --parsable to submit, scancel to cancel, sacct (plus squeue for
+// jobs accounting has not heard of yet) to settle. Every call is an argv, never a shell line.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <set>
+
+#include "core/error.hpp"
+#include "scheduler/backend.hpp"
+#include "scheduler/process.hpp"
+#include "scheduler/text.hpp"
+
+namespace gosok::sched {
+
+namespace {
+
+const char* kSacctFormat = "--format=JobID,State,ElapsedRaw,AllocTRES,Comment,End";
+
+std::string local_time(std::int64_t t) {  // sacct reads -S in local time
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+class SlurmBackend final : public Backend {
+ public:
+  std::string name() const override { return "slurm"; }
+
+  std::string submit(SubmitContext& ctx) override {
+    const auto r = run_process({"sbatch", "--parsable", ctx.script_path});
+    if (r.exit_code != 0) {
+      throw RunError(fmt::format("sbatch refused the job (exit {}): {}", r.exit_code, trim(r.err + r.out)));
+    }
+    std::string id = trim(r.out);
+    const auto semi = id.find(';');
+    if (semi != std::string::npos) id = id.substr(0, semi);  // "123;cluster"
+    if (id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
+      throw RunError("sbatch printed no job id: '" + trim(r.out) + "'");
+    }
+    if (const char* crash = std::getenv("GOSOK_TEST_CRASH_AFTER_SBATCH"); crash && std::string(crash) == "1") {
+      // Test hook: die between sbatch and the ledger commit, as a killed process would.
+      ::_exit(70);
+    }
+    return id;
+  }
+
+  void cancel(const JobRecord& job) override {
+    if (job.slurm_id.empty()) throw InputError(job.gosok_id() + " has no Slurm job id yet");
+    const auto r = run_process({"scancel", job.slurm_id});
+    if (r.exit_code != 0) throw RunError("scancel " + job.slurm_id + " failed: " + trim(r.err));
+  }
+
+  std::vector<AcctRecord> accounting(const std::vector<JobRecord>& jobs) override {
+    std::vector<AcctRecord> records;
+    std::vector<std::string> ids;
+    std::int64_t oldest_untagged = 0;
+    for (const auto& j : jobs) {
+      if (!j.slurm_id.empty()) {
+        ids.push_back(j.slurm_id);
+      } else if (oldest_untagged == 0 || j.submitted_at < oldest_untagged) {
+        oldest_untagged = j.submitted_at;
+      }
+    }
+    for (std::size_t i = 0; i < ids.size(); i += 500) {
+      std::string list;
+      for (std::size_t k = i; k < std::min(ids.size(), i + 500); ++k) list += (list.empty() ? "" : ",") + ids[k];
+      append(records, sacct({"sacct", "-X", "--parsable2", "-j", list, kSacctFormat}));
+    }
+    if (oldest_untagged) {
+      // Jobs whose Slurm id was never recorded: look for their tag among all recent jobs.
+      append(records,
+             sacct({"sacct", "-X", "--parsable2", "-S", local_time(oldest_untagged - 300), "-E", "now", kSacctFormat}));
+    }
+    // Jobs accounting has not recorded yet are still known to the controller (finished
+    // ones too, for MinJobAge). squeue has no elapsed time or allocated GPUs, so a job it
+    // reports as finished is only "ENDING" here: it is settled once sacct has it.
+    std::set<std::string> known;
+    for (const auto& r : records) known.insert(r.job_id);
+    const auto q = run_process({"squeue", "-h", "-t", "all", "-o", "%i|%T|%k"});
+    if (q.exit_code == 0) {
+      for (const auto& line : split(q.out, '\n')) {
+        const auto f = split(line, '|');
+        if (f.size() < 3 || known.count(f[0])) continue;
+        AcctRecord r;
+        r.job_id = f[0];
+        r.state = is_terminal_state(f[1]) ? "ENDING" : f[1];
+        r.comment = f[2] == "(null)" ? "" : f[2];
+        records.push_back(r);
+      }
+    }
+    return records;
+  }
+
+ private:
+  static std::vector<AcctRecord> sacct(const std::vector<std::string>& argv) {
+    const auto r = run_process(argv);
+    if (r.exit_code != 0) throw RunError(fmt::format("{} failed: {}", join_argv(argv), trim(r.err)));
+    return parse_sacct_parsable(r.out);
+  }
+  static void append(std::vector<AcctRecord>& to, std::vector<AcctRecord> from) {
+    for (auto& r : from) to.push_back(std::move(r));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_slurm_backend() { return std::make_unique<SlurmBackend>(); }
+
+}  // namespace gosok::sched

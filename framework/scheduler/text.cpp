@@ -1,0 +1,185 @@
+#include "scheduler/text.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace gosok::sched {
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+void require_token(const std::string& what, const std::string& value, bool path, std::size_t max_len) {
+  bool ok = !value.empty() && value.size() <= max_len && value[0] != '-';
+  for (char c : value) {
+    const bool plain = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (!plain && !(path && (c == '/' || c == '+'))) ok = false;
+  }
+  if (!ok) {
+    throw InputError(fmt::format("{} '{}' is not allowed: use 1 to {} characters from A-Z a-z 0-9 . _ -{}{}", what,
+                                 value, max_len, path ? " / +" : "",
+                                 value.empty() || value[0] != '-' ? "" : " (and no leading '-')"));
+  }
+}
+
+namespace {
+bool all_digits(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+}  // namespace
+
+std::int64_t parse_walltime(const std::string& raw, const std::string& what) {
+  const std::string text = trim(raw);
+  auto bad = [&]() {
+    return InputError(
+        fmt::format("{} '{}' is not a walltime; use HH:MM:SS, D-HH:MM:SS, MM (minutes), "
+                    "or a number with 'min' or 'h' (e.g. 90min, 2h)",
+                    what, raw));
+  };
+  if (text.empty()) throw bad();
+  for (const auto& [suffix, factor] : {std::pair<std::string, double>{"min", 60}, {"h", 3600}, {"s", 1}}) {
+    if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      const std::string number = trim(text.substr(0, text.size() - suffix.size()));
+      try {
+        std::size_t used = 0;
+        const double v = std::stod(number, &used);
+        if (used != number.size() || v <= 0) throw bad();
+        return static_cast<std::int64_t>(v * factor + 0.5);
+      } catch (const std::logic_error&) {
+        throw bad();
+      }
+    }
+  }
+  std::int64_t days = 0;
+  std::string rest = text;
+  const auto dash = text.find('-');
+  bool had_days = false;
+  if (dash != std::string::npos) {
+    const std::string d = text.substr(0, dash);
+    if (!all_digits(d)) throw bad();
+    days = std::stoll(d);
+    rest = text.substr(dash + 1);
+    had_days = true;
+  }
+  const auto parts = split(rest, ':');
+  for (const auto& p : parts)
+    if (!all_digits(p) || p.size() > 4) throw bad();
+  std::int64_t seconds = 0;
+  if (had_days) {  // D-HH, D-HH:MM, D-HH:MM:SS
+    if (parts.size() > 3) throw bad();
+    const std::int64_t mult[] = {3600, 60, 1};
+    for (std::size_t i = 0; i < parts.size(); ++i) seconds += std::stoll(parts[i]) * mult[i];
+  } else if (parts.size() == 1) {
+    seconds = std::stoll(parts[0]) * 60;
+  } else if (parts.size() == 2) {
+    seconds = std::stoll(parts[0]) * 60 + std::stoll(parts[1]);
+  } else if (parts.size() == 3) {
+    seconds = std::stoll(parts[0]) * 3600 + std::stoll(parts[1]) * 60 + std::stoll(parts[2]);
+  } else {
+    throw bad();
+  }
+  seconds += days * 86400;
+  if (seconds <= 0) throw bad();
+  return seconds;
+}
+
+std::string format_walltime(std::int64_t s) {
+  const std::int64_t d = s / 86400;
+  s %= 86400;
+  if (d > 0) return fmt::format("{}-{:02}:{:02}:{:02}", d, s / 3600, (s / 60) % 60, s % 60);
+  return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+std::int64_t parse_date(const std::string& raw, const std::string& what) {
+  const std::string text = trim(raw);
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
+      d < 1 || d > 31 || y < 1970) {
+    throw InputError(fmt::format("{} '{}' is not a date; use YYYY-MM-DD (UTC)", what, raw));
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = m - 1;
+  tm.tm_mday = d;
+  const std::int64_t t = timegm(&tm);
+  if (format_date(t) != text) throw InputError(fmt::format("{} '{}' is not a calendar date", what, raw));
+  return t;
+}
+
+std::string format_date(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+std::string format_time(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::string trim(const std::string& text) {
+  const auto b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = text.find_last_not_of(" \t\r\n");
+  return text.substr(b, e - b + 1);
+}
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot be read");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace gosok::sched

@@ -1,0 +1,257 @@
+// Against the real single-node Slurm of scripts/slurm-local (SLURM_CONF set by the test
+// command): a real MPI job charged from sacct, refusals, Slurm's own GPU-minutes limit,
+// 20 concurrent submitters on one grant, and a crash between sbatch and the ledger commit.
+// Every test makes its own grant, account and QOS, so tests never share Slurm state.
+#include <catch2/catch_approx.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "subprocess.hpp"
+
+namespace fs = std::filesystem;
+using Catch::Approx;
+using Catch::Matchers::ContainsSubstring;
+using gosok::test::run;
+
+namespace {
+
+bool slurm_up() {
+  const char* conf = std::getenv("SLURM_CONF");
+  return conf && *conf && run({"scontrol", "ping"}, 10).output.find("UP") != std::string::npos;
+}
+
+#define REQUIRE_SLURM()                                                        \
+  do {                                                                         \
+    if (!slurm_up())                                                           \
+      SKIP(                                                                    \
+          "SKIP: no test Slurm (start one with scripts/slurm-local start DIR " \
+          "and export SLURM_CONF)");                                           \
+  } while (0)
+
+std::string unique_suffix() {
+  std::random_device rd;
+  return std::to_string(rd() % 1000000);
+}
+
+struct Cluster {
+  gosok::test::TempDir dir;
+  std::string ledger = (dir / "ledger.sqlite").string();
+  std::string grant = "T" + unique_suffix();
+  std::string account = "acct" + grant.substr(1);
+
+  gosok::test::Result gosok(std::vector<std::string> args, double timeout = 120) {
+    args.insert(args.begin(), gosok::test::gosok_binary());
+    args.push_back("--ledger");
+    args.push_back(ledger);
+    return run(args, timeout, dir.path());
+  }
+  nlohmann::json json(std::vector<std::string> args) {
+    args.push_back("--json");
+    const auto r = gosok(args, 300);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    return nlohmann::json::parse(r.output);
+  }
+  void import(double gpu_hours) {
+    gosok::test::write_file(dir / "g.csv", "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" +
+                                               grant + ",test,Lab,research,local-slurm,fake," +
+                                               std::to_string(gpu_hours) + ",2026-01-01,2099-12-31," + account + "\n");
+    auto r = gosok({"grants", "import", (dir / "g.csv").string()});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    r = gosok({"grants", "provision", grant});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  std::vector<std::string> submit_args(const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"submit",  "heat", "--site",       "local-slurm",
+                                  "--grant", grant,  "--output-dir", (dir / out).string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+std::string sacct_field(const std::string& job, const std::string& field) {
+  const auto r = run({"sacct", "-X", "-n", "-P", "-j", job, "--format=" + field});
+  return r.output.substr(0, r.output.find('\n'));
+}
+
+}  // namespace
+
+// Runs with or without Slurm (so that a run without Slurm is "passed with skips", not "no
+// tests ran"): the test cluster's site file describes what scripts/slurm-local starts.
+TEST_CASE("slurm: local-slurm.toml matches the cluster scripts/slurm-local starts", "[sched][slurm]") {
+  const auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+  const auto script = gosok::test::read_file(gosok::test::source_dir() / "scripts/slurm-local");
+  CHECK_THAT(script, ContainsSubstring("PartitionName=gpu") && ContainsSubstring("PartitionName=debug") &&
+                         ContainsSubstring("Gres=gpu:4") && ContainsSubstring("MaxTime=00:30:00"));
+  CHECK_THAT(script, ContainsSubstring("AccountingStoreFlags=job_comment"));
+  CHECK_THAT(site, ContainsSubstring("[partitions.gpu]") && ContainsSubstring("[partitions.debug]") &&
+                       ContainsSubstring("gpus_per_node = 4") && ContainsSubstring("max_walltime = \"00:30:00\""));
+}
+
+TEST_CASE("slurm: a 2-rank MPI job runs gosok run heat and is charged from sacct", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(1);
+  const auto sub = c.json(c.submit_args("mpi", {"-n", "2", "--gpus-per-node", "2", "-t", "5"}));
+  const std::string slurm_id = sub["slurm_id"];
+  REQUIRE(!slurm_id.empty());
+  CHECK(sub["reserved_gpu_hours"].get<double>() == Approx(2 * 5 / 60.0));
+  const auto jobs = c.json({"status", "--wait", "--timeout", "180", "g" + std::to_string(1)});
+  REQUIRE(jobs.size() == 1);
+  const auto& job = jobs[0];
+  INFO(job.dump(2));
+  INFO(gosok::test::read_file(c.dir / "mpi" / ("slurm-" + slurm_id + ".out")));
+  CHECK(job["state"] == "settled");
+  CHECK(job["scheduler_state"] == "COMPLETED");
+  CHECK(fs::exists(c.dir / "mpi" / "results" / "diagnostics.json"));
+  CHECK_THAT(gosok::test::read_file(c.dir / "mpi" / ("slurm-" + slurm_id + ".out")), ContainsSubstring("on 2 ranks"));
+  // The ledger agrees with accounting: elapsed x AllocTRES gres/gpu x charge factor (1).
+  const double elapsed = std::stod(sacct_field(slurm_id, "ElapsedRaw"));
+  CHECK_THAT(sacct_field(slurm_id, "AllocTRES"), ContainsSubstring("gres/gpu=2"));
+  CHECK_THAT(sacct_field(slurm_id, "Account"), ContainsSubstring(c.account));
+  CHECK(job["allocated_gpus"] == 2);
+  CHECK(job["elapsed_s"].get<double>() == elapsed);
+  CHECK(job["charged_gpu_hours"].get<double>() == Approx(elapsed * 2 / 3600.0));
+  const auto show = c.json({"grants", "show", c.grant});
+  CHECK(show["settled_gpu_hours"].get<double>() == Approx(elapsed * 2 / 3600.0));
+  CHECK(show["queued_gpu_hours"] == 0.0);
+  // Settling twice changes nothing.
+  const auto again = c.gosok({"reconcile"});
+  CHECK_THAT(again.output, ContainsSubstring("0 job(s) updated"));
+  // status by Slurm id finds the same job.
+  CHECK(c.json({"status", slurm_id, "--no-refresh"})[0]["id"] == "g1");
+}
+
+TEST_CASE("slurm: a job over the grant is refused by gosok and never reaches Slurm", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(0.1);
+  const auto r = c.gosok(c.submit_args("over", {"--gpus-per-node", "4", "-t", "01:00:00"}));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, ContainsSubstring("cannot cover"));
+  const auto q = run({"squeue", "-h", "-A", c.account, "-o", "%i"});
+  CHECK(q.output.empty());
+}
+
+TEST_CASE("slurm: a provisioned grant makes Slurm itself stop an over-limit sbatch", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(0.05);  // 3 GPU-minutes
+  auto r = c.gosok({"grants", "provision", c.grant, "--check"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, ContainsSubstring("GrpTRESMins=gres/gpu=3"));
+  // Behind gosok's back: plain sbatch of 4 GPUs x 10 minutes = 40 GPU-minutes.
+  gosok::test::write_file(c.dir / "plain.sh", "#!/bin/bash\nsleep 1\n");
+  r = run({"sbatch", "--parsable", "--account=" + c.account, "--gres=gpu:4", "--time=10", "-o",
+           (c.dir / "plain-%j.out").string(), (c.dir / "plain.sh").string()});
+  INFO(r.output);
+  if (r.exit_code != 0) {
+    CHECK_THAT(r.output, ContainsSubstring("GRESMinutes") || ContainsSubstring("policy"));  // DenyOnLimit
+  } else {
+    const std::string id = r.output.substr(0, r.output.find_first_of(";\n"));
+    std::string reason;
+    for (int i = 0; i < 50; ++i) {
+      reason = run({"squeue", "-h", "-j", id, "-o", "%T %r"}).output;
+      if (reason.find("GRESMinutes") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    INFO(reason);
+    CHECK_THAT(reason, ContainsSubstring("PENDING") && ContainsSubstring("GrpGRESMinutes"));
+    run({"scancel", id});
+  }
+  // Drift: someone raised the limit by hand; --check reports it, provision repairs it.
+  std::string qos = c.grant;  // the default QOS name: the grant id, lower-cased
+  for (auto& ch : qos) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  run({"sacctmgr", "-i", "modify", "qos", "where", "name=" + qos, "set", "GrpTRESMins=gres/gpu=999"});
+  r = c.gosok({"grants", "provision", c.grant, "--check"});
+  INFO(r.output);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output, ContainsSubstring("gres/gpu=999") && ContainsSubstring("gres/gpu=3"));
+  r = c.gosok({"grants", "provision", c.grant});
+  CHECK_THAT(r.output, ContainsSubstring("updated QOS"));
+  CHECK(c.gosok({"grants", "provision", c.grant, "--check"}).exit_code == 0);
+}
+
+TEST_CASE("slurm: 20 concurrent gosok submit never over-reserve a grant", "[sched][slurm][concurrency]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(1);  // 6 jobs of 1 GPU x 10 minutes
+  std::vector<std::future<gosok::test::Result>> runs;
+  for (int i = 0; i < 20; ++i) {
+    runs.push_back(std::async(std::launch::async, [&c, i] {
+      return c.gosok(c.submit_args("c" + std::to_string(i), {"--gpus-per-node", "1", "-t", "10", "--hold"}));
+    }));
+  }
+  int ok = 0, refused = 0;
+  for (auto& f : runs) {
+    const auto r = f.get();
+    INFO(r.output);
+    if (r.exit_code == 0)
+      ++ok;
+    else if (r.exit_code == 2 && r.output.find("cannot cover") != std::string::npos)
+      ++refused;
+  }
+  CHECK(ok == 6);
+  CHECK(refused == 14);
+  const auto q = run({"squeue", "-h", "-A", c.account, "-o", "%i"});
+  std::vector<std::string> ids;
+  for (std::size_t p = 0, n; p < q.output.size(); p = n + 1) {
+    n = q.output.find('\n', p);
+    if (n == std::string::npos) n = q.output.size();
+    if (n > p) ids.push_back(q.output.substr(p, n - p));
+  }
+  CHECK(ids.size() == 6);
+  auto show = c.json({"grants", "show", c.grant});
+  CHECK(show["queued_gpu_hours"].get<double>() == Approx(1.0));
+  // Cancel by Slurm id (first) and by gosok id (the rest); held jobs never ran: no charge.
+  REQUIRE(!ids.empty());
+  CHECK(c.gosok({"cancel", ids[0]}).exit_code == 0);
+  std::vector<std::string> cancel = {"cancel"};
+  for (const auto& j : c.json({"status", "--no-refresh"})) {
+    if (j["slurm_id"] != ids[0]) cancel.push_back(j["id"]);
+  }
+  CHECK(c.gosok(cancel).exit_code == 0);
+  c.json({"status", "--wait", "--timeout", "120"});
+  show = c.json({"grants", "show", c.grant});
+  CHECK(show["settled_gpu_hours"] == 0.0);
+  CHECK(show["remaining_gpu_hours"].get<double>() == Approx(1.0));
+}
+
+TEST_CASE("slurm: a crash between sbatch and the commit is repaired by reconcile", "[sched][slurm][crash]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(1);
+  ::setenv("GOSOK_TEST_CRASH_AFTER_SBATCH", "1", 1);
+  auto r = c.gosok(c.submit_args("crash", {"--gpus-per-node", "1", "-t", "5"}));
+  ::unsetenv("GOSOK_TEST_CRASH_AFTER_SBATCH");
+  CHECK(r.exit_code == 70);
+  auto jobs = c.json({"status", "--all", "--no-refresh"});
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0]["state"] == "submitting");
+  CHECK(jobs[0]["slurm_id"] == "");
+  // The job did reach Slurm, carrying its tag.
+  const auto q = run({"squeue", "-h", "-A", c.account, "-o", "%i %k"});
+  INFO(q.output);
+  const auto sacct = run({"sacct", "-X", "-n", "-P", "-A", c.account, "--format=JobID,Comment"});
+  INFO(sacct.output);
+  r = c.gosok({"reconcile"});
+  INFO(r.output);
+  CHECK_THAT(r.output, ContainsSubstring("1 found by tag"));
+  jobs = c.json({"status", "--wait", "--timeout", "120", "g1"});
+  CHECK(jobs[0]["slurm_id"] != "");
+  CHECK(jobs[0]["state"] == "settled");
+  CHECK(jobs[0]["scheduler_state"] == "COMPLETED");
+  CHECK(jobs[0]["allocated_gpus"] == 1);
+}

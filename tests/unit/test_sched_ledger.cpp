@@ -1,0 +1,143 @@
+// The SQLite ledger: idempotent import with history, atomic reservations, settling once.
+#include <catch2/catch_approx.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include "core/error.hpp"
+#include "scheduler/accounting.hpp"
+#include "scheduler/grants.hpp"
+#include "scheduler/ledger.hpp"
+#include "scheduler/text.hpp"
+#include "subprocess.hpp"
+
+using namespace gosok::sched;
+using Catch::Approx;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+const std::string kCsv =
+    "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
+    "G-1,climate,KIAPS,national_project,local-slurm,fake,10,2026-01-01,2030-12-31,Climate7\n"
+    "G-2,\"bio, md\",Uni,academia,local-slurm,fake,5.5,2026-01-01,2030-12-31,bio\n";
+
+JobRecord job(double reserve) {
+  JobRecord j;
+  j.grant_id = "G-1";
+  j.site = "local-slurm";
+  j.partition = "gpu";
+  j.backend = "slurm";
+  j.name = "t";
+  j.workload = "heat";
+  j.gpus = 2;
+  j.walltime_s = 3600;
+  j.reserved_gpu_h = reserve;
+  j.submitted_at = now_seconds();
+  return j;
+}
+}  // namespace
+
+TEST_CASE("grants: CSV and JSON imports, validated", "[sched][grants]") {
+  const auto g = parse_grants_csv(kCsv, "g.csv");
+  REQUIRE(g.size() == 2);
+  CHECK(g[0].account == "climate7");  // Slurm lower-cases accounts
+  CHECK(g[0].qos == "g-1");
+  CHECK(g[1].project == "bio, md");
+  CHECK(g[1].end - g[1].start == (parse_date("2030-12-31", "") - parse_date("2026-01-01", "")) + 86400);
+  const auto j = parse_grants_json(
+      R"({"grants":[{"id":"J-1","project":"p","institution":"i","sector":"industry","site":"s","gpu_type":"H200",
+      "gpu_hours":12,"start":"2026-01-01","end":"2026-12-31","account":"a","qos":"QJ"}]})",
+      "g.json");
+  CHECK(j.at(0).gpu_hours == 12);
+  CHECK(j.at(0).qos == "qj");
+  auto bad = [](const std::string& from, const std::string& to) {
+    std::string t = kCsv;
+    t.replace(t.find(from), from.size(), to);
+    try {
+      parse_grants_csv(t, "g.csv");
+    } catch (const gosok::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(bad("national_project", "government"),
+             ContainsSubstring("g.csv:2") && ContainsSubstring("sector") && ContainsSubstring("national_project"));
+  CHECK_THAT(bad(",10,", ",ten,"), ContainsSubstring("gpu_hours"));
+  CHECK_THAT(bad("2030-12-31,Climate7", "2025-12-31,Climate7"), ContainsSubstring("'end' is before 'start'"));
+  CHECK_THAT(bad("Climate7", "x;y"), ContainsSubstring("'account'"));
+  CHECK_THAT(bad(",account", ",acct"), ContainsSubstring("no column 'account'"));
+}
+
+TEST_CASE("ledger: import is idempotent and keeps history", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  auto grants = parse_grants_csv(kCsv, "g.csv");
+  CHECK(ledger->upsert_grant(grants[0], "g.csv") == "added");
+  CHECK(ledger->upsert_grant(grants[0], "g.csv") == "unchanged");
+  grants[0].gpu_hours = 20;
+  CHECK(ledger->upsert_grant(grants[0], "g2.csv") == "updated");
+  CHECK(ledger->find_grant("G-1")->gpu_hours == 20);
+  const auto h = ledger->grant_history("G-1");
+  REQUIRE(h.size() == 2);
+  CHECK_THAT(h[1].old_terms, ContainsSubstring("\"gpu_hours\":10.0"));
+  CHECK_THAT(h[1].new_terms, ContainsSubstring("\"gpu_hours\":20.0"));
+  // Reopening finds the same instance id (job tags stay stable).
+  const auto id = ledger->instance_id();
+  ledger.reset();
+  CHECK(open_sqlite_ledger((dir / "l.sqlite").string())->instance_id() == id);
+}
+
+TEST_CASE("ledger: reserve, refuse, settle once, release", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  auto a = job(6);
+  ledger->reserve(a);
+  CHECK(a.id == 1);
+  CHECK_THAT(a.tag, ContainsSubstring("gosok:" + ledger->instance_id() + ":1"));
+  auto b = job(5);
+  CHECK_THROWS_WITH(ledger->reserve(b), ContainsSubstring("cannot cover") && ContainsSubstring("4.0000 of 10.0000"));
+  auto c = job(4);  // exact fit
+  ledger->reserve(c);
+  ledger->set_submitted(a.id, "101", 0);
+  ledger->set_submitted(c.id, "102", 0);
+  auto bal = ledger->balance("G-1", now_seconds());
+  CHECK(bal.queued == Approx(10));
+  CHECK(bal.remaining == Approx(0));
+
+  // Job a ran 30 min on 2 GPUs: 1 GPU-hour charged, 5 released.
+  JobUpdate done;
+  done.id = a.id;
+  done.state = "settled";
+  done.sched_state = "COMPLETED";
+  done.elapsed_s = 1800;
+  done.alloc_gpus = 2;
+  done.charged_gpu_h = 1.0;
+  done.ended_at = now_seconds();
+  ledger->apply({done});
+  JobUpdate again = done;
+  again.charged_gpu_h = 7.0;  // a second settle must change nothing
+  ledger->apply({again});
+  CHECK(ledger->find_job(a.id)->charged_gpu_h == 1.0);
+  JobUpdate running;
+  running.id = c.id;
+  running.state = "running";
+  ledger->apply({running});
+  bal = ledger->balance("G-1", now_seconds());
+  CHECK(bal.settled == Approx(1));
+  CHECK(bal.in_flight == Approx(4));
+  CHECK(bal.queued == Approx(0));
+  CHECK(bal.remaining == Approx(5));
+  CHECK(bal.burn_per_day > 0);
+  REQUIRE(bal.runs_out.has_value());
+  CHECK(*bal.runs_out > now_seconds());
+  auto d = job(5);
+  ledger->reserve(d);
+  CHECK(ledger->find_job_by_slurm_id("101")->id == a.id);
+  JobUpdate rel;
+  rel.id = d.id;
+  rel.state = "released";
+  ledger->apply({rel});
+  CHECK(ledger->balance("G-1", now_seconds()).remaining == Approx(5));
+  CHECK(ledger->jobs("G-1", true).size() == 1);
+  CHECK(ledger->jobs("", false).size() == 3);
+}
