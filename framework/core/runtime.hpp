@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 
+#include "core/error.hpp"
 #include "core/logging.hpp"
 #include "core/timers.hpp"
 
@@ -33,12 +34,14 @@ class Runtime {
   Timers& timers() { return m_timers; }
 
   /// Runs `body`; an exception on any rank is logged with its rank and ends every rank of
-  /// the job through MPI_Abort, so the others never hang in a collective. Returns the
-  /// body's result otherwise.
+  /// the job through MPI_Abort, so the others never hang in a collective: exit status 2 for
+  /// an InputError (as before the run started), 1 otherwise. Returns the body's result.
   template <class Body>
   int guarded(Body&& body) {
     try {
       return body();
+    } catch (const InputError& e) {
+      abort(e.what(), 2);  // bad input found while running (e.g. a mismatched checkpoint)
     } catch (const std::exception& e) {
       abort(e.what());
     } catch (...) {
