@@ -22,31 +22,32 @@ KOKKOS_INLINE_FUNCTION Reconstruction reconstruct(double s0, double s1, double s
   return {(-s0 + 7.0 * (s1 + s2) - s3) * (1.0 / 12.0), (s3 - s0) + 3.0 * (s1 - s2)};
 }
 
-KOKKOS_INLINE_FUNCTION double pressure(double rho_theta) { return c0 * math::pow(rho_theta, gamma); }
-
 /// Fluxes through the x-interfaces (k, i), i = 0..nx: interface i lies between owned
-/// cells i-1 and i.
+/// cells i-1 and i. (Every functor here is written out per variable, without a loop over
+/// variables, so that the compiler vectorises the loop over i around it.)
 struct FluxX {
   StateView q;
   FluxView f;
   ColumnView dens_cell, rhot_cell;
   double hv_coef;
 
+  KOKKOS_INLINE_FUNCTION Reconstruction along_x(int v, long kk, long i) const {
+    return reconstruct(q(v, kk, i), q(v, kk, i + 1), q(v, kk, i + 2), q(v, kk, i + 3));
+  }
   KOKKOS_INLINE_FUNCTION void operator()(const long k, const long i) const {
     const long kk = k + halo;
-    Reconstruction c[num_vars];
-    for (int v = 0; v < num_vars; ++v)
-      c[v] = reconstruct(q(v, kk, i), q(v, kk, i + 1), q(v, kk, i + 2), q(v, kk, i + 3));
-    const double r = c[dens].value + dens_cell(kk);
+    const Reconstruction cr = along_x(dens, kk, i), cu = along_x(umom, kk, i), cw = along_x(wmom, kk, i),
+                         ct = along_x(rhot, kk, i);
+    const double r = cr.value + dens_cell(kk);
     const double inv_r = 1.0 / r;
-    const double u = c[umom].value * inv_r;
-    const double w = c[wmom].value * inv_r;
-    const double t = (c[rhot].value + rhot_cell(kk)) * inv_r;
+    const double u = cu.value * inv_r;
+    const double w = cw.value * inv_r;
+    const double t = (ct.value + rhot_cell(kk)) * inv_r;
     const double p = pressure(r * t);
-    f(dens, k, i) = r * u - hv_coef * c[dens].d3;
-    f(umom, k, i) = r * u * u + p - hv_coef * c[umom].d3;
-    f(wmom, k, i) = r * u * w - hv_coef * c[wmom].d3;
-    f(rhot, k, i) = r * u * t - hv_coef * c[rhot].d3;
+    f(dens, k, i) = r * u - hv_coef * cr.d3;
+    f(umom, k, i) = r * u * u + p - hv_coef * cu.d3;
+    f(wmom, k, i) = r * u * w - hv_coef * cw.d3;
+    f(rhot, k, i) = r * u * t - hv_coef * ct.d3;
   }
 };
 
@@ -60,26 +61,26 @@ struct FluxZ {
   long nz;
   bool bottom, top;
 
+  KOKKOS_INLINE_FUNCTION Reconstruction along_z(int v, long k, long ii) const {
+    return reconstruct(q(v, k, ii), q(v, k + 1, ii), q(v, k + 2, ii), q(v, k + 3, ii));
+  }
   KOKKOS_INLINE_FUNCTION void operator()(const long k, const long i) const {
     const long ii = i + halo;
-    Reconstruction c[num_vars];
-    for (int v = 0; v < num_vars; ++v)
-      c[v] = reconstruct(q(v, k, ii), q(v, k + 1, ii), q(v, k + 2, ii), q(v, k + 3, ii));
-    const double r = c[dens].value + dens_int(k);
+    const Reconstruction cr = along_z(dens, k, ii), cu = along_z(umom, k, ii), cw = along_z(wmom, k, ii),
+                         ct = along_z(rhot, k, ii);
+    const double r = cr.value + dens_int(k);
     const double inv_r = 1.0 / r;
-    const double u = c[umom].value * inv_r;
-    double w = c[wmom].value * inv_r;
-    const double t = (c[rhot].value + rhot_int(k)) * inv_r;
+    const double u = cu.value * inv_r;
+    const double t = (ct.value + rhot_int(k)) * inv_r;
     const double p = pressure(r * t) - pressure_int(k);
-    double d3_dens = c[dens].d3;
-    if ((k == 0 && bottom) || (k == nz && top)) {
-      w = 0.0;
-      d3_dens = 0.0;
-    }
+    // k is the same along a row: this choice is uniform over the vectorised loop.
+    const bool wall = (k == 0 && bottom) || (k == nz && top);
+    const double w = wall ? 0.0 : cw.value * inv_r;
+    const double d3_dens = wall ? 0.0 : cr.d3;
     f(dens, k, i) = r * w - hv_coef * d3_dens;
-    f(umom, k, i) = r * w * u - hv_coef * c[umom].d3;
-    f(wmom, k, i) = r * w * w + p - hv_coef * c[wmom].d3;
-    f(rhot, k, i) = r * w * t - hv_coef * c[rhot].d3;
+    f(umom, k, i) = r * w * u - hv_coef * cu.d3;
+    f(wmom, k, i) = r * w * w + p - hv_coef * cw.d3;
+    f(rhot, k, i) = r * w * t - hv_coef * ct.d3;
   }
 };
 
@@ -93,15 +94,19 @@ struct Update {
   bool has_source;
   double dt, inv_d;
 
+  KOKKOS_INLINE_FUNCTION double divergence(int v, long k, long i) const {
+    return Direction == 0 ? -(f(v, k, i + 1) - f(v, k, i)) * inv_d : -(f(v, k + 1, i) - f(v, k, i)) * inv_d;
+  }
   KOKKOS_INLINE_FUNCTION void operator()(const long k, const long i) const {
     const long kk = k + halo, ii = i + halo;
-    const long k1 = Direction == 1 ? k + 1 : k;
-    const long i1 = Direction == 0 ? i + 1 : i;
-    double tend[num_vars];
-    for (int v = 0; v < num_vars; ++v) tend[v] = -(f(v, k1, i1) - f(v, k, i)) * inv_d;
-    if (Direction == 1) tend[wmom] -= forcing(dens, kk, ii) * grav;
-    if (has_source) tend[wmom] += w_source(k, i);
-    for (int v = 0; v < num_vars; ++v) out(v, kk, ii) = init(v, kk, ii) + dt * tend[v];
+    const double t_dens = divergence(dens, k, i), t_umom = divergence(umom, k, i), t_rhot = divergence(rhot, k, i);
+    double t_wmom = divergence(wmom, k, i);
+    if (Direction == 1) t_wmom -= forcing(dens, kk, ii) * grav;
+    if (has_source) t_wmom += w_source(k, i);
+    out(dens, kk, ii) = init(dens, kk, ii) + dt * t_dens;
+    out(umom, kk, ii) = init(umom, kk, ii) + dt * t_umom;
+    out(wmom, kk, ii) = init(wmom, kk, ii) + dt * t_wmom;
+    out(rhot, kk, ii) = init(rhot, kk, ii) + dt * t_rhot;
   }
 };
 
@@ -258,7 +263,7 @@ LocalTotals Dynamics::local_totals() const {
         const double u = q(umom, k, i) / r;
         const double w = q(wmom, k, i) / r;
         const double th = (q(rhot, k, i) + rhot_cell(k)) / r;
-        const double p = c0 * math::pow(r * th, gamma);
+        const double p = pressure(r * th);
         const double temperature = th / math::pow(p0 / p, rd / cp);
         mass += r * area;
         energy += (r * (u * u + w * w) + r * cv * temperature) * area;
