@@ -86,6 +86,7 @@ class Dynamics {
   FluxView m_flux_z;
   std::unique_ptr<GridHalo2D<memory_space>> m_halo;
   double m_inflow_mass = 0;
+  long m_block_rows = 1;  // rows per flux + update block (see the constructor)
 };
 
 }  // namespace gosok::weather
