@@ -2,6 +2,8 @@
 
 #include <hdf5_hl.h>
 
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace gosok {

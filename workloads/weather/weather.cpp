@@ -3,7 +3,7 @@
 // time stepping through the shared run loop, output, diagnostics, checkpoint/restart.
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
