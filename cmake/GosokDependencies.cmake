@@ -16,8 +16,13 @@ gosok_require(Kokkos_FOUND "Kokkos" "libtrilinos-kokkos-dev")
 include(GosokKokkosFix)
 
 set(HDF5_PREFER_PARALLEL TRUE)
-find_package(HDF5 COMPONENTS C)
+# HL: the dimension-scale API (H5DS) that makes output readable as netCDF-4.
+find_package(HDF5 COMPONENTS C HL)
 gosok_require(HDF5_FOUND "HDF5" "libhdf5-openmpi-dev")
+if(NOT HDF5_HL_LIBRARIES)
+  message(FATAL_ERROR "gosok needs the HDF5 high-level library (hdf5_hl) for dimension scales; "
+                      "install 'libhdf5-openmpi-dev'.")
+endif()
 if(NOT HDF5_IS_PARALLEL)
   message(FATAL_ERROR "gosok needs a parallel (MPI) HDF5, but the HDF5 found at "
                       "'${HDF5_INCLUDE_DIRS}' is serial. Install 'libhdf5-openmpi-dev'.")
@@ -47,6 +52,8 @@ endif()
 if(NOT TARGET HDF5::HDF5)
   message(FATAL_ERROR "FindHDF5 did not define HDF5::HDF5 (CMake >= 3.19 needed)")
 endif()
+# FindHDF5's HDF5::HDF5 carries only the C libraries; add the high-level one to it.
+target_link_libraries(HDF5::HDF5 INTERFACE ${HDF5_HL_LIBRARIES})
 if(FALSE)
   add_library(gosok_hdf5 INTERFACE)
   target_include_directories(gosok_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})

@@ -92,6 +92,20 @@ H5File H5File::open_read(MPI_Comm comm, const std::filesystem::path& path) {
   return H5File(H5Id(file), comm, path);
 }
 
+H5File H5File::open_write(MPI_Comm comm, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path.string() + ": no such file");
+  H5Id fapl = file_access(comm);
+  H5E_auto2_t handler = nullptr;
+  void* data = nullptr;
+  H5Eget_auto2(H5E_DEFAULT, &handler, &data);
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  H5Eset_auto2(H5E_DEFAULT, handler, data);
+  if (file < 0) throw InputError(path.string() + ": not a writable HDF5 file (truncated, corrupt or read-only?)");
+  return H5File(H5Id(file), comm, path);
+}
+
 void H5File::close() { m_file.reset(); }
 
 H5Id H5File::group(const std::string& path) {

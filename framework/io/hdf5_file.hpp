@@ -42,8 +42,11 @@ class H5File {
  public:
   static H5File create(MPI_Comm comm, const std::filesystem::path& path);
   static H5File open_read(MPI_Comm comm, const std::filesystem::path& path);
+  /// Opens an existing file for reading and writing (e.g. to append records); collective.
+  static H5File open_write(MPI_Comm comm, const std::filesystem::path& path);
 
   hid_t id() const { return m_file.get(); }
+  MPI_Comm comm() const { return m_comm; }
   const std::filesystem::path& path() const { return m_path; }
   void close();
 

@@ -74,7 +74,17 @@ class GridHalo2D {
     exchange_dim<ExecSpace, nf>(exec, views, 1);
   }
 
- public:
+  /// Exchanges the ghosts of one dimension only (0: x over owned rows, 1: y over full rows).
+  /// Dimensionally split schemes need only the ghosts along the direction they sweep.
+  template <class ExecSpace, class... Fields>
+  void exchange_dimension(const ExecSpace& exec, int dimension, const Fields&... fields) {
+    constexpr int nf = sizeof...(Fields);
+    if (nf > m_max_fields) throw std::runtime_error("GridHalo2D: more fields than it was built for");
+    if (dimension != 0 && dimension != 1) throw std::runtime_error("GridHalo2D: dimension must be 0 or 1");
+    Kokkos::Array<field_type, nf> views{field_type(fields)...};
+    exchange_dim<ExecSpace, nf>(exec, views, dimension);
+  }
+
   // Public only because CUDA's extended lambdas may not live in private member functions.
   // Face geometry in dimension d: `count` cells along the face per layer, starting at
   // `along0` in the other index. Layers are index w+l (low export), n+l (high export),

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 
 #include "core/error.hpp"
@@ -78,7 +79,10 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const auto start = clock::now();
   auto last_progress = start;
   const double start_fraction = workload->progress(ctx);
-  double next_output_time = output_interval > 0 ? ctx.time + output_interval : 0;
+  // The next multiple of the interval: a restarted run writes at the same times as an
+  // uninterrupted one.
+  double next_output_time =
+      output_interval > 0 ? (std::floor(ctx.time / output_interval * (1 + 1e-12)) + 1) * output_interval : 0;
   long steps_this_run = 0;
 
   while (!workload->finished(ctx) && (max_steps == 0 || steps_this_run < max_steps)) {

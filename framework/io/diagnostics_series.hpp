@@ -1,0 +1,36 @@
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace gosok {
+
+/// A time series of scalar diagnostics kept as one JSON document,
+///   { "workload": ..., <header keys>..., "records": [ {"step": .., "time": .., ...}, ... ] },
+/// rewritten atomically after every append so that a reader (or a killed run) always sees
+/// a complete file. Every rank may hold the same series; only the one built with
+/// `writer = true` (rank 0) touches the file.
+class DiagnosticsSeries {
+ public:
+  DiagnosticsSeries() = default;
+  DiagnosticsSeries(std::filesystem::path path, nlohmann::json header, bool writer);
+
+  /// Continues the series of an earlier run: keeps the records of the existing file whose
+  /// "step" is at most `last_step` (a restart drops what was written after its checkpoint).
+  /// A missing or unreadable file starts an empty series.
+  void resume(long last_step);
+  /// Appends a record (an object with at least "step" and "time") and rewrites the file.
+  void append(nlohmann::json record);
+  const nlohmann::json& records() const { return m_records; }
+  const std::filesystem::path& path() const { return m_path; }
+
+ private:
+  void write() const;
+  std::filesystem::path m_path;
+  nlohmann::json m_header = nlohmann::json::object();
+  nlohmann::json m_records = nlohmann::json::array();
+  bool m_writer = false;
+};
+
+}  // namespace gosok

@@ -1,0 +1,326 @@
+// The weather workload through the real gosok binary: conservation and the published
+// energy bound, no NaN on any case, the same answer on 1, 2 and 4 ranks, bitwise restart,
+// atomic checkpoints, clear errors for bad checkpoints, and netCDF-readable output.
+#include <hdf5.h>
+
+#include <catch2/catch_test_macros.hpp>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "subprocess.hpp"
+
+namespace fs = std::filesystem;
+using gosok::test::mpiexec;
+using gosok::test::Result;
+using gosok::test::run;
+using gosok::test::TempDir;
+
+namespace {
+
+const std::vector<std::string> cases{"collision", "density_current", "gravity_waves", "injection", "thermal"};
+
+/// Runs `gosok run weather` on `ranks` ranks (1: without a launcher) with --set overrides.
+Result weather(int ranks, const fs::path& out, const std::vector<std::string>& sets,
+               const std::vector<std::string>& extra = {}, double timeout = 300) {
+  std::vector<std::string> argv = ranks > 1 ? mpiexec(ranks) : std::vector<std::string>{};
+  argv.insert(argv.end(), {gosok::test::gosok_binary(), "run", "weather", "--output", out.string()});
+  for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run(argv, timeout);
+}
+
+nlohmann::json diagnostics(const fs::path& out) {
+  return nlohmann::json::parse(gosok::test::read_file(out / "diagnostics.json"));
+}
+
+/// A whole dataset, read with the serial HDF5 driver (no MPI needed).
+std::vector<double> read_dataset(const fs::path& file, const std::string& name, std::vector<hsize_t>* shape = nullptr) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  hid_t d = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+  REQUIRE(d >= 0);
+  hid_t space = H5Dget_space(d);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  hsize_t n = 1;
+  for (hsize_t e : dims) n *= e;
+  std::vector<double> data(n);
+  if (n > 0) REQUIRE(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) >= 0);
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  if (shape) *shape = dims;
+  return data;
+}
+
+/// The last output record of a (t, z, x) variable.
+std::vector<double> last_record(const fs::path& file, const std::string& name) {
+  std::vector<hsize_t> shape;
+  auto all = read_dataset(file, name, &shape);
+  REQUIRE(shape.size() == 3);
+  REQUIRE(shape[0] >= 1);
+  const std::size_t n = shape[1] * shape[2];
+  return std::vector<double>(all.end() - static_cast<long>(n), all.end());
+}
+
+double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+const std::vector<std::string> fields{"dens", "uwnd", "wwnd", "theta"};
+
+}  // namespace
+
+TEST_CASE("weather: every case conserves mass to 1e-13 and stays finite", "[weather]") {
+  for (const auto& name : cases) {
+    DYNAMIC_SECTION(name) {
+      TempDir dir;
+      // 60 s on a 40 x 20 grid: long enough for every case to move (the injection jet
+      // enters, the bubbles accelerate), short enough for a few seconds in all.
+      const Result r = weather(1, dir / "out", {"case=" + name, "nx=40", "nz=20", "end_time=60"});
+      INFO(r.output);
+      REQUIRE(r.exit_code == 0);
+      const auto d = diagnostics(dir / "out");
+      REQUIRE(d["records"].size() >= 2);
+      for (const auto& rec : d["records"]) {
+        // Flux form, periodic x and walls without mass flux conserve mass to round-off;
+        // for injection the budget includes what the jet brought in (mass_inflow).
+        CHECK(std::abs(rec["mass_rel_change"].get<double>()) < 1e-13);
+        CHECK(rec["non_finite"].get<double>() == 0);
+      }
+      for (const auto& f : fields) {
+        for (double v : read_dataset(dir / "out" / "weather.h5", f)) REQUIRE(std::isfinite(v));
+      }
+    }
+  }
+}
+
+TEST_CASE("weather: thermal 100 x 50, 400 s loses a little energy (published bound 4.5e-5)", "[weather]") {
+  TempDir dir;
+  const Result r = weather(1, dir / "out", {"case=thermal", "nx=100", "nz=50", "end_time=400"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto final = diagnostics(dir / "out")["records"].back();
+  REQUIRE(final["kind"] == "final");
+  REQUIRE(final["time"].get<double>() == 400.0);
+  // miniWeather's correctness check for this scheme and case (check_output.sh): the
+  // hyperviscosity only removes energy, and by less than 4.5e-5 of it in 400 s.
+  const double de = final["energy_rel_change"].get<double>();
+  CHECK(de < 0);
+  CHECK(std::abs(de) < 4.5e-5);
+  CHECK(std::abs(final["mass_rel_change"].get<double>()) < 1e-13);
+}
+
+TEST_CASE("weather: the same answer on 1, 2 and 4 ranks", "[weather][mpi]") {
+  TempDir dir;
+  const std::vector<std::string> sets{"case=collision", "nx=64", "nz=32", "end_time=50"};
+  REQUIRE(weather(1, dir / "np1", sets).exit_code == 0);
+  struct Run {
+    int ranks;
+    std::string decomposition;
+  };
+  for (const Run& run_spec : {Run{2, "x"}, Run{4, "x"}, Run{4, "xz"}}) {
+    const auto out = dir / ("np" + std::to_string(run_spec.ranks) + run_spec.decomposition);
+    auto with = sets;
+    with.push_back("decomposition=" + run_spec.decomposition);
+    const Result r = weather(run_spec.ranks, out, with);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    // Fields: every cell's update does the same arithmetic on the same values whichever
+    // rank owns it (ghosts are copies, interfaces are computed alike on both sides), so in
+    // practice the fields agree bit for bit; we allow 1e-12 of each field's scale (about
+    // 4 ulp of rho') so that a compiler contracting differently across translation units
+    // would not fail the test while a real decomposition bug (errors ~ the field itself)
+    // would.
+    for (const auto& f : fields) {
+      const auto a = last_record(dir / "np1" / "weather.h5", f);
+      const auto b = last_record(out / "weather.h5", f);
+      double scale = 0;
+      for (double v : a) scale = std::max(scale, std::abs(v));
+      INFO(f << " on " << run_spec.ranks << " ranks, " << run_spec.decomposition);
+      CHECK(max_abs_difference(a, b) <= 1e-12 * scale);
+    }
+    // Global sums add the same terms in another order: relative round-off ~ n eps with
+    // n = 2048 cells, below 1e-12.
+    const auto d1 = diagnostics(dir / "np1")["records"].back();
+    const auto dn = diagnostics(out)["records"].back();
+    for (const char* key : {"mass", "energy"}) {
+      const double a = d1[key].get<double>(), b = dn[key].get<double>();
+      CHECK(std::abs(a - b) <= 1e-12 * std::abs(a));
+    }
+    CHECK(d1["max_abs_w"].get<double>() == dn["max_abs_w"].get<double>());
+  }
+}
+
+TEST_CASE("weather: a restarted run ends bitwise identical to an uninterrupted one", "[weather][restart]") {
+  TempDir dir;
+  // gravity_waves: it has a forcing and a background wind, so a restart that lost either
+  // would show. 40 steps straight, against 20 + checkpoint + restart + 20; output every
+  // 10 s of the 66.7 s, so the restarted run must also keep the output times.
+  const std::vector<std::string> sets{"case=gravity_waves", "nx=40", "nz=20", "end_time=1000",
+                                      "run.output_interval=10"};
+  auto straight = sets;
+  straight.push_back("run.max_steps=40");
+  REQUIRE(weather(1, dir / "a", straight).exit_code == 0);
+
+  auto first = sets;
+  first.push_back("run.max_steps=20");
+  Result r = weather(1, dir / "b", first, {"--checkpoint-every", "20"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::exists(dir / "b" / "checkpoint.h5"));
+  r = weather(1, dir / "b", first, {"--restart", (dir / "b" / "checkpoint.h5").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+
+  for (const auto& f : fields) {
+    std::vector<hsize_t> sa, sb;
+    const auto a = read_dataset(dir / "a" / "weather.h5", f, &sa);
+    const auto b = read_dataset(dir / "b" / "weather.h5", f, &sb);
+    INFO(f);
+    REQUIRE(sa == sb);  // same records: t = 0, 10, ..., 60 and the end; the first run's own end is dropped
+    REQUIRE(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+  }
+  CHECK(read_dataset(dir / "a" / "weather.h5", "t") == read_dataset(dir / "b" / "weather.h5", "t"));
+  const auto da = diagnostics(dir / "a")["records"].back();
+  const auto db = diagnostics(dir / "b")["records"].back();
+  CHECK(da["step"] == db["step"]);
+  CHECK(da["mass"].get<double>() == db["mass"].get<double>());
+  CHECK(da["energy"].get<double>() == db["energy"].get<double>());
+}
+
+TEST_CASE("weather: restart identity holds on 2 ranks too", "[weather][restart][mpi]") {
+  TempDir dir;
+  const std::vector<std::string> sets{"case=injection", "nx=40", "nz=20", "end_time=1000"};
+  auto straight = sets;
+  straight.push_back("run.max_steps=30");
+  REQUIRE(weather(2, dir / "a", straight).exit_code == 0);
+  auto half = sets;
+  half.push_back("run.max_steps=15");
+  REQUIRE(weather(2, dir / "b", half, {"--checkpoint-every", "15"}).exit_code == 0);
+  const Result r = weather(2, dir / "b", half, {"--restart", (dir / "b" / "checkpoint.h5").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& f : fields) {
+    const auto a = last_record(dir / "a" / "weather.h5", f);
+    const auto b = last_record(dir / "b" / "weather.h5", f);
+    INFO(f);
+    REQUIRE(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+  }
+  // The jet's inflow is part of the checkpoint: the mass budget still closes.
+  CHECK(std::abs(diagnostics(dir / "b")["records"].back()["mass_rel_change"].get<double>()) < 1e-13);
+}
+
+TEST_CASE("weather: SIGKILL while writing a checkpoint leaves the previous one intact", "[weather][restart]") {
+  TempDir dir;
+  const std::vector<std::string> sets{"case=thermal", "nx=40", "nz=20", "end_time=1000", "run.max_steps=10"};
+  REQUIRE(weather(1, dir / "out", sets, {"--checkpoint-every", "10"}).exit_code == 0);
+  const auto checkpoint = dir / "out" / "checkpoint.h5";
+  const std::string before = gosok::test::read_file(checkpoint);
+
+  auto killed = sets;
+  killed.push_back("run.kill_in_checkpoint=1");  // SIGKILL inside the first checkpoint write
+  const Result r = weather(1, dir / "out", killed, {"--checkpoint-every", "5", "--restart", checkpoint.string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code != 0);
+  REQUIRE(r.exit_code != 2);  // killed, not refused as bad input
+  CHECK(gosok::test::read_file(checkpoint) == before);
+
+  const Result again = weather(1, dir / "out", sets, {"--restart", checkpoint.string()});
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK(diagnostics(dir / "out")["records"].back()["step"] == 20);
+}
+
+TEST_CASE("weather: a corrupt or mismatched checkpoint is a clear input error (exit 2)", "[weather][restart]") {
+  TempDir dir;
+  const std::vector<std::string> sets{"case=thermal", "nx=40", "nz=20", "end_time=1000", "run.max_steps=4"};
+  REQUIRE(weather(1, dir / "good", sets, {"--checkpoint-every", "4"}).exit_code == 0);
+  const auto checkpoint = (dir / "good" / "checkpoint.h5").string();
+
+  SECTION("corrupt file") {
+    gosok::test::write_file(dir / "bad.h5", "this is not an HDF5 file\n");
+    const Result r = weather(1, dir / "r", sets, {"--restart", (dir / "bad.h5").string()});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("not a readable HDF5 file") != std::string::npos);
+  }
+  SECTION("truncated file") {
+    const std::string bytes = gosok::test::read_file(checkpoint);
+    gosok::test::write_file(dir / "cut.h5", bytes.substr(0, bytes.size() / 2));
+    const Result r = weather(1, dir / "r", sets, {"--restart", (dir / "cut.h5").string()});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+  }
+  SECTION("another case") {
+    auto other = sets;
+    other[0] = "case=collision";
+    const Result r = weather(1, dir / "r", other, {"--restart", checkpoint});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("checkpoint is of case 'thermal'") != std::string::npos);
+  }
+  SECTION("another grid") {
+    auto other = sets;
+    other[1] = "nx=48";
+    const Result r = weather(1, dir / "r", other, {"--restart", checkpoint});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("nx = 40") != std::string::npos);
+  }
+  SECTION("not a weather checkpoint") {
+    const Result r = weather(1, dir / "r", sets, {"--restart", (dir / "good" / "weather.h5").string()});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("not a weather checkpoint") != std::string::npos);
+  }
+}
+
+TEST_CASE("weather: ensemble members differ from each other, never with the rank count", "[weather][ensemble]") {
+  TempDir dir;
+  const std::vector<std::string> sets{"case=thermal", "nx=40", "nz=20", "end_time=0"};
+  auto theta0 = [&](const std::string& out) { return read_dataset(dir / out / "weather.h5", "theta"); };
+  REQUIRE(weather(1, dir / "control", sets).exit_code == 0);
+  REQUIRE(weather(1, dir / "m1", sets, {"--member", "1", "--seed", "7"}).exit_code == 0);
+  REQUIRE(weather(1, dir / "m2", sets, {"--member", "2", "--seed", "7"}).exit_code == 0);
+  REQUIRE(weather(1, dir / "m1s8", sets, {"--member", "1", "--seed", "8"}).exit_code == 0);
+  REQUIRE(weather(2, dir / "m1np2", sets, {"--member", "1", "--seed", "7"}).exit_code == 0);
+  const auto c = theta0("control"), a = theta0("m1"), b = theta0("m2"), s8 = theta0("m1s8"), a2 = theta0("m1np2");
+  CHECK(max_abs_difference(a, c) > 1e-3);
+  CHECK(max_abs_difference(a, c) <= 0.0101);  // amplitude 0.01 K
+  CHECK(max_abs_difference(a, b) > 1e-3);
+  CHECK(max_abs_difference(a, s8) > 1e-3);
+  CHECK(std::memcmp(a.data(), a2.data(), a.size() * sizeof(double)) == 0);
+}
+
+TEST_CASE("weather: collision under mpirun -np 2 writes a file ncdump reads", "[weather][mpi][netcdf]") {
+  TempDir dir;
+  // The acceptance command, with its defaults (200 x 100 cells, 1000 s).
+  std::vector<std::string> argv = mpiexec(2);
+  argv.insert(argv.end(), {gosok::test::gosok_binary(), "run", "weather", "--set", "case=collision", "--output",
+                           (dir / "out").string()});
+  const Result run_result = run(argv, 600);
+  INFO(run_result.output);
+  REQUIRE(run_result.exit_code == 0);
+  CHECK(run_result.output.find("dmass/mass") != std::string::npos);
+  const auto final = diagnostics(dir / "out")["records"].back();
+  CHECK(std::abs(final["mass_rel_change"].get<double>()) < 1e-13);
+  CHECK(final["non_finite"].get<double>() == 0);
+
+  const Result dump = run({"ncdump", "-h", (dir / "out" / "weather.h5").string()}, 60);
+  INFO(dump.output);
+  REQUIRE(dump.exit_code == 0);  // 127: ncdump missing (Debian package netcdf-bin)
+  for (const char* expected :
+       {"t = UNLIMITED", "z = 100", "x = 200", "double dens(t, z, x)", "double uwnd(t, z, x)", "double wwnd(t, z, x)",
+        "double theta(t, z, x)", "double t(t)", "double x(x)", "double z(z)", "theta:units = \"K\"", "x:long_name",
+        ":gosok_version", ":case = \"collision\"", ":mpi_ranks = 2"}) {
+    CHECK(dump.output.find(expected) != std::string::npos);
+  }
+}
