@@ -20,14 +20,3 @@ void add_file_kind(FileKind kind) { known_file_kinds.push_back(std::move(kind));
 const std::vector<FileKind>& file_kinds() { return known_file_kinds; }
 
 }  // namespace gosok
-
-namespace gosok {
-
-void register_builtin_commands(CommandRegistry& commands, const WorkloadRegistry& workloads) {
-  register_run_command(commands, workloads);
-  register_info_command(commands, workloads);
-  register_validate_command(commands, workloads);
-  register_scheduler_commands(commands);
-}
-
-}  // namespace gosok

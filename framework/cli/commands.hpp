@@ -28,8 +28,10 @@ class CommandRegistry {
   std::map<std::string, Command> m_commands;
 };
 
-/// Builds every built-in command. Each register_* function adds its own commands.
-void register_builtin_commands(CommandRegistry& commands, const WorkloadRegistry& workloads);
+/// Builds every command of this executable. `gosok` (commands_front.cpp) owns the login-node
+/// commands and hands `run`, `info` and `validate` to `gosok-run` (commands_runtime.cpp),
+/// the only executable that links MPI, Kokkos and HDF5.
+void register_builtin_commands(CommandRegistry& commands);
 void register_run_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 void register_info_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 void register_validate_command(CommandRegistry& commands, const WorkloadRegistry& workloads);

@@ -1,5 +1,6 @@
-// gosok: one executable, many subcommands. Only `gosok run` initialises MPI and Kokkos;
-// every other command is safe on a login node.
+// gosok and gosok-run share this entry point; each links its own register_builtin_commands.
+// Only `gosok run` initialises MPI and Kokkos (inside gosok-run); every other command is
+// safe on a login node.
 #include <boost/program_options/errors.hpp>
 #include <cstdio>
 #include <iostream>
@@ -8,11 +9,6 @@
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "core/version.hpp"
-#include "workload/workload.hpp"
-
-namespace gosok {
-void register_builtin_workloads(WorkloadRegistry& registry);
-}
 
 namespace {
 
@@ -21,6 +17,7 @@ void print_usage(const gosok::CommandRegistry& commands) {
                "       gosok --help | --version\n\n"
                "commands:\n";
   for (const auto& [name, cmd] : commands.all()) {
+    if (name.front() == '_') continue;  // internal commands (e.g. the local backend's monitor)
     std::printf("  %-12s %s\n", name.c_str(), cmd.summary.c_str());
   }
   std::cout << "\n'gosok <command> --help' describes a command's options.\n";
@@ -29,10 +26,8 @@ void print_usage(const gosok::CommandRegistry& commands) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gosok::WorkloadRegistry workloads;
-  gosok::register_builtin_workloads(workloads);
   gosok::CommandRegistry commands;
-  gosok::register_builtin_commands(commands, workloads);
+  gosok::register_builtin_commands(commands);
 
   if (argc < 2) {
     print_usage(commands);
@@ -50,7 +45,9 @@ int main(int argc, char** argv) {
   const gosok::Command* command = commands.find(first);
   if (!command) {
     std::string names;
-    for (const auto& [name, cmd] : commands.all()) names += (names.empty() ? "" : ", ") + name;
+    for (const auto& [name, cmd] : commands.all()) {
+      if (name.front() != '_') names += (names.empty() ? "" : ", ") + name;
+    }
     std::cerr << "gosok: unknown command '" << first << "' (commands: " << names << ")\n";
     return 2;
   }
