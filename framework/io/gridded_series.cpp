@@ -9,31 +9,16 @@
 namespace gosok {
 namespace {
 
-void check(herr_t status, const std::string& what) {
-  if (status < 0) throw RunError("HDF5: " + what + " failed");
-}
-
-hid_t check_id(hid_t id, const std::string& what) {
-  if (id < 0) throw RunError("HDF5: " + what + " failed");
-  return id;
-}
-
-H5Id collective_transfer() {
-  H5Id xfer(check_id(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  check(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
-  return xfer;
-}
-
 // netCDF-4 readers sort objects by creation order when the file tracks it.
 H5Id tracked_creation_order() {
-  H5Id dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  check(H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "attr creation order");
+  H5Id dcpl(h5_check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  h5_check(H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "attr creation order");
   return dcpl;
 }
 
 H5Id open_dataset(const H5File& file, const std::string& name) {
   if (!file.exists(name)) throw InputError(file.path().string() + ": dataset '" + name + "' is missing");
-  return H5Id(check_id(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), "open " + name));
+  return H5Id(h5_check_id(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), "open " + name));
 }
 
 void describe(hid_t dset, const std::string& units, const std::string& long_name) {
@@ -50,28 +35,28 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
 
   // The time axis: 1-D, unlimited, chunked (an extendible dataset must be chunked).
   const hsize_t zero = 0, unlimited = H5S_UNLIMITED, time_chunk = 64;
-  H5Id time_space(check_id(H5Screate_simple(1, &zero, &unlimited), "time dataspace"));
+  H5Id time_space(h5_check_id(H5Screate_simple(1, &zero, &unlimited), "time dataspace"));
   H5Id time_dcpl = tracked_creation_order();
-  check(H5Pset_chunk(time_dcpl, 1, &time_chunk), "chunk time");
-  H5Id time_set(
-      check_id(H5Dcreate2(root, time.name.c_str(), H5T_NATIVE_DOUBLE, time_space, H5P_DEFAULT, time_dcpl, H5P_DEFAULT),
-               "create " + time.name));
-  check(H5DSset_scale(time_set, time.name.c_str()), "H5DSset_scale " + time.name);
+  h5_check(H5Pset_chunk(time_dcpl, 1, &time_chunk), "chunk time");
+  H5Id time_set(h5_check_id(
+      H5Dcreate2(root, time.name.c_str(), H5T_NATIVE_DOUBLE, time_space, H5P_DEFAULT, time_dcpl, H5P_DEFAULT),
+      "create " + time.name));
+  h5_check(H5DSset_scale(time_set, time.name.c_str()), "H5DSset_scale " + time.name);
   describe(time_set, time.units, time.long_name);
 
   std::vector<H5Id> scales;
   std::vector<hsize_t> extents;
   for (const Axis& axis : space) {
     const hsize_t n = axis.values.size();
-    H5Id axis_space(check_id(H5Screate_simple(1, &n, nullptr), "axis dataspace"));
+    H5Id axis_space(h5_check_id(H5Screate_simple(1, &n, nullptr), "axis dataspace"));
     H5Id dcpl = tracked_creation_order();
     H5Id dset(
-        check_id(H5Dcreate2(root, axis.name.c_str(), H5T_NATIVE_DOUBLE, axis_space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                 "create " + axis.name));
+        h5_check_id(H5Dcreate2(root, axis.name.c_str(), H5T_NATIVE_DOUBLE, axis_space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                    "create " + axis.name));
     // Replicated values: every rank passes the same data; HDF5 writes them once.
-    check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, collective_transfer(), axis.values.data()),
-          "write " + axis.name);
-    check(H5DSset_scale(dset, axis.name.c_str()), "H5DSset_scale " + axis.name);
+    h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, h5_collective_transfer(), axis.values.data()),
+             "write " + axis.name);
+    h5_check(H5DSset_scale(dset, axis.name.c_str()), "H5DSset_scale " + axis.name);
     describe(dset, axis.units, axis.long_name);
     extents.push_back(n);
     scales.push_back(std::move(dset));
@@ -86,15 +71,16 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
   }
   std::vector<std::string> names;
   for (const Variable& var : variables) {
-    H5Id var_space(check_id(H5Screate_simple(rank, dims.data(), max_dims.data()), "variable dataspace"));
+    H5Id var_space(h5_check_id(H5Screate_simple(rank, dims.data(), max_dims.data()), "variable dataspace"));
     H5Id dcpl = tracked_creation_order();
-    check(H5Pset_chunk(dcpl, rank, chunk.data()), "chunk " + var.name);
-    check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "fill time " + var.name);
-    H5Id dset(check_id(H5Dcreate2(root, var.name.c_str(), H5T_NATIVE_DOUBLE, var_space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                       "create " + var.name));
-    check(H5DSattach_scale(dset, time_set, 0), "attach " + time.name + " to " + var.name);
+    h5_check(H5Pset_chunk(dcpl, rank, chunk.data()), "chunk " + var.name);
+    h5_check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "fill time " + var.name);
+    H5Id dset(
+        h5_check_id(H5Dcreate2(root, var.name.c_str(), H5T_NATIVE_DOUBLE, var_space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                    "create " + var.name));
+    h5_check(H5DSattach_scale(dset, time_set, 0), "attach " + time.name + " to " + var.name);
     for (std::size_t d = 0; d < scales.size(); ++d) {
-      check(H5DSattach_scale(dset, scales[d], static_cast<unsigned>(d + 1)), "attach scale to " + var.name);
+      h5_check(H5DSattach_scale(dset, scales[d], static_cast<unsigned>(d + 1)), "attach scale to " + var.name);
     }
     describe(dset, var.units, var.long_name);
     names.push_back(var.name);
@@ -123,12 +109,12 @@ hsize_t GriddedSeriesFile::records() const { return m_file.dataset_shape(m_time)
 
 void GriddedSeriesFile::resize(hsize_t n) {
   H5Id time_set = open_dataset(m_file, m_time);
-  check(H5Dset_extent(time_set, &n), "extend " + m_time);
+  h5_check(H5Dset_extent(time_set, &n), "extend " + m_time);
   for (const std::string& name : m_variables) {
     H5Id dset = open_dataset(m_file, name);
     auto dims = m_file.dataset_shape(name);
     dims[0] = n;
-    check(H5Dset_extent(dset, dims.data()), "extend " + name);
+    h5_check(H5Dset_extent(dset, dims.data()), "extend " + name);
   }
 }
 
@@ -143,33 +129,33 @@ void GriddedSeriesFile::append(double time, const std::vector<hsize_t>& start, c
   }
   const hsize_t index = records();
   resize(index + 1);
-  H5Id xfer = collective_transfer();
+  H5Id xfer = h5_collective_transfer();
   {
     H5Id time_set = open_dataset(m_file, m_time);
-    H5Id filespace(check_id(H5Dget_space(time_set), "time space"));
+    H5Id filespace(h5_check_id(H5Dget_space(time_set), "time space"));
     int rank = 0;
     MPI_Comm_rank(m_file.comm(), &rank);
     const hsize_t one = 1;
-    H5Id memspace(check_id(H5Screate_simple(1, &one, nullptr), "time memspace"));
+    H5Id memspace(h5_check_id(H5Screate_simple(1, &one, nullptr), "time memspace"));
     if (rank == 0) {  // rank 0 writes the value, the others join the collective call
-      check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, &index, nullptr, &one, nullptr), "time hyperslab");
+      h5_check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, &index, nullptr, &one, nullptr), "time hyperslab");
     } else {
-      check(H5Sselect_none(filespace), "time select none");
-      check(H5Sselect_none(memspace), "time select none");
+      h5_check(H5Sselect_none(filespace), "time select none");
+      h5_check(H5Sselect_none(memspace), "time select none");
     }
-    check(H5Dwrite(time_set, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, &time), "write " + m_time);
+    h5_check(H5Dwrite(time_set, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, &time), "write " + m_time);
   }
   std::vector<hsize_t> file_start{index}, file_count{1};
   file_start.insert(file_start.end(), start.begin(), start.end());
   file_count.insert(file_count.end(), count.begin(), count.end());
   for (std::size_t v = 0; v < m_variables.size(); ++v) {
     H5Id dset = open_dataset(m_file, m_variables[v]);
-    H5Id filespace(check_id(H5Dget_space(dset), "variable space"));
-    check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, file_start.data(), nullptr, file_count.data(), nullptr),
-          "hyperslab " + m_variables[v]);
-    H5Id memspace(check_id(H5Screate_simple(static_cast<int>(file_count.size()), file_count.data(), nullptr),
-                           "memspace " + m_variables[v]));
-    check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, blocks[v]), "write " + m_variables[v]);
+    H5Id filespace(h5_check_id(H5Dget_space(dset), "variable space"));
+    h5_check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, file_start.data(), nullptr, file_count.data(), nullptr),
+             "hyperslab " + m_variables[v]);
+    H5Id memspace(h5_check_id(H5Screate_simple(static_cast<int>(file_count.size()), file_count.data(), nullptr),
+                              "memspace " + m_variables[v]));
+    h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, blocks[v]), "write " + m_variables[v]);
   }
 }
 

@@ -12,18 +12,8 @@
 namespace gosok {
 namespace {
 
-hid_t check_id(hid_t id, const std::string& what) {
-  if (id < 0) throw RunError("H5MD: " + what + " failed");
-  return id;
-}
-void check(herr_t status, const std::string& what) {
-  if (status < 0) throw RunError("H5MD: " + what + " failed");
-}
-
 H5Id open_file(MPI_Comm comm, const std::filesystem::path& path, bool create) {
-  H5Id fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
-  check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-  check(H5Pset_fclose_degree(fapl, H5F_CLOSE_WEAK), "H5Pset_fclose_degree");
+  H5Id fapl = h5_parallel_file_access(comm);
   hid_t file =
       create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
   if (file < 0) throw RunError("H5MD: cannot " + std::string(create ? "create " : "open ") + path.string());
@@ -47,18 +37,19 @@ H5Id group(hid_t loc, const std::string& path) {
     pos = path.find('/', pos + 1);
     const std::string part = path.substr(0, pos);
     if (H5Lexists(loc, part.c_str(), H5P_DEFAULT) <= 0) {
-      H5Id g(check_id(H5Gcreate2(loc, part.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group " + part));
+      H5Id g(h5_check_id(H5Gcreate2(loc, part.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group " + part));
     }
     if (pos == std::string::npos) break;
   }
-  return H5Id(check_id(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open group " + path));
+  return H5Id(h5_check_id(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open group " + path));
 }
 
 void int_array_attribute(hid_t obj, const std::string& name, const std::vector<int>& values) {
   const hsize_t n = values.size();
-  H5Id space(check_id(H5Screate_simple(1, &n, nullptr), "dataspace"));
-  H5Id attr(check_id(H5Acreate2(obj, name.c_str(), H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name));
-  check(H5Awrite(attr, H5T_NATIVE_INT, values.data()), "write attr " + name);
+  H5Id space(h5_check_id(H5Screate_simple(1, &n, nullptr), "dataspace"));
+  H5Id attr(
+      h5_check_id(H5Acreate2(obj, name.c_str(), H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name));
+  h5_check(H5Awrite(attr, H5T_NATIVE_INT, values.data()), "write attr " + name);
 }
 
 void string_array_attribute(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
@@ -66,18 +57,18 @@ void string_array_attribute(hid_t obj, const std::string& name, const std::vecto
   for (const auto& v : values) width = std::max(width, v.size() + 1);
   std::vector<char> data(width * values.size(), '\0');
   for (std::size_t k = 0; k < values.size(); ++k) std::copy(values[k].begin(), values[k].end(), &data[k * width]);
-  H5Id type(check_id(H5Tcopy(H5T_C_S1), "string type"));
-  check(H5Tset_size(type, width), "string size");
-  check(H5Tset_strpad(type, H5T_STR_NULLTERM), "string pad");
+  H5Id type(h5_check_id(H5Tcopy(H5T_C_S1), "string type"));
+  h5_check(H5Tset_size(type, width), "string size");
+  h5_check(H5Tset_strpad(type, H5T_STR_NULLTERM), "string pad");
   const hsize_t n = values.size();
-  H5Id space(check_id(H5Screate_simple(1, &n, nullptr), "dataspace"));
-  H5Id attr(check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name));
-  check(H5Awrite(attr, type, data.data()), "write attr " + name);
+  H5Id space(h5_check_id(H5Screate_simple(1, &n, nullptr), "dataspace"));
+  H5Id attr(h5_check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name));
+  h5_check(H5Awrite(attr, type, data.data()), "write attr " + name);
 }
 
 H5Id collective() {
-  H5Id xfer(check_id(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  check(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  H5Id xfer(h5_check_id(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  h5_check(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
   return xfer;
 }
 
@@ -92,39 +83,40 @@ H5Id create_series(hid_t loc, const std::string& name, hid_t type, const std::ve
   if (inner.empty()) chunk[0] = 256;
   // Keep chunks near a megabyte: split the particle dimension when it is large.
   if (inner.size() >= 1 && inner[0] > 32768) chunk[1] = 32768;
-  H5Id space(check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()), "dataspace"));
-  H5Id dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  check(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
-  return H5Id(check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "create " + name));
+  H5Id space(h5_check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()), "dataspace"));
+  H5Id dcpl(h5_check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  h5_check(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+  return H5Id(
+      h5_check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "create " + name));
 }
 
 /// Grows a series by `count` entries along its first dimension and returns the old
 /// length; the file space then selects nothing (callers select their part).
 hsize_t extend(hid_t dset, hsize_t count, std::vector<hsize_t>& dims) {
-  H5Id space(check_id(H5Dget_space(dset), "get space"));
+  H5Id space(h5_check_id(H5Dget_space(dset), "get space"));
   dims.assign(static_cast<std::size_t>(H5Sget_simple_extent_ndims(space)), 0);
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   const hsize_t old = dims[0];
   dims[0] += count;
-  check(H5Dset_extent(dset, dims.data()), "extend");
+  h5_check(H5Dset_extent(dset, dims.data()), "extend");
   return old;
 }
 
 /// Writes rows [start, start + count) of a 1-D series from rank 0 only (others select none).
 void append_scalars(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t count, bool writer) {
-  H5Id dset(check_id(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name));
+  H5Id dset(h5_check_id(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name));
   std::vector<hsize_t> dims;
   const hsize_t start = extend(dset, count, dims);
-  H5Id space(check_id(H5Dget_space(dset), "get space"));
-  H5Id mem(check_id(H5Screate_simple(1, &count, nullptr), "memspace"));
+  H5Id space(h5_check_id(H5Dget_space(dset), "get space"));
+  H5Id mem(h5_check_id(H5Screate_simple(1, &count, nullptr), "memspace"));
   if (writer) {
-    check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select");
+    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select");
   } else {
     H5Sselect_none(space);
     H5Sselect_none(mem);
   }
   H5Id xfer = collective();
-  check(H5Dwrite(dset, type, mem, space, xfer, data), "write " + name);
+  h5_check(H5Dwrite(dset, type, mem, space, xfer, data), "write " + name);
 }
 
 void time_series_group(hid_t loc, const std::string& name, hid_t value_type, const std::vector<hsize_t>& inner,
@@ -140,29 +132,29 @@ void time_series_group(hid_t loc, const std::string& name, hid_t value_type, con
 /// Drops the entries of a time-series group whose step is greater than `last`.
 void truncate_series(hid_t file, const std::string& name, long last) {
   if (!exists(file, name + "/step")) return;
-  H5Id step(check_id(H5Dopen2(file, (name + "/step").c_str(), H5P_DEFAULT), "open step"));
-  H5Id space(check_id(H5Dget_space(step), "space"));
+  H5Id step(h5_check_id(H5Dopen2(file, (name + "/step").c_str(), H5P_DEFAULT), "open step"));
+  H5Id space(h5_check_id(H5Dget_space(step), "space"));
   hsize_t n = 0;
   H5Sget_simple_extent_dims(space, &n, nullptr);
   std::vector<long> steps(n);
-  if (n > 0) check(H5Dread(step, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), "read steps");
+  if (n > 0) h5_check(H5Dread(step, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), "read steps");
   hsize_t keep = 0;
   while (keep < n && steps[keep] <= last) ++keep;
   if (keep == n) return;
   for (const char* part : {"step", "time", "value"}) {
-    H5Id d(check_id(H5Dopen2(file, (name + "/" + part).c_str(), H5P_DEFAULT), "open series"));
-    H5Id s(check_id(H5Dget_space(d), "space"));
+    H5Id d(h5_check_id(H5Dopen2(file, (name + "/" + part).c_str(), H5P_DEFAULT), "open series"));
+    H5Id s(h5_check_id(H5Dget_space(d), "space"));
     std::vector<hsize_t> dims(static_cast<std::size_t>(H5Sget_simple_extent_ndims(s)));
     H5Sget_simple_extent_dims(s, dims.data(), nullptr);
     dims[0] = keep;
-    check(H5Dset_extent(d, dims.data()), "truncate " + name);
+    h5_check(H5Dset_extent(d, dims.data()), "truncate " + name);
   }
 }
 
 std::vector<std::string> observable_names(hid_t file) {
   std::vector<std::string> names;
   if (!exists(file, "/observables")) return names;
-  H5Id g(check_id(H5Gopen2(file, "/observables", H5P_DEFAULT), "open observables"));
+  H5Id g(h5_check_id(H5Gopen2(file, "/observables", H5P_DEFAULT), "open observables"));
   H5G_info_t info;
   H5Gget_info(g, &info);
   for (hsize_t k = 0; k < info.nlinks; ++k) {
@@ -205,16 +197,16 @@ H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles
   int_array_attribute(box, "dimension", {3});
   string_array_attribute(box, "boundary", {"periodic", "periodic", "periodic"});
   const hsize_t three = 3;
-  H5Id space(check_id(H5Screate_simple(1, &three, nullptr), "dataspace"));
-  H5Id dset(check_id(H5Dcreate2(box, "edges", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                     "create edges"));
+  H5Id space(h5_check_id(H5Screate_simple(1, &three, nullptr), "dataspace"));
+  H5Id dset(h5_check_id(H5Dcreate2(box, "edges", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "create edges"));
   if (!units.length.empty()) write_attribute(dset, "unit", units.length);
   H5Sselect_none(space);
   if (m_rank == 0) H5Sselect_all(space);
-  H5Id mem(check_id(H5Screate_simple(1, &three, nullptr), "memspace"));
+  H5Id mem(h5_check_id(H5Screate_simple(1, &three, nullptr), "memspace"));
   if (m_rank != 0) H5Sselect_none(mem);
   H5Id xfer = collective();
-  check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mem, space, xfer, edges.data()), "write edges");
+  h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mem, space, xfer, edges.data()), "write edges");
   const hsize_t n = static_cast<hsize_t>(particles);
   H5Id all = group(file, "/particles/all");
   time_series_group(all, "position", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.length);
@@ -263,14 +255,14 @@ void H5mdWriter::write_frame(long step, double time, long n, const long* ids, co
   H5Id xfer = collective();
   if (!exists(file, "/particles/all/species")) {
     const hsize_t total = static_cast<hsize_t>(m_particles);
-    H5Id space(check_id(H5Screate_simple(1, &total, nullptr), "dataspace"));
-    H5Id dset(check_id(
+    H5Id space(h5_check_id(H5Screate_simple(1, &total, nullptr), "dataspace"));
+    H5Id dset(h5_check_id(
         H5Dcreate2(file, "/particles/all/species", H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
         "create species"));
     const hsize_t start = static_cast<hsize_t>(first), cnt = static_cast<hsize_t>(count);
-    check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &cnt, nullptr), "select");
-    H5Id mem(check_id(H5Screate_simple(1, &cnt, nullptr), "memspace"));
-    check(H5Dwrite(dset, H5T_NATIVE_INT, mem, space, xfer, spec.data()), "write species");
+    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &cnt, nullptr), "select");
+    H5Id mem(h5_check_id(H5Screate_simple(1, &cnt, nullptr), "memspace"));
+    h5_check(H5Dwrite(dset, H5T_NATIVE_INT, mem, space, xfer, spec.data()), "write species");
   }
   const struct {
     const char* name;
@@ -281,16 +273,16 @@ void H5mdWriter::write_frame(long step, double time, long n, const long* ids, co
                 {"image", H5T_NATIVE_INT, img.data()}};
   for (const auto& s : series) {
     const std::string base = std::string("/particles/all/") + s.name;
-    H5Id dset(check_id(H5Dopen2(file, (base + "/value").c_str(), H5P_DEFAULT), "open " + base));
+    H5Id dset(h5_check_id(H5Dopen2(file, (base + "/value").c_str(), H5P_DEFAULT), "open " + base));
     std::vector<hsize_t> dims;
     const hsize_t frame = extend(dset, 1, dims);
-    H5Id space(check_id(H5Dget_space(dset), "space"));
+    H5Id space(h5_check_id(H5Dget_space(dset), "space"));
     const hsize_t start[3] = {frame, static_cast<hsize_t>(first), 0};
     const hsize_t cnt[3] = {1, static_cast<hsize_t>(count), 3};
-    check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, cnt, nullptr), "select");
-    H5Id mem(check_id(H5Screate_simple(3, cnt, nullptr), "memspace"));
-    check(H5Dwrite(dset, s.type, mem, space, xfer, s.data), "write " + base);
-    H5Id g(check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
+    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, cnt, nullptr), "select");
+    H5Id mem(h5_check_id(H5Screate_simple(3, cnt, nullptr), "memspace"));
+    h5_check(H5Dwrite(dset, s.type, mem, space, xfer, s.data), "write " + base);
+    H5Id g(h5_check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
     append_scalars(g, "step", H5T_NATIVE_LONG, &step, 1, m_rank == 0);
     append_scalars(g, "time", H5T_NATIVE_DOUBLE, &time, 1, m_rank == 0);
   }
@@ -307,7 +299,7 @@ void H5mdWriter::write_observables(const std::vector<std::string>& names, const 
     if (!exists(file, base)) {
       time_series_group(file, base, H5T_NATIVE_DOUBLE, {}, m_units.time, k < units.size() ? units[k] : "");
     }
-    H5Id g(check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
+    H5Id g(h5_check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
     append_scalars(g, "step", H5T_NATIVE_LONG, steps.data(), count, m_rank == 0);
     append_scalars(g, "time", H5T_NATIVE_DOUBLE, times.data(), count, m_rank == 0);
     append_scalars(g, "value", H5T_NATIVE_DOUBLE, values[k].data(), count, m_rank == 0);

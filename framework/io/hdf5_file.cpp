@@ -7,24 +7,30 @@
 #include "core/version.hpp"
 
 namespace gosok {
-namespace {
 
-void check(herr_t status, const std::string& what) {
+void h5_check(herr_t status, const std::string& what) {
   if (status < 0) throw RunError("HDF5: " + what + " failed");
 }
 
-hid_t check_id(hid_t id, const std::string& what) {
+hid_t h5_check_id(hid_t id, const std::string& what) {
   if (id < 0) throw RunError("HDF5: " + what + " failed");
   return id;
 }
 
-H5Id collective_transfer() {
-  H5Id xfer(check_id(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  check(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+H5Id h5_collective_transfer() {
+  H5Id xfer(h5_check_id(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  h5_check(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
   return xfer;
 }
 
-}  // namespace
+// MPI-IO files default to H5F_CLOSE_SEMI, which refuses to close while a dataset handle is
+// alive; WEAK closes the file when its last handle goes, which RAII handles make safe.
+H5Id h5_parallel_file_access(MPI_Comm comm) {
+  H5Id fapl(h5_check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  h5_check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  h5_check(H5Pset_fclose_degree(fapl, H5F_CLOSE_WEAK), "H5Pset_fclose_degree");
+  return fapl;
+}
 
 void H5Id::reset() {
   if (m_id < 0 || H5Iis_valid(m_id) <= 0) {
@@ -59,19 +65,8 @@ void H5Id::reset() {
   m_id = H5I_INVALID_HID;
 }
 
-namespace {
-// MPI-IO files default to H5F_CLOSE_SEMI, which refuses to close while a dataset handle is
-// alive; WEAK closes the file when its last handle goes, which RAII handles make safe.
-H5Id file_access(MPI_Comm comm) {
-  H5Id fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
-  check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-  check(H5Pset_fclose_degree(fapl, H5F_CLOSE_WEAK), "H5Pset_fclose_degree");
-  return fapl;
-}
-}  // namespace
-
 H5File H5File::create(MPI_Comm comm, const std::filesystem::path& path) {
-  H5Id fapl = file_access(comm);
+  H5Id fapl = h5_parallel_file_access(comm);
   hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (file < 0) throw RunError("cannot create HDF5 file " + path.string());
   return H5File(H5Id(file), comm, path);
@@ -80,7 +75,7 @@ H5File H5File::create(MPI_Comm comm, const std::filesystem::path& path) {
 H5File H5File::open_read(MPI_Comm comm, const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path.string() + ": no such file");
-  H5Id fapl = file_access(comm);
+  H5Id fapl = h5_parallel_file_access(comm);
   // A damaged file makes the HDF5 library print a stack; we report our own message.
   H5E_auto2_t handler = nullptr;
   void* data = nullptr;
@@ -95,7 +90,7 @@ H5File H5File::open_read(MPI_Comm comm, const std::filesystem::path& path) {
 H5File H5File::open_write(MPI_Comm comm, const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path.string() + ": no such file");
-  H5Id fapl = file_access(comm);
+  H5Id fapl = h5_parallel_file_access(comm);
   H5E_auto2_t handler = nullptr;
   void* data = nullptr;
   H5Eget_auto2(H5E_DEFAULT, &handler, &data);
@@ -109,7 +104,7 @@ H5File H5File::open_write(MPI_Comm comm, const std::filesystem::path& path) {
 void H5File::close() { m_file.reset(); }
 
 H5Id H5File::group(const std::string& path) {
-  H5Id current(check_id(H5Gopen2(id(), "/", H5P_DEFAULT), "open /"));
+  H5Id current(h5_check_id(H5Gopen2(id(), "/", H5P_DEFAULT), "open /"));
   std::size_t start = path.front() == '/' ? 1 : 0;
   while (start < path.size()) {
     auto end = path.find('/', start);
@@ -117,7 +112,7 @@ H5Id H5File::group(const std::string& path) {
     hid_t next = H5Lexists(current, name.c_str(), H5P_DEFAULT) > 0
                      ? H5Gopen2(current, name.c_str(), H5P_DEFAULT)
                      : H5Gcreate2(current, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    current = H5Id(check_id(next, "group " + path));
+    current = H5Id(h5_check_id(next, "group " + path));
     if (end == std::string::npos) break;
     start = end + 1;
   }
@@ -141,21 +136,21 @@ H5Id H5File::write_block(const std::string& path, const std::vector<hsize_t>& gl
   H5Id parent =
       slash == std::string::npos || slash == 0 ? H5Id(H5Gopen2(id(), "/", H5P_DEFAULT)) : group(path.substr(0, slash));
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  H5Id filespace(check_id(H5Screate_simple(rank, global.data(), nullptr), "H5Screate_simple"));
-  H5Id dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  if (!chunk.empty()) check(H5Pset_chunk(dcpl, rank, chunk.data()), "H5Pset_chunk");
-  H5Id dset(check_id(H5Dcreate2(parent, name.c_str(), H5T_NATIVE_DOUBLE, filespace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                     "create dataset " + path));
-  check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "hyperslab");
-  H5Id memspace(check_id(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple"));
-  H5Id xfer = collective_transfer();
-  check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, local), "write " + path);
+  H5Id filespace(h5_check_id(H5Screate_simple(rank, global.data(), nullptr), "H5Screate_simple"));
+  H5Id dcpl(h5_check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  if (!chunk.empty()) h5_check(H5Pset_chunk(dcpl, rank, chunk.data()), "H5Pset_chunk");
+  H5Id dset(h5_check_id(H5Dcreate2(parent, name.c_str(), H5T_NATIVE_DOUBLE, filespace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                        "create dataset " + path));
+  h5_check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "hyperslab");
+  H5Id memspace(h5_check_id(H5Screate_simple(rank, count.data(), nullptr), "H5Screate_simple"));
+  H5Id xfer = h5_collective_transfer();
+  h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, local), "write " + path);
   return dset;
 }
 
 std::vector<hsize_t> H5File::dataset_shape(const std::string& path) const {
   if (!exists(path)) throw InputError(m_path.string() + ": dataset '" + path + "' is missing");
-  H5Id dset(check_id(H5Dopen2(id(), path.c_str(), H5P_DEFAULT), "open " + path));
+  H5Id dset(h5_check_id(H5Dopen2(id(), path.c_str(), H5P_DEFAULT), "open " + path));
   H5Id space(H5Dget_space(dset));
   const int rank = H5Sget_simple_extent_ndims(space);
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
@@ -174,11 +169,11 @@ void H5File::read_block(const std::string& path, const std::vector<hsize_t>& sta
       throw InputError(m_path.string() + ": dataset '" + path + "' is smaller than expected");
     }
   }
-  H5Id dset(check_id(H5Dopen2(id(), path.c_str(), H5P_DEFAULT), "open " + path));
+  H5Id dset(h5_check_id(H5Dopen2(id(), path.c_str(), H5P_DEFAULT), "open " + path));
   H5Id filespace(H5Dget_space(dset));
-  check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "hyperslab");
-  H5Id memspace(check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "memspace"));
-  H5Id xfer = collective_transfer();
+  h5_check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "hyperslab");
+  H5Id memspace(h5_check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "memspace"));
+  H5Id xfer = h5_collective_transfer();
   if (H5Dread(dset, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, local) < 0) {
     throw InputError(m_path.string() + ": cannot read dataset '" + path + "' (corrupt file?)");
   }
@@ -203,38 +198,39 @@ std::vector<double> H5File::read_vector(const std::string& path) const {
 namespace {
 H5Id make_attribute(hid_t object, const std::string& name, hid_t type, hid_t space) {
   if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
-  return H5Id(check_id(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
+  return H5Id(
+      h5_check_id(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
 }
 }  // namespace
 
 void write_attribute(hid_t object, const std::string& name, const std::string& value) {
-  H5Id type(check_id(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  H5Id type(h5_check_id(H5Tcopy(H5T_C_S1), "H5Tcopy"));
   H5Tset_size(type, value.empty() ? 1 : value.size());
   H5Tset_strpad(type, H5T_STR_NULLTERM);
   H5Tset_cset(type, H5T_CSET_UTF8);
   H5Id space(H5Screate(H5S_SCALAR));
   H5Id attr = make_attribute(object, name, type, space);
   std::string padded = value.empty() ? std::string(1, '\0') : value;
-  check(H5Awrite(attr, type, padded.data()), "write attribute " + name);
+  h5_check(H5Awrite(attr, type, padded.data()), "write attribute " + name);
 }
 
 void write_attribute(hid_t object, const std::string& name, double value) {
   H5Id space(H5Screate(H5S_SCALAR));
   H5Id attr = make_attribute(object, name, H5T_NATIVE_DOUBLE, space);
-  check(H5Awrite(attr, H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
+  h5_check(H5Awrite(attr, H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
 }
 
 void write_attribute(hid_t object, const std::string& name, std::int64_t value) {
   H5Id space(H5Screate(H5S_SCALAR));
   H5Id attr = make_attribute(object, name, H5T_NATIVE_INT64, space);
-  check(H5Awrite(attr, H5T_NATIVE_INT64, &value), "write attribute " + name);
+  h5_check(H5Awrite(attr, H5T_NATIVE_INT64, &value), "write attribute " + name);
 }
 
 void write_attribute(hid_t object, const std::string& name, const std::vector<double>& value) {
   const hsize_t n = value.size();
   H5Id space(H5Screate_simple(1, &n, nullptr));
   H5Id attr = make_attribute(object, name, H5T_NATIVE_DOUBLE, space);
-  check(H5Awrite(attr, H5T_NATIVE_DOUBLE, value.data()), "write attribute " + name);
+  h5_check(H5Awrite(attr, H5T_NATIVE_DOUBLE, value.data()), "write attribute " + name);
 }
 
 bool has_attribute(hid_t object, const std::string& name) { return H5Aexists(object, name.c_str()) > 0; }
@@ -247,7 +243,7 @@ std::string read_string_attribute(hid_t object, const std::string& name) {
     throw InputError("attribute '" + name + "' is not a fixed-length string");
   }
   std::string value(H5Tget_size(type), '\0');
-  check(H5Aread(attr, type, value.data()), "read attribute " + name);
+  h5_check(H5Aread(attr, type, value.data()), "read attribute " + name);
   while (!value.empty() && value.back() == '\0') value.pop_back();
   return value;
 }
@@ -256,7 +252,7 @@ double read_double_attribute(hid_t object, const std::string& name) {
   if (!has_attribute(object, name)) throw InputError("missing attribute '" + name + "'");
   H5Id attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
   double v = 0;
-  check(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "read attribute " + name);
+  h5_check(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "read attribute " + name);
   return v;
 }
 
@@ -264,7 +260,7 @@ std::int64_t read_int_attribute(hid_t object, const std::string& name) {
   if (!has_attribute(object, name)) throw InputError("missing attribute '" + name + "'");
   H5Id attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
   std::int64_t v = 0;
-  check(H5Aread(attr, H5T_NATIVE_INT64, &v), "read attribute " + name);
+  h5_check(H5Aread(attr, H5T_NATIVE_INT64, &v), "read attribute " + name);
   return v;
 }
 

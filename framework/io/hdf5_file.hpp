@@ -76,6 +76,14 @@ class H5File {
   std::filesystem::path m_path;
 };
 
+/// Error checks for raw HDF5 calls: throw RunError("HDF5: <what> failed").
+void h5_check(herr_t status, const std::string& what);
+hid_t h5_check_id(hid_t id, const std::string& what);
+/// Property lists every parallel file in gosok uses: MPI-IO access with weak close
+/// semantics, and collective transfers.
+H5Id h5_parallel_file_access(MPI_Comm comm);
+H5Id h5_collective_transfer();
+
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
