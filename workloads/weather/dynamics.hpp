@@ -73,11 +73,14 @@ class Dynamics {
   HostState owned_state() const;
   void set_owned_state(const HostState& state);
 
- private:
-  void sweep(int direction, double dt);
+  // Public only because CUDA's extended lambdas may not live in private member functions
+  // (checked by building against Kokkos 4 with the CUDA backend).
   void stage(const StateView& init, const StateView& forcing, const StateView& out, double dt, int direction,
              bool last);
   void fill_ghosts(const StateView& q, int direction);
+
+ private:
+  void sweep(int direction, double dt);
 
   Grid m_grid;
   CaseFields m_case;
