@@ -17,11 +17,24 @@ constexpr double h = 1e-6;
 constexpr double tolerance = 1e-6;
 }  // namespace
 
+TEST_CASE("coefficient tables take any number of types", "[md][unit]") {
+  LennardJones lj;
+  lj.resize(7);  // more types than any fixed-size table would have held
+  for (int i = 0; i < 7; ++i) {
+    for (int j = i; j < 7; ++j) lj.set(i, j, 1.0 + i, 1.0 + 0.1 * j, 2.5, false);
+  }
+  lj.c.sync();
+  CHECK(lj.pair(6, 5).lj3 == Approx(4.0 * 6.0 * std::pow(1.6, 12.0)));  // set(5, 6): eps 6, sigma 1.6
+  CHECK(lj.pair(5, 6).lj3 == lj.pair(6, 5).lj3);
+  CHECK(lj.pair(0, 6).lj3 != lj.pair(6, 6).lj3);
+}
+
 TEST_CASE("Lennard-Jones force is minus the derivative of its energy", "[md][unit]") {
   LennardJones lj;
-  lj.types = 2;
+  lj.resize(2);
   lj.set(0, 0, 1.0, 1.0, 2.5, true);
   lj.set(0, 1, 0.7, 1.2, 3.0, false);
+  lj.c.sync();
   for (double r : {0.95, 1.12246, 1.5, 2.2}) {
     for (auto [ti, tj] : {std::pair{0, 0}, std::pair{1, 0}}) {
       const auto& k = lj.pair(ti, tj);
@@ -37,7 +50,9 @@ TEST_CASE("Lennard-Jones force is minus the derivative of its energy", "[md][uni
 
 TEST_CASE("soft pair force is minus the derivative of its energy", "[md][unit]") {
   SoftPair soft;
+  soft.resize(1);
   soft.set(0, 0, 20.0, 1.12246);
+  soft.c.sync();
   const auto& k = soft.pair(0, 0);
   for (double r : {0.1, 0.5, 0.9, 1.1}) {
     const double de = (k.energy((r + h) * (r + h)) - k.energy((r - h) * (r - h))) / (2 * h);
@@ -51,7 +66,8 @@ TEST_CASE("soft pair force is minus the derivative of its energy", "[md][unit]")
 
 TEST_CASE("FENE force is minus the derivative of its energy, with the WCA part", "[md][unit]") {
   Fene fene;
-  fene.c[0] = {30.0, 1.5, 1.0, 1.0};
+  fene.c.resize(1, false, {30.0, 1.5, 1.0, 1.0});
+  fene.c.sync();
   for (double r : {0.8, 0.97, 1.1, 1.3}) {
     double e1 = 0, e2 = 0, e = 0;
     int s = 0;
@@ -74,7 +90,8 @@ TEST_CASE("FENE force is minus the derivative of its energy, with the WCA part",
 
 TEST_CASE("harmonic angle forces are minus the gradient of the energy", "[md][unit]") {
   HarmonicAngle angle;
-  angle.c[0] = {3.0, 110.0 * M_PI / 180.0};
+  angle.c.resize(1, false, {3.0, 110.0 * M_PI / 180.0});
+  angle.c.sync();
   const double d1[3] = {1.0, 0.2, -0.1}, d2[3] = {-0.3, 0.9, 0.4};
   double f1[3], f3[3];
   angle.compute(d1, d2, 0, f1, f3);

@@ -125,7 +125,9 @@ class MolecularDynamics final : public Workload {
   long m_natoms = 0;
   int m_types = 1, m_bond_types = 0, m_angle_types = 0;
   std::vector<double> m_mass;
-  Kokkos::Array<double, LennardJones::max_types> m_mass_k{};
+  TypeTable<double> m_mass_k;
+  Fene::Coeff m_bond_default;
+  HarmonicAngle::Coeff m_angle_default;
   Topology m_topo;
   MinimumImage m_image{};
 
@@ -168,11 +170,9 @@ void MolecularDynamics::read_parameters(const Input& in) {
   m_angle_coeffs = in.get_string("angle.coeffs");
   m_bond_style = in.get_string("bond.style");
   m_angle_style = in.get_string("angle.style");
-  for (int t = 0; t < Fene::max_types; ++t) {
-    m_fene.c[t] = {in.get_real("bond.k"), in.get_real("bond.r0"), in.get_real("bond.epsilon"),
-                   in.get_real("bond.sigma")};
-    m_angle.c[t] = {in.get_real("angle.k"), in.get_real("angle.theta0") * M_PI / 180.0};
-  }
+  m_bond_default = {in.get_real("bond.k"), in.get_real("bond.r0"), in.get_real("bond.epsilon"),
+                    in.get_real("bond.sigma")};
+  m_angle_default = {in.get_real("angle.k"), in.get_real("angle.theta0") * M_PI / 180.0};
   m_exclude = in.get_bool("special.exclude_bonded");
   m_skin = in.get_real("neighbor.skin");
   m_every = in.get_int("neighbor.every");
@@ -265,23 +265,23 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
   m_angle_types = angle_types;
   m_topo = topo;
   m_natoms = natoms;
-  if (atom_types > LennardJones::max_types) {
-    throw InputError(
-        fmt::format("the system has {} atom types; md supports up to {}", atom_types, LennardJones::max_types));
-  }
+  // Any number of atom, bond and angle types: the tables are sized here.
+  m_mass_k.resize(atom_types, false);
   for (int t = 0; t < atom_types; ++t) {
     if (!(mass[static_cast<std::size_t>(t)] > 0)) throw InputError(fmt::format("atom type {} has no mass", t + 1));
-    m_mass_k[t] = mass[static_cast<std::size_t>(t)];
+    m_mass_k.set(t, mass[static_cast<std::size_t>(t)]);
   }
-  if (bond_types > Fene::max_types || angle_types > HarmonicAngle::max_types) {
-    throw InputError("md supports up to 4 bond and 4 angle types");
-  }
+  m_mass_k.sync();
+  m_fene.c.resize(std::max(bond_types, 1), false, m_bond_default);
   for (const auto& [t, v] : per_type_coeffs("bond.coeffs", m_bond_coeffs, std::max(bond_types, 1), 4)) {
-    m_fene.c[t] = {v[0], v[1], v[2], v[3]};
+    m_fene.c.set(t, {v[0], v[1], v[2], v[3]});
   }
+  m_fene.c.sync();
+  m_angle.c.resize(std::max(angle_types, 1), false, m_angle_default);
   for (const auto& [t, v] : per_type_coeffs("angle.coeffs", m_angle_coeffs, std::max(angle_types, 1), 2)) {
-    m_angle.c[t] = {v[0], v[1] * M_PI / 180.0};
+    m_angle.c.set(t, {v[0], v[1] * M_PI / 180.0});
   }
+  m_angle.c.sync();
   if (bond_types > 0 && m_bond_style == "none") {
     throw InputError("the system has bonds but bond.style = \"none\"; set bond.style = \"fene\"");
   }
@@ -319,8 +319,8 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
       cut[static_cast<std::size_t>(i - 1)] = ct;
     }
   }
-  m_lj.types = atom_types;
-  m_soft.types = atom_types;
+  m_lj.resize(atom_types);
+  m_soft.resize(atom_types);
   m_cutmax = 0;
   for (int i = 0; i < atom_types; ++i) {
     for (int j = i; j < atom_types; ++j) {
@@ -333,6 +333,8 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
       m_cutmax = std::max(m_cutmax, c[2]);
     }
   }
+  m_lj.c.sync();
+  m_soft.c.sync();
   for (int d = 0; d < 3; ++d) m_image.length[d] = box.length(d);
 
   m_world = ctx.runtime.comm();
@@ -706,7 +708,7 @@ void MolecularDynamics::integrate_initial() {
   const double dtf = 0.5 * m_dt, dtv = m_dt;
   Kokkos::parallel_for(
       "md::integrate_initial", RangePolicy(0, m_p.n_owned), KOKKOS_LAMBDA(const long i) {
-        const double dtfm = dtf / mass[type(i)];
+        const double dtfm = dtf / mass(type(i));
         for (int c = 0; c < 3; ++c) {
           v(i, c) += dtfm * f(i, c);
           x(i, c) += dtv * v(i, c);
@@ -722,7 +724,7 @@ void MolecularDynamics::integrate_final() {
   const double dtf = 0.5 * m_dt;
   Kokkos::parallel_for(
       "md::integrate_final", RangePolicy(0, m_p.n_owned), KOKKOS_LAMBDA(const long i) {
-        const double dtfm = dtf / mass[type(i)];
+        const double dtfm = dtf / mass(type(i));
         for (int c = 0; c < 3; ++c) v(i, c) += dtfm * f(i, c);
       });
 }
@@ -739,7 +741,7 @@ void MolecularDynamics::langevin(long step) {
   const auto s = static_cast<std::uint64_t>(step);
   Kokkos::parallel_for(
       "md::langevin", RangePolicy(0, m_p.n_owned), KOKKOS_LAMBDA(const long i) {
-        const double m = mass[type(i)];
+        const double m = mass(type(i));
         const double gamma1 = -m / damp;
         const double gamma2 = math::sqrt(m) * scale;
         const auto tag = static_cast<std::uint64_t>(id(i));
@@ -786,7 +788,7 @@ ThermoRow MolecularDynamics::thermo(const RunContext& ctx) {
   Kokkos::parallel_reduce(
       "md::kinetic", RangePolicy(0, m_p.n_owned),
       KOKKOS_LAMBDA(const long i, double& sum) {
-        sum += mass[type(i)] * (v(i, 0) * v(i, 0) + v(i, 1) * v(i, 1) + v(i, 2) * v(i, 2));
+        sum += mass(type(i)) * (v(i, 0) * v(i, 0) + v(i, 1) * v(i, 1) + v(i, 2) * v(i, 2));
       },
       mv2);
   std::vector<double> sums{mv2, m_tally.pair, m_tally.bond + m_tally.angle, m_tally.virial};

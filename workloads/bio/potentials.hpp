@@ -9,14 +9,44 @@
 #include <cmath>
 
 #include "core/math.hpp"
+#include "md_types.hpp"
 
 namespace gosok::bio {
+
+/// Coefficients for any number of types, sized at run time: one entry per type (bonds,
+/// angles, masses) or per ordered pair of types. Filled on the host with set(), copied to
+/// the execution space with sync(); kernels read entries through operator().
+template <class Coeff>
+class TypeTable {
+ public:
+  using view_type = Kokkos::View<Coeff*, memory_space>;
+
+  /// `types` entries, or types x types with `pairs`; every entry starts as `fill`.
+  void resize(int types, bool pairs, const Coeff& fill = Coeff{}) {
+    m_types = types;
+    const int n = pairs ? types * types : types;
+    m_device = view_type("md::type_table", static_cast<std::size_t>(n));
+    m_host = Kokkos::create_mirror_view(m_device);
+    for (int i = 0; i < n; ++i) m_host(i) = fill;
+  }
+  void set(int i, const Coeff& c) { m_host(i) = c; }
+  void set(int i, int j, const Coeff& c) { m_host(i * m_types + j) = c; }
+  const Coeff& get(int i) const { return m_host(i); }
+  void sync() { Kokkos::deep_copy(m_device, m_host); }
+
+  KOKKOS_INLINE_FUNCTION const Coeff& operator()(int i) const { return m_device(i); }
+  KOKKOS_INLINE_FUNCTION const Coeff& operator()(int i, int j) const { return m_device(i * m_types + j); }
+
+ private:
+  int m_types = 0;
+  view_type m_device;
+  typename view_type::HostMirror m_host;
+};
 
 /// Lennard-Jones 12-6 with a cutoff, per pair of atom types (LAMMPS pair lj/cut):
 ///   E(r) = 4 eps [(sigma/r)^12 - (sigma/r)^6] - offset  for r < cutoff,
 /// where offset = E_unshifted(cutoff) when shifted (pair_modify shift yes), else 0.
 struct LennardJones {
-  static constexpr int max_types = 4;
   /// The law for one pair of types: a few numbers, copied into registers by the loop.
   struct Coeff {
     double lj1 = 0, lj2 = 0, lj3 = 0, lj4 = 0, cutsq = 0, offset = 0;
@@ -32,10 +62,14 @@ struct LennardJones {
       return r6inv * (lj3 * r6inv - lj4) - offset;
     }
   };
-  Coeff c[max_types][max_types];
+  TypeTable<Coeff> c;
   int types = 1;
 
-  KOKKOS_INLINE_FUNCTION const Coeff& pair(int ti, int tj) const { return c[ti][tj]; }
+  void resize(int n) {
+    types = n;
+    c.resize(n, true);
+  }
+  KOKKOS_INLINE_FUNCTION const Coeff& pair(int ti, int tj) const { return c(ti, tj); }
 
   void set(int i, int j, double epsilon, double sigma, double cutoff, bool shift) {
     Coeff k;
@@ -48,7 +82,8 @@ struct LennardJones {
       const double ratio = sigma / cutoff;
       k.offset = 4.0 * epsilon * (std::pow(ratio, 12.0) - std::pow(ratio, 6.0));
     }
-    c[i][j] = c[j][i] = k;
+    c.set(i, j, k);
+    c.set(j, i, k);
   }
 };
 
@@ -56,7 +91,6 @@ struct LennardJones {
 /// that pushes overlapping atoms apart (e.g. to relax a generated melt). No square-root-free
 /// form exists, so it pays one sqrt per listed pair.
 struct SoftPair {
-  static constexpr int max_types = 4;
   struct Coeff {
     double prefactor = 0, cut = 0, cutsq = 0;
     KOKKOS_INLINE_FUNCTION double force_over_r(double rsq) const {
@@ -67,11 +101,18 @@ struct SoftPair {
       return prefactor * (1.0 + math::cos(M_PI * math::sqrt(rsq) / cut));
     }
   };
-  Coeff c[max_types][max_types];
+  TypeTable<Coeff> c;
   int types = 1;
 
-  KOKKOS_INLINE_FUNCTION const Coeff& pair(int ti, int tj) const { return c[ti][tj]; }
-  void set(int i, int j, double a, double cutoff) { c[i][j] = c[j][i] = Coeff{a, cutoff, cutoff * cutoff}; }
+  void resize(int n) {
+    types = n;
+    c.resize(n, true);
+  }
+  KOKKOS_INLINE_FUNCTION const Coeff& pair(int ti, int tj) const { return c(ti, tj); }
+  void set(int i, int j, double a, double cutoff) {
+    c.set(i, j, Coeff{a, cutoff, cutoff * cutoff});
+    c.set(j, i, Coeff{a, cutoff, cutoff * cutoff});
+  }
 };
 
 /// FENE bond with the WCA repulsion (LAMMPS bond fene, Kremer & Grest 1990):
@@ -80,15 +121,14 @@ struct SoftPair {
 /// 1 - (r/R0)^2 < 0.1 is treated as if it were 0.1 (and counted, so the run can warn);
 /// below -3 the run stops.
 struct Fene {
-  static constexpr int max_types = 4;
   struct Coeff {
     double k = 0, r0 = 0, epsilon = 0, sigma = 0;
   };
-  Coeff c[max_types];
+  TypeTable<Coeff> c;
 
   /// F(r) / r; `energy` receives E(r); `stretch` is 0, 1 (overstretched), 2 (broken).
   KOKKOS_INLINE_FUNCTION double force_over_r(double rsq, int type, double& energy, int& stretch) const {
-    const Coeff& b = c[type];
+    const Coeff& b = c(type);
     constexpr double two_1_3 = 1.2599210498948732;  // 2^(1/3): WCA cutoff squared / sigma^2
     const double r0sq = b.r0 * b.r0;
     double rlogarg = 1.0 - rsq / r0sq;
@@ -112,17 +152,16 @@ struct Fene {
 /// Harmonic angle (LAMMPS angle harmonic): E(theta) = K (theta - theta0)^2, theta0 in
 /// radians here (degrees in the input, as in LAMMPS).
 struct HarmonicAngle {
-  static constexpr int max_types = 4;
   struct Coeff {
     double k = 0, theta0 = 0;
   };
-  Coeff c[max_types];
+  TypeTable<Coeff> c;
 
   /// Forces on the end atoms f1, f3 (the vertex gets -(f1 + f3)) for bond vectors
   /// d1 = x1 - x2, d2 = x3 - x2; returns the energy.
   KOKKOS_INLINE_FUNCTION double compute(const double d1[3], const double d2[3], int type, double f1[3],
                                         double f3[3]) const {
-    const Coeff& a = c[type];
+    const Coeff& a = c(type);
     const double rsq1 = d1[0] * d1[0] + d1[1] * d1[1] + d1[2] * d1[2];
     const double rsq2 = d2[0] * d2[0] + d2[1] * d2[1] + d2[2] * d2[2];
     const double r1 = math::sqrt(rsq1), r2 = math::sqrt(rsq2);
