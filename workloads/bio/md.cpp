@@ -704,7 +704,7 @@ void MolecularDynamics::integrate_initial() {
   auto v = m_p.v;
   auto f = m_p.f;
   auto type = m_p.type;
-  const auto mass = m_mass_k;
+  const auto mass = m_mass_k.view();
   const double dtf = 0.5 * m_dt, dtv = m_dt;
   Kokkos::parallel_for(
       "md::integrate_initial", RangePolicy(0, m_p.n_owned), KOKKOS_LAMBDA(const long i) {
@@ -720,7 +720,7 @@ void MolecularDynamics::integrate_final() {
   auto v = m_p.v;
   auto f = m_p.f;
   auto type = m_p.type;
-  const auto mass = m_mass_k;
+  const auto mass = m_mass_k.view();
   const double dtf = 0.5 * m_dt;
   Kokkos::parallel_for(
       "md::integrate_final", RangePolicy(0, m_p.n_owned), KOKKOS_LAMBDA(const long i) {
@@ -735,7 +735,7 @@ void MolecularDynamics::langevin(long step) {
   auto f = m_p.f;
   auto type = m_p.type;
   auto id = m_p.id;
-  const auto mass = m_mass_k;
+  const auto mass = m_mass_k.view();
   const double damp = m_damp, scale = std::sqrt(24.0 * m_t_target / m_damp / m_dt);
   const std::uint64_t seed = m_seed;
   const auto s = static_cast<std::uint64_t>(step);
@@ -783,7 +783,7 @@ void MolecularDynamics::step(RunContext& ctx) {
 ThermoRow MolecularDynamics::thermo(const RunContext& ctx) {
   auto v = m_p.v;
   auto type = m_p.type;
-  const auto mass = m_mass_k;
+  const auto mass = m_mass_k.view();
   double mv2 = 0;
   Kokkos::parallel_reduce(
       "md::kinetic", RangePolicy(0, m_p.n_owned),

@@ -33,6 +33,9 @@ class TypeTable {
   void set(int i, int j, const Coeff& c) { m_host(i * m_types + j) = c; }
   const Coeff& get(int i) const { return m_host(i); }
   void sync() { Kokkos::deep_copy(m_device, m_host); }
+  /// The device entries themselves, for lambdas (nvcc's extended lambdas cannot capture
+  /// this class by value, a plain View they can).
+  const view_type& view() const { return m_device; }
 
   KOKKOS_INLINE_FUNCTION const Coeff& operator()(int i) const { return m_device(i); }
   KOKKOS_INLINE_FUNCTION const Coeff& operator()(int i, int j) const { return m_device(i * m_types + j); }
