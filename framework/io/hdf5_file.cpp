@@ -72,33 +72,49 @@ H5File H5File::create(MPI_Comm comm, const std::filesystem::path& path) {
   return H5File(H5Id(file), comm, path);
 }
 
-H5File H5File::open_read(MPI_Comm comm, const std::filesystem::path& path) {
+namespace {
+
+// Silences HDF5's own error stack for a probing call whose failure we report ourselves
+// (a damaged file, a missing link).
+class QuietHdf5Errors {
+ public:
+  QuietHdf5Errors() {
+    H5Eget_auto2(H5E_DEFAULT, &m_handler, &m_data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, m_handler, m_data); }
+  QuietHdf5Errors(const QuietHdf5Errors&) = delete;
+  QuietHdf5Errors& operator=(const QuietHdf5Errors&) = delete;
+
+ private:
+  H5E_auto2_t m_handler = nullptr;
+  void* m_data = nullptr;
+};
+
+H5Id open_existing(MPI_Comm comm, const std::filesystem::path& path, unsigned flags, const char* failure) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path.string() + ": no such file");
   H5Id fapl = h5_parallel_file_access(comm);
-  // A damaged file makes the HDF5 library print a stack; we report our own message.
-  H5E_auto2_t handler = nullptr;
-  void* data = nullptr;
-  H5Eget_auto2(H5E_DEFAULT, &handler, &data);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
-  H5Eset_auto2(H5E_DEFAULT, handler, data);
-  if (file < 0) throw InputError(path.string() + ": not a readable HDF5 file (truncated or corrupt?)");
-  return H5File(H5Id(file), comm, path);
+  hid_t file = H5I_INVALID_HID;
+  {
+    QuietHdf5Errors quiet;
+    file = H5Fopen(path.c_str(), flags, fapl);
+  }
+  if (file < 0) throw InputError(path.string() + failure);
+  return H5Id(file);
+}
+
+}  // namespace
+
+H5File H5File::open_read(MPI_Comm comm, const std::filesystem::path& path) {
+  return H5File(open_existing(comm, path, H5F_ACC_RDONLY, ": not a readable HDF5 file (truncated or corrupt?)"), comm,
+                path);
 }
 
 H5File H5File::open_write(MPI_Comm comm, const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path.string() + ": no such file");
-  H5Id fapl = h5_parallel_file_access(comm);
-  H5E_auto2_t handler = nullptr;
-  void* data = nullptr;
-  H5Eget_auto2(H5E_DEFAULT, &handler, &data);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  H5Eset_auto2(H5E_DEFAULT, handler, data);
-  if (file < 0) throw InputError(path.string() + ": not a writable HDF5 file (truncated, corrupt or read-only?)");
-  return H5File(H5Id(file), comm, path);
+  return H5File(
+      open_existing(comm, path, H5F_ACC_RDWR, ": not a writable HDF5 file (truncated, corrupt or read-only?)"), comm,
+      path);
 }
 
 void H5File::close() { m_file.reset(); }
@@ -120,13 +136,8 @@ H5Id H5File::group(const std::string& path) {
 }
 
 bool H5File::exists(const std::string& path) const {
-  H5E_auto2_t handler = nullptr;
-  void* data = nullptr;
-  H5Eget_auto2(H5E_DEFAULT, &handler, &data);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  bool found = H5Lexists(id(), path.c_str(), H5P_DEFAULT) > 0;
-  H5Eset_auto2(H5E_DEFAULT, handler, data);
-  return found;
+  QuietHdf5Errors quiet;
+  return H5Lexists(id(), path.c_str(), H5P_DEFAULT) > 0;
 }
 
 H5Id H5File::write_block(const std::string& path, const std::vector<hsize_t>& global, const std::vector<hsize_t>& start,
