@@ -58,6 +58,32 @@ struct Particles {
     extra = extra_type("gosok::particles::extra", capacity, extra_width);
   }
 
+  /// Host copies of the arrays a workload fills when it places particles (x, v, image,
+  /// type, id, extra; forces are computed, not placed). Fill rows [0, n), then upload().
+  struct HostArrays {
+    typename vec_type::HostMirror x, v;
+    typename ivec_type::HostMirror image;
+    typename int_type::HostMirror type;
+    typename id_type::HostMirror id;
+    typename extra_type::HostMirror extra;
+  };
+  HostArrays host_arrays() const {
+    return {Kokkos::create_mirror_view(x),    Kokkos::create_mirror_view(v),  Kokkos::create_mirror_view(image),
+            Kokkos::create_mirror_view(type), Kokkos::create_mirror_view(id), Kokkos::create_mirror_view(extra)};
+  }
+  /// Copies `h` into the particle arrays; its first `n` rows become the owned particles and
+  /// there are no ghosts until the next exchange.
+  void upload(const HostArrays& h, long n) {
+    Kokkos::deep_copy(x, h.x);
+    Kokkos::deep_copy(v, h.v);
+    Kokkos::deep_copy(image, h.image);
+    Kokkos::deep_copy(type, h.type);
+    Kokkos::deep_copy(id, h.id);
+    Kokkos::deep_copy(extra, h.extra);
+    n_owned = n;
+    n_ghost = 0;
+  }
+
   /// Grows every array to hold at least `n` particles, keeping the contents; grows by half
   /// again so that repeated small growth stays amortised.
   void reserve(long n) {

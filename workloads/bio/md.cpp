@@ -411,34 +411,22 @@ void MolecularDynamics::distribute(const System& s) {
   }
   const long n = static_cast<long>(mine.size());
   m_p.reserve(n);
-  auto x = Kokkos::create_mirror_view(m_p.x);
-  auto v = Kokkos::create_mirror_view(m_p.v);
-  auto image = Kokkos::create_mirror_view(m_p.image);
-  auto type = Kokkos::create_mirror_view(m_p.type);
-  auto id = Kokkos::create_mirror_view(m_p.id);
-  auto extra = Kokkos::create_mirror_view(m_p.extra);
+  const auto h = m_p.host_arrays();
   for (long k = 0; k < n; ++k) {
     const auto i = static_cast<std::size_t>(mine[static_cast<std::size_t>(k)]);
     for (int d = 0; d < 3; ++d) {
-      x(k, d) = xw[i][d];
-      v(k, d) = s.v[i][d];
-      image(k, d) = img[i][d];
+      h.x(k, d) = xw[i][d];
+      h.v(k, d) = s.v[i][d];
+      h.image(k, d) = img[i][d];
     }
-    type(k) = s.type[i];
-    id(k) = s.id[i];
+    h.type(k) = s.type[i];
+    h.id(k) = s.id[i];
     if (t.present()) {
       const auto& r = rows.at(s.id[i]);
-      for (int c = 0; c < t.width(); ++c) extra(k, c) = r[static_cast<std::size_t>(c)];
+      for (int c = 0; c < t.width(); ++c) h.extra(k, c) = r[static_cast<std::size_t>(c)];
     }
   }
-  Kokkos::deep_copy(m_p.x, x);
-  Kokkos::deep_copy(m_p.v, v);
-  Kokkos::deep_copy(m_p.image, image);
-  Kokkos::deep_copy(m_p.type, type);
-  Kokkos::deep_copy(m_p.id, id);
-  Kokkos::deep_copy(m_p.extra, extra);
-  m_p.n_owned = n;
-  m_p.n_ghost = 0;
+  m_p.upload(h, n);
   const long total = global_sum(m_world, n);
   if (total != s.size()) {
     throw RunError(fmt::format("md: {} of {} atoms were placed on a rank", total, s.size()));
@@ -1066,36 +1054,23 @@ void MolecularDynamics::read_checkpoint(RunContext& ctx, const std::filesystem::
   }
   const long nk = static_cast<long>(keep.size());
   m_p.reserve(nk);
-  auto hx = Kokkos::create_mirror_view(m_p.x);
-  auto hv = Kokkos::create_mirror_view(m_p.v);
-  auto hf = Kokkos::create_mirror_view(m_p.f);
-  auto him = Kokkos::create_mirror_view(m_p.image);
-  auto htype = Kokkos::create_mirror_view(m_p.type);
-  auto hid = Kokkos::create_mirror_view(m_p.id);
-  auto hextra = Kokkos::create_mirror_view(m_p.extra);
+  const auto h = m_p.host_arrays();
   for (long j = 0; j < nk; ++j) {
     const auto i = static_cast<std::size_t>(keep[static_cast<std::size_t>(j)]);
     const double* r = &ints[i * static_cast<std::size_t>(iw)];
     for (int c = 0; c < 3; ++c) {
-      hx(j, c) = x[3 * i + static_cast<std::size_t>(c)];
-      hv(j, c) = v[3 * i + static_cast<std::size_t>(c)];
-      hf(j, c) = f[3 * i + static_cast<std::size_t>(c)];
-      him(j, c) = static_cast<int>(r[2 + c]);
+      h.x(j, c) = x[3 * i + static_cast<std::size_t>(c)];
+      h.v(j, c) = v[3 * i + static_cast<std::size_t>(c)];
+      h.image(j, c) = static_cast<int>(r[2 + c]);
     }
-    hid(j) = static_cast<long>(r[0]);
-    htype(j) = static_cast<int>(r[1]);
-    if (htype(j) < 0 || htype(j) >= types || hid(j) < 1 || hid(j) > natoms) {
+    h.id(j) = static_cast<long>(r[0]);
+    h.type(j) = static_cast<int>(r[1]);
+    if (h.type(j) < 0 || h.type(j) >= types || h.id(j) < 1 || h.id(j) > natoms) {
       throw InputError(name + ": checkpoint holds an atom with an invalid id or type");
     }
-    for (int c = 0; c < w; ++c) hextra(j, c) = static_cast<long>(r[5 + c]);
+    for (int c = 0; c < w; ++c) h.extra(j, c) = static_cast<long>(r[5 + c]);
   }
-  Kokkos::deep_copy(m_p.x, hx);
-  Kokkos::deep_copy(m_p.v, hv);
-  Kokkos::deep_copy(m_p.image, him);
-  Kokkos::deep_copy(m_p.type, htype);
-  Kokkos::deep_copy(m_p.id, hid);
-  Kokkos::deep_copy(m_p.extra, hextra);
-  m_p.n_owned = nk;
+  m_p.upload(h, nk);
   if (global_sum(m_world, nk) != natoms) throw InputError(name + ": checkpoint atoms do not add up to natoms");
 
   // The stored forces include the Langevin forces of the checkpoint step, which cannot be
