@@ -11,26 +11,16 @@ REPEAT=${REPEAT:-3}
 STEPS=${STEPS:-100}
 RANKS=${RANKS:-"1 2"}
 command -v lmp >/dev/null || { echo "bench_md needs LAMMPS (Debian package 'lammps')" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-cat > make.in <<'EOF'
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 20 0 20 0 20
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.44 87287 loop geom
-write_data lj.data
-EOF
-lmp -in make.in -log none > /dev/null
+lmp -in "$here/../../examples/md/lj-benchmark.lmp" -log none > /dev/null
 cat > lj.in <<EOF
 units lj
 atom_style atomic
-read_data lj.data
 pair_style lj/cut 2.5
+read_data lj.data
 pair_coeff 1 1 1.0 1.0 2.5
 neighbor 0.3 bin
 neigh_modify delay 0 every 20 check no

@@ -13,20 +13,7 @@ REL=1e-9
 
 # 1. The LJ benchmark (LAMMPS bench/in.lj): 32,000 atoms, fcc 0.8442, T = 1.44, rc 2.5,
 #    skin 0.3 with a rebuild every 20 steps and no distance check, dt 0.005, NVE.
-cat > make.in <<'EOF'
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 20 0 20 0 20
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.44 87287 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-write_data lj.data
-EOF
-lmp -in make.in -log none > make.log
+lmp -in "$GOSOK_SOURCE_DIR/examples/md/lj-benchmark.lmp" -log none > make.log
 cat > ref.in <<'EOF'
 units lj
 atom_style atomic
