@@ -212,17 +212,9 @@ TEST_CASE("20 concurrent submits never over-reserve (stub sbatch)", "[sched][cli
                         "10", "--output-dir", (env.dir / ("c" + std::to_string(i))).string()});
     }));
   }
-  int ok = 0, refused = 0;
-  for (auto& f : runs) {
-    const auto r = f.get();
-    INFO(r.output);
-    if (r.exit_code == 0)
-      ++ok;
-    else if (r.exit_code == 2 && r.output.find("cannot cover") != std::string::npos)
-      ++refused;
-  }
-  CHECK(ok == 6);
-  CHECK(refused == 14);
+  const auto outcome = gosok::test::tally(runs, "cannot cover");
+  CHECK(outcome.ok == 6);
+  CHECK(outcome.refused == 14);
   const auto show = env.json({"grants", "show", "HPC-7"});
   CHECK(show["queued_gpu_hours"].get<double>() == Approx(1.0));
   CHECK(show["remaining_gpu_hours"].get<double>() >= -1e-9);

@@ -194,17 +194,9 @@ TEST_CASE("slurm: 20 concurrent gosok submit never over-reserve a grant", "[sche
       return c.gosok(c.submit_args("c" + std::to_string(i), {"--gpus-per-node", "1", "-t", "10", "--hold"}));
     }));
   }
-  int ok = 0, refused = 0;
-  for (auto& f : runs) {
-    const auto r = f.get();
-    INFO(r.output);
-    if (r.exit_code == 0)
-      ++ok;
-    else if (r.exit_code == 2 && r.output.find("cannot cover") != std::string::npos)
-      ++refused;
-  }
-  CHECK(ok == 6);
-  CHECK(refused == 14);
+  const auto outcome = gosok::test::tally(runs, "cannot cover");
+  CHECK(outcome.ok == 6);
+  CHECK(outcome.refused == 14);
   const auto q = run({"squeue", "-h", "-A", c.account, "-o", "%i"});
   std::vector<std::string> ids;
   for (std::size_t p = 0, n; p < q.output.size(); p = n + 1) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -63,6 +64,21 @@ Result run(const std::vector<std::string>& argv, double timeout_seconds, const s
     result.exit_code = 128 + WTERMSIG(status);
   }
   return result;
+}
+
+Tally tally(std::vector<std::future<Result>>& runs, const std::string& refusal) {
+  Tally t;
+  for (auto& f : runs) {
+    const Result r = f.get();
+    if (r.exit_code == 0) {
+      ++t.ok;
+    } else if (r.exit_code == 2 && r.output.find(refusal) != std::string::npos) {
+      ++t.refused;
+    } else {
+      std::fprintf(stderr, "unexpected outcome (exit %d):\n%s\n", r.exit_code, r.output.c_str());
+    }
+  }
+  return t;
 }
 
 std::vector<std::string> mpiexec(int ranks) {

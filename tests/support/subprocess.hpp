@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@ struct Result {
 /// Runs argv (no shell: arguments are passed as they are) with a time limit; output is
 /// captured. exit_code is 124 when the limit was hit, 128+N when killed by signal N.
 Result run(const std::vector<std::string>& argv, double timeout_seconds = 120, const std::filesystem::path& cwd = {});
+
+/// Outcome of concurrent runs: how many succeeded, how many were refused as bad input
+/// (exit 2) with `refusal` in their message; any other outcome is in neither count.
+struct Tally {
+  int ok = 0;
+  int refused = 0;
+};
+Tally tally(std::vector<std::future<Result>>& runs, const std::string& refusal);
 
 /// argv prefix to start `ranks` MPI processes (mpiexec with the project's flags).
 std::vector<std::string> mpiexec(int ranks);
