@@ -102,11 +102,13 @@ int submit_command(const std::vector<std::string>& args) {
   if (json) {
     auto j = cli::job_json(job);
     if (opt.wait) j["exit_code"] = outcome.exit_code;
+    if (!outcome.submitted_with.empty()) j["submitted_with"] = outcome.submitted_with;
     std::cout << j.dump(2) << "\n";
   } else if (job.backend == "slurm") {
     std::cout << fmt::format(
-        "submitted {} as Slurm job {} on {}:{}: reserved {:.4f} GPU-hours of grant {}\n  output: {}\n", job.gosok_id(),
-        job.slurm_id, site.name, job.partition, job.reserved_gpu_h, job.grant_id, job.output_dir);
+        "submitted {} as Slurm job {} on {}:{} ({}): reserved {:.4f} GPU-hours of grant {}\n  output: {}\n",
+        job.gosok_id(), job.slurm_id, site.name, job.partition, outcome.submitted_with, job.reserved_gpu_h,
+        job.grant_id, job.output_dir);
   } else if (opt.wait) {
     std::cout << fmt::format(
         "ran {} on {}: {} ({} s), charged {:.4f} GPU-hours of grant {} (reserved {:.4f})\n  output: {}\n",

@@ -21,7 +21,8 @@ struct SubmitContext {
   std::string script_path;          // where it was written
   std::vector<std::string> launch;  // argv of the run, for backends that launch directly
   std::string ledger_path;
-  std::string gosok_path;  // the gosok executable (the local backend's monitor runs it)
+  std::string gosok_path;      // the gosok executable (the local backend's monitor runs it)
+  std::string submitted_with;  // set by the backend: how the job reached the scheduler
 };
 
 /// A scheduler backend: how jobs are started, cancelled and accounted on one kind of site.

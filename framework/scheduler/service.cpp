@@ -78,9 +78,10 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
       f << outcome.script;
       if (!f) throw RunError("cannot write " + script_path);
     }
-    SubmitContext ctx{plan, site, job, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path,
-                      gosok};
+    SubmitContext ctx{
+        plan, site, job, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path, gosok, ""};
     scheduler_id = backend->submit(ctx);
+    outcome.submitted_with = ctx.submitted_with;
   } catch (const std::exception& e) {
     JobUpdate release;
     release.id = job.id;

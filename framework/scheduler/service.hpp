@@ -27,7 +27,8 @@ struct SubmitOutcome {
   std::string script;
   std::string script_source;
   double reserve_gpu_h = 0;
-  int exit_code = 0;  // local --wait: the run's exit code
+  int exit_code = 0;           // local --wait: the run's exit code
+  std::string submitted_with;  // how the job reached the scheduler ("libslurm 22.5.8", "sbatch", ...)
 };
 
 /// plan → render → reserve (one transaction) → backend submit → record the id; releases

@@ -103,7 +103,7 @@ Site parse_site(const std::string& text, const std::string& source) {
   if (!s) throw InputError(source + ": missing table [site] (a site file starts with [site] and name = \"...\")");
   check_keys(source, *s, "site.",
              {"name", "description", "scheduler", "launcher", "account_format", "template", "ledger", "gosok", "setup",
-              "example"});
+              "example", "submit_with"});
   Site site;
   site.source = source;
   site.name = get<std::string>(source, *s, "site.", "name", "", true, "a string");
@@ -129,6 +129,11 @@ Site parse_site(const std::string& text, const std::string& source) {
     throw InputError(fmt::format("{}: key 'site.account_format' must contain {{account}} or {{project}}", source));
   }
   site.template_name = get<std::string>(source, *s, "site.", "template", "default.sbatch", false, "a string");
+  site.submit_with = get<std::string>(source, *s, "site.", "submit_with", "libslurm", false, "a string");
+  if (site.submit_with != "libslurm" && site.submit_with != "sbatch") {
+    throw InputError(fmt::format("{}: key 'site.submit_with' is '{}'; allowed values: libslurm, sbatch",
+                                 where(source, *s->get("submit_with")), site.submit_with));
+  }
   site.ledger = get<std::string>(source, *s, "site.", "ledger", "", false, "a string");
   site.gosok_path = get<std::string>(source, *s, "site.", "gosok", "", false, "a string");
   if (!site.gosok_path.empty()) require_token("site.gosok", site.gosok_path, true, 4096);

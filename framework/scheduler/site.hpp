@@ -30,6 +30,10 @@ struct Site {
   std::vector<std::string> launcher;  // e.g. {"srun", "--mpi=pmix"}
   std::string account_format = "{account}";
   std::string template_name = "default.sbatch";
+  // How a Slurm site's jobs reach slurmctld: "libslurm" (in this process, when the build has
+  // libslurm and gosok translates every #SBATCH directive of the script; else sbatch) or
+  // "sbatch" (always run sbatch, e.g. for a site whose CliFilterPlugins must see each job).
+  std::string submit_with = "libslurm";
   std::string ledger;              // optional ledger path ("" = user default)
   std::string gosok_path;          // gosok on the compute nodes ("" = this executable)
   std::vector<std::string> setup;  // script lines run before the launch (trusted: admin-written)

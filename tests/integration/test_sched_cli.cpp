@@ -49,13 +49,18 @@ struct Env {
 };
 
 // Puts a fake sbatch first on PATH: it prints a unique job id, as `sbatch --parsable` does.
+// `site` is local-slurm.toml told to submit with sbatch (not libslurm), so the fake is used.
 struct StubSbatch {
   gosok::test::TempDir bin;
   std::string old_path = std::getenv("PATH");
+  std::string site = (bin / "local-slurm.toml").string();
   StubSbatch() {
     gosok::test::write_file(bin / "sbatch", "#!/bin/bash\necho $((100000 + $$))\n");
     ::chmod((bin / "sbatch").c_str(), 0755);
     ::setenv("PATH", (bin.path().string() + ":" + old_path).c_str(), 1);
+    auto text = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+    text.replace(text.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
+    gosok::test::write_file(site, text);
   }
   ~StubSbatch() { ::setenv("PATH", old_path.c_str(), 1); }
 };
@@ -207,9 +212,9 @@ TEST_CASE("20 concurrent submits never over-reserve (stub sbatch)", "[sched][cli
   StubSbatch stub;
   std::vector<std::future<gosok::test::Result>> runs;
   for (int i = 0; i < 20; ++i) {
-    runs.push_back(std::async(std::launch::async, [&env, i] {
-      return env.gosok({"submit", "heat", "--site", "local-slurm", "--grant", "HPC-7", "--gpus-per-node", "1", "-t",
-                        "10", "--output-dir", (env.dir / ("c" + std::to_string(i))).string()});
+    runs.push_back(std::async(std::launch::async, [&env, &stub, i] {
+      return env.gosok({"submit", "heat", "--site", stub.site, "--grant", "HPC-7", "--gpus-per-node", "1", "-t", "10",
+                        "--output-dir", (env.dir / ("c" + std::to_string(i))).string()});
     }));
   }
   const auto outcome = gosok::test::tally(runs, "cannot cover");
@@ -225,7 +230,7 @@ TEST_CASE("crash between sbatch and commit: reconcile finds the job by its tag",
   env.import("HPC-7,climate,KIAPS,national_project,local-slurm,fake,1,2026-01-01,2099-12-31,climate7\n");
   StubSbatch stub;
   ::setenv("GOSOK_TEST_CRASH_AFTER_SBATCH", "1", 1);
-  auto r = env.gosok({"submit", "heat", "--site", "local-slurm", "--grant", "HPC-7", "-t", "10", "--output-dir",
+  auto r = env.gosok({"submit", "heat", "--site", stub.site, "--grant", "HPC-7", "-t", "10", "--output-dir",
                       (env.dir / "crash").string()});
   ::unsetenv("GOSOK_TEST_CRASH_AFTER_SBATCH");
   CHECK(r.exit_code == 70);

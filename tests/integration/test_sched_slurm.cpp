@@ -12,6 +12,8 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "subprocess.hpp"
@@ -82,6 +84,15 @@ struct Cluster {
 std::string sacct_field(const std::string& job, const std::string& field) {
   const auto r = run({"sacct", "-X", "-n", "-P", "-j", job, "--format=" + field});
   return r.output.substr(0, r.output.find('\n'));
+}
+
+// The same, for a job slurmdbd may not have recorded yet (it hears of jobs asynchronously).
+std::string sacct_field_when_recorded(const std::string& job, const std::string& field) {
+  std::string value;
+  for (int i = 0; i < 50 && (value = sacct_field(job, field)).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return value;
 }
 
 }  // namespace
@@ -246,4 +257,127 @@ TEST_CASE("slurm: a crash between sbatch and the commit is repaired by reconcile
   CHECK(jobs[0]["state"] == "settled");
   CHECK(jobs[0]["scheduler_state"] == "COMPLETED");
   CHECK(jobs[0]["allocated_gpus"] == 1);
+}
+
+namespace {
+
+// `scontrol show job -o` as name=value words, the job id replaced by <id>; times dropped.
+std::multiset<std::string> job_fields(const std::string& id) {
+  const auto r = run({"scontrol", "show", "job", "-o", id});
+  std::multiset<std::string> fields;
+  std::istringstream words(r.output);
+  for (std::string w; words >> w;) {
+    for (std::size_t p; (p = w.find(id)) != std::string::npos;) w.replace(p, id.size(), "<id>");
+    if (w.find("Time=") == std::string::npos && w.rfind("LastSchedEval=", 0) != 0) fields.insert(w);
+  }
+  return fields;
+}
+
+// The environment a job wrote (env-<id>.txt), minus what differs between any two jobs.
+std::set<std::string> job_env(const fs::path& file, const std::string& id) {
+  std::set<std::string> vars;
+  std::istringstream lines(gosok::test::read_file(file));
+  for (std::string line; std::getline(lines, line);) {
+    const std::string name = line.substr(0, line.find('='));
+    if (line.find(id) != std::string::npos || name == "SLURM_TASK_PID" || name.find("_TIME") != std::string::npos) {
+      continue;
+    }
+    vars.insert(line);
+  }
+  return vars;
+}
+
+bool wait_gone(const std::vector<std::string>& ids, double seconds) {
+  for (int i = 0; i < seconds * 5; ++i) {
+    bool any = false;
+    for (const auto& id : ids) any = any || !run({"squeue", "-h", "-j", id, "-o", "%i"}).output.empty();
+    if (!any) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+}  // namespace
+
+// gosok submits through libslurm (no sbatch process) when the build has it; the job must be
+// the one sbatch makes from the same script: same description in slurmctld, same environment
+// in the job. The template uses every directive gosok translates that this one-node cluster
+// can honour (no --constraint: the node has no features; no --reservation).
+TEST_CASE("slurm: through libslurm gosok makes the job sbatch makes from the same script", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(10);
+  gosok::test::write_file(c.dir / "probe.sbatch",
+                          "#!/bin/bash\n"
+                          "#SBATCH --job-name={{job_name}} -A {{account}} --qos={{qos}}\n"
+                          "#SBATCH -p {{partition}} --nodes={{nodes}} --ntasks-per-node={{ntasks_per_node}}\n"
+                          "#SBATCH --gpus-per-node={{gpus_per_node}} -c 1 --mem=100M --exclusive\n"
+                          "#SBATCH --time={{walltime}} --comment={{comment}} # the gosok tag\n"
+                          "#SBATCH -o {{output_dir}}/out-%j.txt -e {{output_dir}}/err-%j.txt -D {{output_dir}}\n"
+                          "#SBATCH {{hold}}\n"
+                          "env | sort > env-$SLURM_JOB_ID.txt\n");
+  const auto sub = c.json(c.submit_args("probe", {"-n", "2", "--gpus-per-node", "2", "-t", "3", "--hold", "--template",
+                                                  (c.dir / "probe.sbatch").string()}));
+  const std::string with = sub["submitted_with"];
+#if GOSOK_HAVE_LIBSLURM
+  CHECK_THAT(with, ContainsSubstring("libslurm"));
+#else
+  CHECK(with == "sbatch");
+#endif
+  const std::string api_id = sub["slurm_id"];
+  const auto raw = run({"sbatch", "--parsable", (c.dir / "probe" / "job.sbatch").string()}, 60, c.dir.path());
+  INFO(raw.output);
+  REQUIRE(raw.exit_code == 0);
+  const std::string raw_id = raw.output.substr(0, raw.output.find_first_of(";\n"));
+
+  const auto api_fields = job_fields(api_id), raw_fields = job_fields(raw_id);
+  CHECK(api_fields.count("JobState=PENDING") == 1);
+  CHECK(api_fields.count("Reason=JobHeldUser") == 1);
+  CHECK(api_fields.count("MinMemoryNode=100M") == 1);
+  CHECK(api_fields.count("OverSubscribe=NO") == 1);  // --exclusive
+  CHECK(api_fields.count("NumTasks=2") == 1);
+  CHECK(api_fields.count("TresPerNode=gres:gpu:2") == 1);
+  CHECK(api_fields == raw_fields);
+  // Accounting knows who submitted: gosok's own command line, not a made-up sbatch line.
+#if GOSOK_HAVE_LIBSLURM
+  CHECK_THAT(sacct_field_when_recorded(api_id, "SubmitLine"), ContainsSubstring("gosok submit heat"));
+#endif
+
+  run({"scontrol", "release", api_id + "," + raw_id});
+  REQUIRE(wait_gone({api_id, raw_id}, 120));
+  const auto api_env = job_env(c.dir / "probe" / ("env-" + api_id + ".txt"), api_id);
+  const auto raw_env = job_env(c.dir / "probe" / ("env-" + raw_id + ".txt"), raw_id);
+  CHECK(api_env.count("SLURM_NTASKS=2") == 1);
+  CHECK(api_env.count("SLURM_GPUS_PER_NODE=2") == 1);
+  std::vector<std::string> only_api, only_raw;
+  std::set_difference(api_env.begin(), api_env.end(), raw_env.begin(), raw_env.end(), std::back_inserter(only_api));
+  std::set_difference(raw_env.begin(), raw_env.end(), api_env.begin(), api_env.end(), std::back_inserter(only_raw));
+  CHECK(only_api == std::vector<std::string>{});
+  CHECK(only_raw == std::vector<std::string>{});
+  CHECK(api_env.size() > 20);
+}
+
+TEST_CASE("slurm: a script with directives gosok does not translate, or a site that says so, goes to sbatch",
+          "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(10);
+  const auto default_template = gosok::test::read_file(gosok::test::source_dir() / "job_templates/default.sbatch");
+  gosok::test::write_file(c.dir / "mail.sbatch", "#!/bin/bash\n#SBATCH --mail-type=NONE\n" +
+                                                     default_template.substr(default_template.find('\n') + 1));
+  auto sub = c.json(c.submit_args("mail", {"-t", "3", "--hold", "--template", (c.dir / "mail.sbatch").string()}));
+  CHECK_THAT(sub["submitted_with"].get<std::string>(), ContainsSubstring("sbatch"));
+#if GOSOK_HAVE_LIBSLURM
+  CHECK_THAT(sub["submitted_with"].get<std::string>(), ContainsSubstring("'--mail-type=NONE' (line 2)"));
+#endif
+  CHECK_THAT(sacct_field_when_recorded(sub["slurm_id"].get<std::string>(), "SubmitLine"),
+             ContainsSubstring("sbatch --parsable"));
+  auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+  site.replace(site.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
+  gosok::test::write_file(c.dir / "local-slurm.toml", site);
+  auto args = c.submit_args("forced", {"-t", "3", "--hold"});
+  args[3] = (c.dir / "local-slurm.toml").string();
+  sub = c.json(args);
+  CHECK(sub["submitted_with"] == "sbatch");
+  run({"scancel", "-A", c.account});
 }
