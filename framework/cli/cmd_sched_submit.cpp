@@ -71,6 +71,7 @@ int submit_command(const std::vector<std::string>& args) {
   req.walltime_s = sched::parse_walltime(walltime, "--walltime");
   if (!req.input_file.empty()) req.input_file = std::filesystem::absolute(req.input_file).string();
   const sched::Site site = sched::find_site(site_arg);
+  sched::prepare_submit(site, opt);
   if (req.output_dir.empty()) {
     sched::require_token("job name", req.name.empty() ? req.workload : req.name, false, 64);
     req.output_dir = default_output_dir(req.name.empty() ? req.workload : req.name);

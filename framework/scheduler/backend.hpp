@@ -31,6 +31,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  /// Starts, in the background, what can be made ready before a job is (optional).
+  virtual void prepare(const Site& /*site*/) {}
   /// Whether submitting books a reservation in the ledger (dry-run does not).
   virtual bool books() const { return true; }
   /// Starts the job; returns the scheduler's id ("" when it has none). Throws on failure,

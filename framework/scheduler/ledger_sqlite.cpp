@@ -159,10 +159,14 @@ class SqliteLedger final : public LedgerStore {
     // A concurrent submit holds the write lock for milliseconds; wait rather than fail.
     sqlite3_busy_timeout(m_db, 60000);
     // Each gosok command is a short process: checkpointing the WAL (and fsyncing the
-    // database) whenever the last connection closes would cost more than the command.
-    // SQLite still checkpoints automatically once the WAL reaches 1000 pages.
+    // database) whenever the last connection closes would cost more than the command. But
+    // the first connection of a process rebuilds its index of the WAL by reading all of it,
+    // so the WAL is kept short instead: a checkpoint once it holds 64 pages (about 8 submits;
+    // at SQLite's default of 1000 pages, opening the ledger took up to 5 ms, see
+    // docs/site-admin/slurm.md).
     sqlite3_db_config(m_db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA wal_autocheckpoint=64");
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
     if (read_instance()) return;  // an existing ledger: no write needed to open it
@@ -356,6 +360,11 @@ class SqliteLedger final : public LedgerStore {
       if (!m_done) sqlite3_exec(m_l.m_db, "ROLLBACK", nullptr, nullptr, nullptr);
     }
     void commit() {
+      // A SELECT stepped to a row and not yet reset keeps a read transaction open after
+      // COMMIT, and then SQLite cannot checkpoint the WAL (it grew without bound).
+      for (sqlite3_stmt* s = sqlite3_next_stmt(m_l.m_db, nullptr); s; s = sqlite3_next_stmt(m_l.m_db, s)) {
+        if (sqlite3_stmt_busy(s)) sqlite3_reset(s);
+      }
       m_l.exec("COMMIT");
       m_done = true;
     }

@@ -18,6 +18,10 @@ namespace gosok::sched {
 
 namespace fs = std::filesystem;
 
+void prepare_submit(const Site& site, const SubmitOptions& options) {
+  if (!options.dry_run) make_backend(site.scheduler)->prepare(site);
+}
+
 SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,
                          const SubmitOptions& options) {
   auto backend = make_backend(options.dry_run ? "dry-run" : site.scheduler);

@@ -31,6 +31,11 @@ struct SubmitOutcome {
   std::string submitted_with;  // how the job reached the scheduler ("libslurm 22.5.8", "sbatch", ...)
 };
 
+/// Lets the site's backend start, in the background, what it can ready before a submission
+/// (Slurm: opening libslurm and reading slurm.conf while the ledger is opened). Optional;
+/// call it as soon as the site is known.
+void prepare_submit(const Site& site, const SubmitOptions& options);
+
 /// plan → render → reserve (one transaction) → backend submit → record the id; releases
 /// the reservation when the backend fails. With dry_run: plan and render only.
 SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,

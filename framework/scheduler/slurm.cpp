@@ -33,6 +33,12 @@ class SlurmBackend final : public Backend {
  public:
   std::string name() const override { return "slurm"; }
 
+  void prepare([[maybe_unused]] const Site& site) override {
+#if GOSOK_HAVE_LIBSLURM
+    if (site.submit_with == "libslurm") prepare_libslurm();
+#endif
+  }
+
   std::string submit(SubmitContext& ctx) override {
     std::string id = submit_script(ctx);
     if (const char* crash = std::getenv("GOSOK_TEST_CRASH_AFTER_SBATCH"); crash && std::string(crash) == "1") {
@@ -96,11 +102,15 @@ class SlurmBackend final : public Backend {
 #if GOSOK_HAVE_LIBSLURM
     if (ctx.site.submit_with == "libslurm") {
       const auto t = translate_sbatch_script(ctx.script, ctx.script_path);
-      if (t.unsupported.empty()) {
-        ctx.submitted_with = "libslurm " + libslurm_version();
+      std::string why;
+      if (!t.unsupported.empty()) {
+        why = "directive " + t.unsupported + " is not one gosok translates";
+      } else if (libslurm_available(&why)) {
+        ctx.submitted_with = libslurm_name();
         return submit_with_libslurm(t.spec, ctx.script, ctx.script_path);
       }
-      ctx.submitted_with = "sbatch (directive " + t.unsupported + " is not one gosok translates)";
+      libslurm_available();  // a background load must end before this process forks sbatch
+      ctx.submitted_with = "sbatch (" + why + ")";
     }
 #endif
     if (ctx.submitted_with.empty()) ctx.submitted_with = "sbatch";
