@@ -16,6 +16,7 @@ void register_scheduler_commands(CommandRegistry& commands) {
   register_grants_command(commands);
   register_submit_command(commands);
   register_job_commands(commands);
+  register_submit_server_command(commands);
   // Internal: the local backend's monitor process (see sched::run_local_job).
   commands.add({"_local-monitor", "(internal) run and settle one local job",
                 [](const std::vector<std::string>& args, int&, char**) {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cmd_sched_common.hpp"
+#include "cmd_sched_server.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "scheduler/service.hpp"
@@ -30,6 +31,9 @@ std::string default_output_dir(const std::string& name) {
 }
 
 int submit_command(const std::vector<std::string>& args) {
+  if (!cli::in_submit_server()) {
+    if (const auto code = cli::submit_through_server(args)) return *code;
+  }
   sched::JobRequest req;
   sched::SubmitOptions opt;
   std::string site_arg, walltime = "00:10:00", ledger_arg;
@@ -71,6 +75,9 @@ int submit_command(const std::vector<std::string>& args) {
   req.walltime_s = sched::parse_walltime(walltime, "--walltime");
   if (!req.input_file.empty()) req.input_file = std::filesystem::absolute(req.input_file).string();
   const sched::Site site = sched::find_site(site_arg);
+  if (cli::in_submit_server() && (site.scheduler != "slurm" || std::getenv("GOSOK_TEST_CRASH_AFTER_SBATCH"))) {
+    throw cli::DeclinedByServer{};
+  }
   sched::prepare_submit(site, opt);
   if (req.output_dir.empty()) {
     sched::require_token("job name", req.name.empty() ? req.workload : req.name, false, 64);
@@ -81,6 +88,10 @@ int submit_command(const std::vector<std::string>& args) {
   auto ledger = cli::open_ledger(ledger_arg, site.ledger, &opt.ledger_path, true);
   const auto outcome = sched::submit_job(req, site, ledger.get(), opt);
   const auto& job = outcome.job;
+  if (job.backend == "slurm") cli::start_submit_server();  // for the next submit
+  const std::string submitted_with =
+      outcome.submitted_with +
+      (cli::in_submit_server() && !outcome.submitted_with.empty() ? ", by the submit server" : "");
   if (opt.dry_run) {
     if (json) {
       std::cout << nlohmann::json({{"script", outcome.script},
@@ -103,13 +114,13 @@ int submit_command(const std::vector<std::string>& args) {
   if (json) {
     auto j = cli::job_json(job);
     if (opt.wait) j["exit_code"] = outcome.exit_code;
-    if (!outcome.submitted_with.empty()) j["submitted_with"] = outcome.submitted_with;
+    if (!submitted_with.empty()) j["submitted_with"] = submitted_with;
     std::cout << j.dump(2) << "\n";
   } else if (job.backend == "slurm") {
     std::cout << fmt::format(
         "submitted {} as Slurm job {} on {}:{} ({}): reserved {:.4f} GPU-hours of grant {}\n  output: {}\n",
-        job.gosok_id(), job.slurm_id, site.name, job.partition, outcome.submitted_with, job.reserved_gpu_h,
-        job.grant_id, job.output_dir);
+        job.gosok_id(), job.slurm_id, site.name, job.partition, submitted_with, job.reserved_gpu_h, job.grant_id,
+        job.output_dir);
   } else if (opt.wait) {
     std::cout << fmt::format(
         "ran {} on {}: {} ({} s), charged {:.4f} GPU-hours of grant {} (reserved {:.4f})\n  output: {}\n",

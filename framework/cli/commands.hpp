@@ -28,6 +28,11 @@ class CommandRegistry {
   std::map<std::string, Command> m_commands;
 };
 
+/// Runs command `name` with gosok's exit codes: an InputError or a bad option prints
+/// "gosok NAME: ..." on stderr and gives 2, any other error 1.
+int run_command_guarded(const CommandRegistry& commands, const std::string& name, const std::vector<std::string>& args,
+                        int& argc, char** argv);
+
 /// Builds every command of this executable. `gosok` (commands_front.cpp) owns the login-node
 /// commands and hands `run`, `info` and `validate` to `gosok-run` (commands_runtime.cpp),
 /// the only executable that links MPI, Kokkos and HDF5.
@@ -37,6 +42,7 @@ void register_info_command(CommandRegistry& commands, const WorkloadRegistry& wo
 void register_validate_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 /// grants, submit, status, cancel, reconcile; and the `site` file kind (framework/scheduler).
 void register_scheduler_commands(CommandRegistry& commands);
+void register_submit_server_command(CommandRegistry& commands);
 
 /// Kinds of file `gosok validate` understands, found by a top-level key of the file.
 /// Commands that own a file format (sites, workflows, …) add their kind here.

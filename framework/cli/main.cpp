@@ -1,12 +1,10 @@
 // gosok and gosok-run share this entry point; each links its own register_builtin_commands.
 // Only `gosok run` initialises MPI and Kokkos (inside gosok-run); every other command is
 // safe on a login node.
-#include <boost/program_options/errors.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
-#include "core/error.hpp"
 #include "core/logging.hpp"
 #include "core/version.hpp"
 
@@ -52,16 +50,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
-  try {
-    return command->run(args, argc, argv);
-  } catch (const gosok::InputError& e) {
-    std::cerr << "gosok " << first << ": " << e.what() << "\n";
-    return 2;
-  } catch (const boost::program_options::error& e) {
-    std::cerr << "gosok " << first << ": " << e.what() << " (see 'gosok " << first << " --help')\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "gosok " << first << ": error: " << e.what() << "\n";
-    return 1;
-  }
+  return gosok::run_command_guarded(commands, first, args, argc, argv);
 }

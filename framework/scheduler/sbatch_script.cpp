@@ -12,6 +12,8 @@
 #include <cctype>
 #include <climits>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "scheduler/text.hpp"
@@ -291,7 +293,20 @@ std::optional<std::uint32_t> sbatch_minutes(const std::string& text) {
   }
 }
 
+namespace {
+std::optional<SubmitterState> g_acting_for;
+}
+
+void act_for_submitter(const SubmitterState* who) {
+  if (who) {
+    g_acting_for = *who;
+  } else {
+    g_acting_for.reset();
+  }
+}
+
 SubmitterState current_submitter() {
+  if (g_acting_for) return *g_acting_for;
   SubmitterState w;
   for (char** e = environ; e && *e; ++e) w.environ.emplace_back(*e);
   std::error_code ec;
@@ -302,12 +317,19 @@ SubmitterState current_submitter() {
   ::umask(static_cast<mode_t>(w.umask));
   errno = 0;
   w.priority = ::getpriority(PRIO_PROCESS, 0);
+  w.session = static_cast<int>(::getsid(0));
   // Slurm's list of limits it can propagate, in its order.
   const std::pair<const char*, int> limits[] = {
       {"CPU", RLIMIT_CPU},         {"FSIZE", RLIMIT_FSIZE}, {"DATA", RLIMIT_DATA},   {"STACK", RLIMIT_STACK},
       {"CORE", RLIMIT_CORE},       {"RSS", RLIMIT_RSS},     {"NPROC", RLIMIT_NPROC}, {"NOFILE", RLIMIT_NOFILE},
       {"MEMLOCK", RLIMIT_MEMLOCK}, {"AS", RLIMIT_AS},
   };
+  {
+    std::ifstream f("/proc/self/cmdline", std::ios::binary);
+    w.command_line.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    while (!w.command_line.empty() && w.command_line.back() == '\0') w.command_line.pop_back();
+    std::replace(w.command_line.begin(), w.command_line.end(), '\0', ' ');
+  }
   for (const auto& [name, resource] : limits) {
     struct rlimit r {};
     if (::getrlimit(resource, &r) == 0) w.rlimits.emplace_back(name, static_cast<unsigned long>(r.rlim_cur));

@@ -57,8 +57,13 @@ struct SubmitterState {
   int umask = 022;
   int priority = 0;
   std::vector<std::pair<std::string, unsigned long>> rlimits;  // ("CPU", cur), ...
+  std::string command_line;                                    // what the user typed (Slurm's SubmitLine)
+  int session = 0;                                             // session id (Slurm's AllocNode:Sid)
 };
+/// The user and process a job is submitted for: this process, or the one set with
+/// act_for_submitter (the submit server acts for its clients, one request at a time).
 SubmitterState current_submitter();
+void act_for_submitter(const SubmitterState* who);  // nullptr: this process again
 std::vector<std::string> sbatch_environment(const BatchJobSpec& spec, const SubmitterState& who);
 
 /// Minutes from an sbatch --time value ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S";

@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 #include <ctime>
-#include <set>
+#include <map>
 
 #include "core/error.hpp"
 #include "scheduler/backend.hpp"
@@ -78,17 +78,24 @@ class SlurmBackend final : public Backend {
     // Jobs accounting has not recorded yet are still known to the controller (finished
     // ones too, for MinJobAge). squeue has no elapsed time or allocated GPUs, so a job it
     // reports as finished is only "ENDING" here: it is settled once sacct has it.
-    std::set<std::string> known;
-    for (const auto& r : records) known.insert(r.job_id);
+    // sacct may also hold a just-submitted job before its comment (the gosok tag) reaches
+    // the database; squeue's comment then fills it in.
+    std::map<std::string, std::size_t> known;
+    for (std::size_t i = 0; i < records.size(); ++i) known[records[i].job_id] = i;
     const auto q = run_process({"squeue", "-h", "-t", "all", "-o", "%i|%T|%k"});
     if (q.exit_code == 0) {
       for (const auto& line : split(q.out, '\n')) {
         const auto f = split(line, '|');
-        if (f.size() < 3 || known.count(f[0])) continue;
+        if (f.size() < 3) continue;
+        const std::string comment = f[2] == "(null)" ? "" : f[2];
+        if (const auto k = known.find(f[0]); k != known.end()) {
+          if (records[k->second].comment.empty()) records[k->second].comment = comment;
+          continue;
+        }
         AcctRecord r;
         r.job_id = f[0];
         r.state = is_terminal_state(f[1]) ? "ENDING" : f[1];
-        r.comment = f[2] == "(null)" ? "" : f[2];
+        r.comment = comment;
         records.push_back(r);
       }
     }

@@ -9,9 +9,7 @@
 #include <slurm/slurm_version.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <future>
-#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -80,16 +78,6 @@ const LibSlurm& libslurm() {
 
 char* c(const std::string& s) { return s.empty() ? nullptr : const_cast<char*>(s.c_str()); }
 
-std::string own_command_line() {
-  std::ifstream f("/proc/self/cmdline", std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  for (auto& ch : s) {
-    if (ch == '\0') ch = ' ';
-  }
-  return s;
-}
-
 }  // namespace
 
 void prepare_libslurm() {
@@ -123,7 +111,6 @@ std::string submit_with_libslurm(const BatchJobSpec& spec, const std::string& sc
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   const std::string work_dir = spec.chdir.empty() ? who.cwd : spec.chdir;
-  const std::string submit_line = own_command_line();
   char* argv[] = {const_cast<char*>(script_path.c_str()), nullptr};
 
   job_desc_msg_t d;
@@ -139,7 +126,8 @@ std::string submit_with_libslurm(const BatchJobSpec& spec, const std::string& sc
   d.reservation = c(spec.reservation);
   d.tres_per_node = c(spec.tres_per_node);
   d.work_dir = c(work_dir);
-  d.submit_line = c(submit_line);
+  d.submit_line = c(who.command_line);
+  d.alloc_sid = static_cast<std::uint32_t>(who.session);
   d.script = const_cast<char*>(script.c_str());
   d.argc = 1;
   d.argv = argv;

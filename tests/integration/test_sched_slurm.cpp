@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -21,6 +22,7 @@
 namespace fs = std::filesystem;
 using Catch::Approx;
 using Catch::Matchers::ContainsSubstring;
+using Catch::Matchers::StartsWith;
 using gosok::test::run;
 
 namespace {
@@ -297,16 +299,11 @@ bool wait_gone(const std::vector<std::string>& ids, double seconds) {
   return false;
 }
 
-}  // namespace
-
-// gosok submits through libslurm (no sbatch process) when the build has it; the job must be
-// the one sbatch makes from the same script: same description in slurmctld, same environment
-// in the job. The template uses every directive gosok translates that this one-node cluster
-// can honour (no --constraint: the node has no features; no --reservation).
-TEST_CASE("slurm: through libslurm gosok makes the job sbatch makes from the same script", "[sched][slurm]") {
-  REQUIRE_SLURM();
-  Cluster c;
-  c.import(10);
+// Submits the probe template (every directive gosok translates that this one-node cluster
+// can honour: no --constraint, the node has no features; no --reservation) with gosok, then
+// the script gosok wrote with plain sbatch from the same folder; the two jobs must be the
+// same in slurmctld (scontrol) and in the job (its environment). Returns how gosok submitted.
+std::string compare_with_sbatch(Cluster& c, const std::string& out) {
   gosok::test::write_file(c.dir / "probe.sbatch",
                           "#!/bin/bash\n"
                           "#SBATCH --job-name={{job_name}} -A {{account}} --qos={{qos}}\n"
@@ -316,16 +313,10 @@ TEST_CASE("slurm: through libslurm gosok makes the job sbatch makes from the sam
                           "#SBATCH -o {{output_dir}}/out-%j.txt -e {{output_dir}}/err-%j.txt -D {{output_dir}}\n"
                           "#SBATCH {{hold}}\n"
                           "env | sort > env-$SLURM_JOB_ID.txt\n");
-  const auto sub = c.json(c.submit_args("probe", {"-n", "2", "--gpus-per-node", "2", "-t", "3", "--hold", "--template",
-                                                  (c.dir / "probe.sbatch").string()}));
-  const std::string with = sub["submitted_with"];
-#if GOSOK_HAVE_LIBSLURM
-  CHECK_THAT(with, ContainsSubstring("libslurm"));
-#else
-  CHECK(with == "sbatch");
-#endif
+  const auto sub = c.json(c.submit_args(
+      out, {"-n", "2", "--gpus-per-node", "2", "-t", "3", "--hold", "--template", (c.dir / "probe.sbatch").string()}));
   const std::string api_id = sub["slurm_id"];
-  const auto raw = run({"sbatch", "--parsable", (c.dir / "probe" / "job.sbatch").string()}, 60, c.dir.path());
+  const auto raw = run({"sbatch", "--parsable", (c.dir / out / "job.sbatch").string()}, 60, c.dir.path());
   INFO(raw.output);
   REQUIRE(raw.exit_code == 0);
   const std::string raw_id = raw.output.substr(0, raw.output.find_first_of(";\n"));
@@ -338,23 +329,118 @@ TEST_CASE("slurm: through libslurm gosok makes the job sbatch makes from the sam
   CHECK(api_fields.count("NumTasks=2") == 1);
   CHECK(api_fields.count("TresPerNode=gres:gpu:2") == 1);
   CHECK(api_fields == raw_fields);
-  // Accounting knows who submitted: gosok's own command line, not a made-up sbatch line.
+  // Accounting knows who submitted: the user's gosok command line, not a made-up sbatch line.
 #if GOSOK_HAVE_LIBSLURM
   CHECK_THAT(sacct_field_when_recorded(api_id, "SubmitLine"), ContainsSubstring("gosok submit heat"));
 #endif
 
   run({"scontrol", "release", api_id + "," + raw_id});
   REQUIRE(wait_gone({api_id, raw_id}, 120));
-  const auto api_env = job_env(c.dir / "probe" / ("env-" + api_id + ".txt"), api_id);
-  const auto raw_env = job_env(c.dir / "probe" / ("env-" + raw_id + ".txt"), raw_id);
+  const auto api_env = job_env(c.dir / out / ("env-" + api_id + ".txt"), api_id);
+  const auto raw_env = job_env(c.dir / out / ("env-" + raw_id + ".txt"), raw_id);
   CHECK(api_env.count("SLURM_NTASKS=2") == 1);
   CHECK(api_env.count("SLURM_GPUS_PER_NODE=2") == 1);
+  CHECK(api_env.count("SLURM_SUBMIT_DIR=" + c.dir.path().string()) == 1);
   std::vector<std::string> only_api, only_raw;
   std::set_difference(api_env.begin(), api_env.end(), raw_env.begin(), raw_env.end(), std::back_inserter(only_api));
   std::set_difference(raw_env.begin(), raw_env.end(), api_env.begin(), api_env.end(), std::back_inserter(only_raw));
   CHECK(only_api == std::vector<std::string>{});
   CHECK(only_raw == std::vector<std::string>{});
   CHECK(api_env.size() > 20);
+  return sub["submitted_with"];
+}
+
+// Sets an environment variable for one scope (gosok::test::run passes ours on).
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) { ::setenv(name.c_str(), value.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
+
+// The submit server's sockets for this test (XDG_RUNTIME_DIR points into the test folder).
+std::vector<fs::path> server_sockets(const fs::path& runtime) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(runtime, ec)) {
+    if (e.path().extension() == ".sock") found.push_back(e.path());
+  }
+  return found;
+}
+
+bool wait_for(const std::function<bool()>& condition, double seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+}  // namespace
+
+// gosok submits through libslurm (no sbatch process) when the build has it, in-process or
+// through this user's submit server; either way the job is the one sbatch makes.
+TEST_CASE("slurm: through libslurm gosok makes the job sbatch makes from the same script", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(10);
+  ScopedEnv runtime("XDG_RUNTIME_DIR", (c.dir / "run").string());
+  fs::create_directories(c.dir / "run");
+  {
+    ScopedEnv off("GOSOK_SUBMIT_SERVER", "0");
+    const auto with = compare_with_sbatch(c, "in-process");
+#if GOSOK_HAVE_LIBSLURM
+    CHECK_THAT(with, ContainsSubstring("libslurm") && !ContainsSubstring("submit server"));
+#else
+    CHECK(with == "sbatch");
+#endif
+    CHECK(server_sockets(c.dir / "run").empty());  // GOSOK_SUBMIT_SERVER=0: none started
+  }
+  // That submission was in-process; it starts a server for the next ones.
+  c.json(c.submit_args("warm", {"-t", "3", "--hold"}));
+  REQUIRE(wait_for([&] { return !server_sockets(c.dir / "run").empty(); }, 10));
+  const auto with = compare_with_sbatch(c, "served");
+  CHECK_THAT(with, ContainsSubstring("by the submit server"));
+#if GOSOK_HAVE_LIBSLURM
+  CHECK_THAT(with, ContainsSubstring("libslurm"));
+#endif
+  run({"scancel", "-A", c.account});
+}
+
+TEST_CASE("slurm: the submit server refuses as gosok does, steps aside for what it must not do, and leaves when idle",
+          "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(0.2);
+  ScopedEnv runtime("XDG_RUNTIME_DIR", (c.dir / "run").string());
+  ScopedEnv idle("GOSOK_SUBMIT_SERVER_IDLE", "3");
+  fs::create_directories(c.dir / "run");
+  c.json(c.submit_args("first", {"-t", "3", "--hold"}));  // in-process; starts the server
+  REQUIRE(wait_for([&] { return server_sockets(c.dir / "run").size() == 1; }, 10));
+  // A refusal through the server: same message and exit code, nothing reaches Slurm.
+  auto r = c.gosok(c.submit_args("over", {"--gpus-per-node", "4", "-t", "01:00:00"}));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, ContainsSubstring("gosok submit: grant " + c.grant + " cannot cover"));
+  CHECK(run({"squeue", "-h", "-A", c.account, "-o", "%i"}).output.find('\n') ==
+        run({"squeue", "-h", "-A", c.account, "-o", "%i"}).output.rfind('\n'));  // still just "first"
+  // The crash hook must end the submitting process itself: the server leaves it to gosok.
+  {
+    ScopedEnv crash("GOSOK_TEST_CRASH_AFTER_SBATCH", "1");
+    CHECK(c.gosok(c.submit_args("crash", {"-t", "3", "--hold"})).exit_code == 70);
+  }
+  // A server killed outright leaves a socket nobody answers: the next submit runs in-process
+  // and starts a new server.
+  run({"pkill", "-KILL", "-f", "_submit-server --socket " + (c.dir / "run").string()});
+  const auto sub = c.json(c.submit_args("after-kill", {"-t", "3", "--hold"}));
+  CHECK_THAT(sub["submitted_with"].get<std::string>(), !ContainsSubstring("submit server"));
+  CHECK(wait_for(
+      [&] {
+        return run({"pgrep", "-f", "_submit-server --socket " + (c.dir / "run").string()}).exit_code == 0;
+      },
+      10));
+  // Idle for GOSOK_SUBMIT_SERVER_IDLE seconds: it leaves and removes its socket.
+  CHECK(wait_for([&] { return server_sockets(c.dir / "run").empty(); }, 15));
+  run({"scancel", "-A", c.account});
 }
 
 TEST_CASE("slurm: a script with directives gosok does not translate, or a site that says so, goes to sbatch",
@@ -378,6 +464,6 @@ TEST_CASE("slurm: a script with directives gosok does not translate, or a site t
   auto args = c.submit_args("forced", {"-t", "3", "--hold"});
   args[3] = (c.dir / "local-slurm.toml").string();
   sub = c.json(args);
-  CHECK(sub["submitted_with"] == "sbatch");
+  CHECK_THAT(sub["submitted_with"].get<std::string>(), StartsWith("sbatch") && !ContainsSubstring("libslurm"));
   run({"scancel", "-A", c.account});
 }
