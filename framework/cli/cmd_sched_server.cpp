@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -33,6 +34,7 @@ namespace gosok::cli {
 namespace {
 
 bool g_in_server = false;
+volatile std::sig_atomic_t g_stop = 0;
 
 bool enabled() {
   const char* v = std::getenv("GOSOK_SUBMIT_SERVER");
@@ -200,13 +202,10 @@ int serve_forever(const CommandRegistry& commands, const std::vector<std::string
 #endif
   const char* idle_env = std::getenv("GOSOK_SUBMIT_SERVER_IDLE");
   const int idle_s = idle_env && std::atoi(idle_env) > 0 ? std::atoi(idle_env) : 60;
-  for (;;) {
-    pollfd p{listener, POLLIN, 0};
-    const int ready = ::poll(&p, 1, idle_s * 1000);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;  // idle: leave
-    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+  struct sigaction term {};
+  term.sa_handler = [](int) { g_stop = 1; };  // finish the request at hand, then leave
+  ::sigaction(SIGTERM, &term, nullptr);
+  auto serve_one = [&](int fd) {
     ucred peer{};
     socklen_t len = sizeof peer;
     const timeval timeout{10, 0};
@@ -223,8 +222,21 @@ int serve_forever(const CommandRegistry& commands, const std::vector<std::string
       }
     }
     ::close(fd);
+  };
+  while (!g_stop) {
+    pollfd p{listener, POLLIN, 0};
+    const int ready = ::poll(&p, 1, idle_s * 1000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;  // idle: leave
+    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) serve_one(fd);
   }
+  // Leaving: first no new clients (the path goes), then serve those already connected, whose
+  // requests may be sent already.
   ::unlink(path.c_str());
+  ::fcntl(listener, F_SETFL, O_NONBLOCK);
+  for (int fd; (fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) serve_one(fd);
+  ::close(listener);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -263,28 +264,31 @@ TEST_CASE("slurm: a crash between sbatch and the commit is repaired by reconcile
 
 namespace {
 
+// `id` as a whole number in `text` (job 10 is not in "100M") replaced by <id>.
+std::string mark_job_id(const std::string& text, const std::string& id) {
+  return std::regex_replace(text, std::regex("(^|[^0-9])" + id + "(?![0-9])"), "$1<id>");
+}
+
 // `scontrol show job -o` as name=value words, the job id replaced by <id>; times dropped.
 std::multiset<std::string> job_fields(const std::string& id) {
   const auto r = run({"scontrol", "show", "job", "-o", id});
   std::multiset<std::string> fields;
   std::istringstream words(r.output);
   for (std::string w; words >> w;) {
-    for (std::size_t p; (p = w.find(id)) != std::string::npos;) w.replace(p, id.size(), "<id>");
-    if (w.find("Time=") == std::string::npos && w.rfind("LastSchedEval=", 0) != 0) fields.insert(w);
+    if (w.find("Time=") == std::string::npos && w.rfind("LastSchedEval=", 0) != 0) fields.insert(mark_job_id(w, id));
   }
   return fields;
 }
 
-// The environment a job wrote (env-<id>.txt), minus what differs between any two jobs.
+// The environment a job wrote (env-<id>.txt), the job id replaced by <id>, minus what
+// differs between any two jobs (times, the batch shell's pid).
 std::set<std::string> job_env(const fs::path& file, const std::string& id) {
   std::set<std::string> vars;
   std::istringstream lines(gosok::test::read_file(file));
   for (std::string line; std::getline(lines, line);) {
     const std::string name = line.substr(0, line.find('='));
-    if (line.find(id) != std::string::npos || name == "SLURM_TASK_PID" || name.find("_TIME") != std::string::npos) {
-      continue;
-    }
-    vars.insert(line);
+    if (name == "SLURM_TASK_PID" || name.find("_TIME") != std::string::npos) continue;
+    vars.insert(mark_job_id(line, id));
   }
   return vars;
 }

@@ -141,3 +141,23 @@ TEST_CASE("ledger: reserve, refuse, settle once, release", "[sched][ledger]") {
   CHECK(ledger->jobs("G-1", true).size() == 1);
   CHECK(ledger->jobs("", false).size() == 3);
 }
+
+// Every gosok command opens the ledger afresh, and the first connection of a process reads
+// the whole write-ahead log back. The log must stay short: SQLite checkpoints it (every 64
+// pages) only when no statement of the connection is still open at COMMIT.
+TEST_CASE("ledger: the write-ahead log stays short over many commands", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  const std::string path = (dir / "l.sqlite").string();
+  open_sqlite_ledger(path)->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  for (int i = 0; i < 300; ++i) {  // one "command" each: open, reserve, record, close
+    auto ledger = open_sqlite_ledger(path);
+    auto j = job(0.001);
+    ledger->reserve(j);
+    ledger->set_submitted(j.id, std::to_string(1000 + i), 0);
+  }
+  // About 7 pages a command: without checkpoints the log would hold some 2,100 pages (8 MB).
+  const auto wal = std::filesystem::file_size(path + "-wal");
+  INFO(wal);
+  CHECK(wal < 128 * 4096);
+  CHECK(open_sqlite_ledger(path)->jobs("", true).size() == 300);
+}
