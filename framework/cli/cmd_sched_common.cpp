@@ -1,14 +1,18 @@
+#include "cmd_sched_common.hpp"
+
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
 
-#include "cmd_sched_common.hpp"
+#include "cmd_sched_server.hpp"
 #include "core/error.hpp"
 #include "scheduler/text.hpp"
 
 namespace gosok::cli {
 
-std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
+std::shared_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
                                                 std::string* path_out, bool must_exist) {
   const std::string path = sched::ledger_path(explicit_path, site_ledger);
   if (path_out) *path_out = path;
@@ -16,7 +20,27 @@ std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path
     throw InputError("no ledger at " + path +
                      " (import a grant first: gosok grants import FILE; or set --ledger / GOSOK_LEDGER)");
   }
-  return sched::open_sqlite_ledger(path);
+  if (!in_submit_server()) return sched::open_sqlite_ledger(path);
+  // The server keeps its last few connections (opening one costs about a millisecond), each
+  // for the very file it opened: a ledger deleted and made anew at the same path is reopened.
+  struct Kept {
+    std::shared_ptr<sched::LedgerStore> ledger;
+    dev_t dev;
+    ino_t ino;
+  };
+  static std::map<std::string, Kept> kept;
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (const auto k = kept.find(path); k != kept.end()) {
+    if (exists && k->second.dev == st.st_dev && k->second.ino == st.st_ino) return k->second.ledger;
+    kept.erase(k);
+  }
+  auto ledger = std::shared_ptr<sched::LedgerStore>(sched::open_sqlite_ledger(path));
+  if (::stat(path.c_str(), &st) == 0) {
+    if (kept.size() >= 4) kept.clear();
+    kept[path] = {ledger, st.st_dev, st.st_ino};
+  }
+  return ledger;
 }
 
 nlohmann::json job_json(const sched::JobRecord& j) {

@@ -12,8 +12,9 @@
 namespace gosok::cli {
 
 /// Opens the ledger named by --ledger, $GOSOK_LEDGER, the site or the user default.
-/// With must_exist, a missing file is an InputError instead of a new empty ledger.
-std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
+/// With must_exist, a missing file is an InputError instead of a new empty ledger. In the
+/// submit server the connection is kept for the next request on the same ledger file.
+std::shared_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
                                                 std::string* path_out = nullptr, bool must_exist = false);
 
 nlohmann::json job_json(const sched::JobRecord& job);

@@ -427,6 +427,14 @@ TEST_CASE("slurm: the submit server refuses as gosok does, steps aside for what 
   CHECK_THAT(r.output, ContainsSubstring("gosok submit: grant " + c.grant + " cannot cover"));
   CHECK(run({"squeue", "-h", "-A", c.account, "-o", "%i"}).output.find('\n') ==
         run({"squeue", "-h", "-A", c.account, "-o", "%i"}).output.rfind('\n'));  // still just "first"
+  // The server keeps its ledger connection, but for that file only: a ledger deleted and
+  // made anew at the same path is the one the next job goes into.
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(c.ledger + suffix);
+  c.import(0.2);
+  const auto again = c.json(c.submit_args("again", {"-t", "3", "--hold"}));
+  CHECK_THAT(again["submitted_with"].get<std::string>(), ContainsSubstring("by the submit server"));
+  CHECK(again["id"] == "g1");
+  CHECK(c.json({"status", "--no-refresh"}).size() == 1);
   // The crash hook must end the submitting process itself: the server leaves it to gosok.
   {
     ScopedEnv crash("GOSOK_TEST_CRASH_AFTER_SBATCH", "1");
