@@ -28,8 +28,6 @@
 #include "scheduler/slurm_api.hpp"
 #endif
 
-extern char** environ;
-
 namespace gosok::cli {
 namespace {
 

@@ -27,8 +27,8 @@ std::optional<int> submit_through_server(const std::vector<std::string>& args);
 void start_submit_server();
 
 /// Thrown by `gosok submit` inside the server for requests the server leaves to its client
-/// (sites that are not Slurm: the local backend's runs are the submitter's children; test
-/// hooks that must end the submitting process).
+/// (sites that are not Slurm: the local backend's runs are the submitter's children; sites
+/// that submit with sbatch; test hooks that must end the submitting process).
 struct DeclinedByServer {};
 bool in_submit_server();
 

@@ -75,7 +75,10 @@ int submit_command(const std::vector<std::string>& args) {
   req.walltime_s = sched::parse_walltime(walltime, "--walltime");
   if (!req.input_file.empty()) req.input_file = std::filesystem::absolute(req.input_file).string();
   const sched::Site site = sched::find_site(site_arg);
-  if (cli::in_submit_server() && (site.scheduler != "slurm" || std::getenv("GOSOK_TEST_CRASH_AFTER_SBATCH"))) {
+  // The server serves libslurm submissions only: an sbatch process it started would carry
+  // the server's resource limits and nice value, not its client's.
+  if (cli::in_submit_server() &&
+      (site.scheduler != "slurm" || site.submit_with != "libslurm" || std::getenv("GOSOK_TEST_CRASH_AFTER_SBATCH"))) {
     throw cli::DeclinedByServer{};
   }
   sched::prepare_submit(site, opt);
