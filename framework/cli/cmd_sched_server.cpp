@@ -235,6 +235,9 @@ int serve_forever(const CommandRegistry& commands, const std::vector<std::string
   ::fcntl(listener, F_SETFL, O_NONBLOCK);
   for (int fd; (fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) serve_one(fd);
   ::close(listener);
+  // Still holding the lock: a server starting now either fails to take this one (and
+  // leaves) or creates a new lock file; either way one server per socket.
+  ::unlink((path + ".lock").c_str());
   return 0;
 }
 

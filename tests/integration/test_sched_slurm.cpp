@@ -450,8 +450,17 @@ TEST_CASE("slurm: the submit server refuses as gosok does, steps aside for what 
         return run({"pgrep", "-f", "_submit-server --socket " + (c.dir / "run").string()}).exit_code == 0;
       },
       10));
-  // Idle for GOSOK_SUBMIT_SERVER_IDLE seconds: it leaves and removes its socket.
+  // Idle for GOSOK_SUBMIT_SERVER_IDLE seconds: it leaves and removes its socket and lock.
   CHECK(wait_for([&] { return server_sockets(c.dir / "run").empty(); }, 15));
+  CHECK(wait_for(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : fs::recursive_directory_iterator(c.dir / "run", ec)) {
+          if (e.path().extension() == ".lock") return false;
+        }
+        return true;
+      },
+      5));
   run({"scancel", "-A", c.account});
 }
 
