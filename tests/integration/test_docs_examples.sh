@@ -14,6 +14,7 @@ export PATH="$bin_dir:$PATH"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 ran=0
+docs=0
 skipped=0
 failed=0
 while IFS= read -r -d '' doc; do
@@ -27,6 +28,7 @@ while IFS= read -r -d '' doc; do
       print info > (dir "/" n ".kind"); close(dir "/" n ".kind"); printf "" > file; next
     }
     inside { print >> file }' "$doc"
+  grep -q '^```sh' "$doc" && docs=$((docs + 1))
   for kind_file in "$work"/blocks/*.kind; do
     [[ -e $kind_file ]] || continue
     kind=$(<"$kind_file")
@@ -42,7 +44,9 @@ while IFS= read -r -d '' doc; do
       [[ -e "$GOSOK_SOURCE_DIR/$d" ]] && ln -s "$GOSOK_SOURCE_DIR/$d" "$sandbox/$d"
     done
     name="${doc#"$GOSOK_SOURCE_DIR"/} block $(basename "$block" .sh)"
-    if (cd "$sandbox" && GOSOK_LEDGER="$sandbox/ledger.sqlite" bash -euo pipefail "$block") > "$sandbox.log" 2>&1; then
+    # stdin is /dev/null: a block must not read (mpirun forwards stdin to rank 0) the list of
+    # documents this loop reads, or the documents after it would never run.
+    if (cd "$sandbox" && GOSOK_LEDGER="$sandbox/ledger.sqlite" bash -euo pipefail "$block") < /dev/null > "$sandbox.log" 2>&1; then
       ran=$((ran + 1))
       echo "ok   $name"
     else
@@ -56,9 +60,15 @@ while IFS= read -r -d '' doc; do
   rm -rf "$work"
 done < <(find "$GOSOK_SOURCE_DIR/docs" -name '*.md' -print0 | sort -z)
 
-echo "docs examples: $ran ran, $failed failed, $skipped skipped (no Slurm)"
+echo "docs examples: $ran ran, $failed failed, $skipped skipped (no Slurm) in $docs documents"
 if (( ran == 0 )); then
   echo "no runnable example found in docs/" >&2
+  exit 1
+fi
+# Every document with a runnable block was reached.
+expected=$(grep -l '^```sh' -r "$GOSOK_SOURCE_DIR/docs" --include='*.md' | wc -l)
+if (( docs != expected )); then
+  echo "only $docs of the $expected documents with examples were reached" >&2
   exit 1
 fi
 (( failed == 0 ))
