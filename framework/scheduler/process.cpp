@@ -29,8 +29,11 @@ int decode_status(int status) {
 }
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input,
+                          const std::vector<std::string>* env) {
   if (argv.empty()) throw std::logic_error("run_process: empty argv");
+  std::vector<char*> envp;
+  if (env) envp = c_argv(*env);
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC)) {
     throw std::runtime_error("pipe failed");
@@ -42,7 +45,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
-    ::execvp(args[0], args.data());
+    if (env) {
+      ::execvpe(args[0], args.data(), envp.data());
+    } else {
+      ::execvp(args[0], args.data());
+    }
     ::_exit(127);
   }
   ::close(in_pipe[0]);

@@ -13,8 +13,10 @@ struct ProcessResult {
   std::string err;
 };
 
-/// Runs argv[0] (found on PATH), feeding `input` on stdin, and waits for it.
-ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = "");
+/// Runs argv[0] (found on PATH), feeding `input` on stdin, and waits for it; with `env`, in
+/// that environment ("NAME=value" entries) instead of this process's.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = "",
+                          const std::vector<std::string>* env = nullptr);
 
 /// Starts argv detached from this process (own session), stdout and stderr appended to
 /// `log_path` ("" = inherited), working directory `cwd`; returns its pid (and its process

@@ -7,12 +7,15 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "scheduler/backend.hpp"
 #include "scheduler/process.hpp"
 #include "scheduler/slurm_api.hpp"
 #include "scheduler/text.hpp"
+
+extern char** environ;
 
 namespace gosok::sched {
 
@@ -121,7 +124,13 @@ class SlurmBackend final : public Backend {
     }
 #endif
     if (ctx.submitted_with.empty()) ctx.submitted_with = "sbatch";
-    const auto r = run_process({"sbatch", "--parsable", ctx.script_path});
+    // sbatch lets SBATCH_* variables (SBATCH_PARTITION, SBATCH_TIMELIMIT, ...) override the
+    // script; the job must be the one gosok planned and reserved, so they are left out.
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+      if (std::string_view(*e).rfind("SBATCH_", 0) != 0) env.emplace_back(*e);
+    }
+    const auto r = run_process({"sbatch", "--parsable", ctx.script_path}, "", &env);
     if (r.exit_code != 0) {
       throw RunError(fmt::format("sbatch refused the job (exit {}): {}", r.exit_code, trim(r.err + r.out)));
     }

@@ -488,3 +488,33 @@ TEST_CASE("slurm: a script with directives gosok does not translate, or a site t
   CHECK_THAT(sub["submitted_with"].get<std::string>(), StartsWith("sbatch") && !ContainsSubstring("libslurm"));
   run({"scancel", "-A", c.account});
 }
+
+// sbatch lets SBATCH_PARTITION, SBATCH_TIMELIMIT, ... override a script's directives; a
+// gosok job must stay the one gosok planned and reserved, whichever way it reaches Slurm.
+TEST_CASE("slurm: SBATCH_* variables in the environment do not change a gosok job", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  c.import(10);
+  auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+  site.replace(site.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
+  gosok::test::write_file(c.dir / "by-sbatch.toml", site);
+  ScopedEnv partition("SBATCH_PARTITION", "debug");
+  ScopedEnv time("SBATCH_TIMELIMIT", "1");
+  ScopedEnv off("GOSOK_SUBMIT_SERVER", "0");
+  std::vector<std::string> ids;
+  ids.push_back(c.json(c.submit_args("api", {"-t", "3", "--hold"}))["slurm_id"]);
+  auto args = c.submit_args("sbatch", {"-t", "3", "--hold"});
+  args[3] = (c.dir / "by-sbatch.toml").string();
+  ids.push_back(c.json(args)["slurm_id"]);
+  for (const auto& id : ids) {
+    INFO(id);
+    const auto fields = job_fields(id);
+    CHECK(fields.count("Partition=gpu") == 1);
+    CHECK(fields.count("TimeLimit=00:03:00") == 1);
+  }
+  // What plain sbatch does with them (so the checks above can fail):
+  const auto raw = run({"sbatch", "--parsable", (c.dir / "api" / "job.sbatch").string()}, 60, c.dir.path());
+  REQUIRE(raw.exit_code == 0);
+  CHECK(job_fields(raw.output.substr(0, raw.output.find_first_of(";\n"))).count("Partition=debug") == 1);
+  run({"scancel", "-A", c.account});
+}
