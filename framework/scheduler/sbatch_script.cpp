@@ -167,7 +167,7 @@ bool apply(BatchJobSpec& s, const std::string& name, const std::string& v) {
     s.ntasks_set = true;
   } else if (name == "ntasks-per-node" || name == "cpus-per-task") {
     std::uint32_t n = 0;
-    if (!parse_u32(v, n) || n == 0) return false;
+    if (!parse_u32(v, n) || n == 0 || n > 65533) return false;  // Slurm keeps these in 16 bits
     (name == "ntasks-per-node" ? s.ntasks_per_node : s.cpus_per_task) = n;
   } else if (name == "time") {
     s.minutes = sbatch_minutes(v);
@@ -335,6 +335,11 @@ SubmitterState current_submitter() {
     if (::getrlimit(resource, &r) == 0) w.rlimits.emplace_back(name, static_cast<unsigned long>(r.rlim_cur));
   }
   return w;
+}
+
+std::string sbatch_work_dir(const BatchJobSpec& spec, const SubmitterState& who) {
+  if (spec.chdir.empty()) return who.cwd;
+  return spec.chdir.front() == '/' ? spec.chdir : who.cwd + "/" + spec.chdir;  // as sbatch makes it
 }
 
 std::vector<std::string> sbatch_environment(const BatchJobSpec& spec, const SubmitterState& who) {

@@ -65,6 +65,9 @@ struct SubmitterState {
 SubmitterState current_submitter();
 void act_for_submitter(const SubmitterState* who);  // nullptr: this process again
 std::vector<std::string> sbatch_environment(const BatchJobSpec& spec, const SubmitterState& who);
+/// The job's working directory: --chdir (made absolute against the submitter's folder, as
+/// sbatch does), else the submitter's folder.
+std::string sbatch_work_dir(const BatchJobSpec& spec, const SubmitterState& who);
 
 /// Minutes from an sbatch --time value ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S";
 /// seconds round up); nullopt for anything else (UNLIMITED included).

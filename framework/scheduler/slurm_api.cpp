@@ -110,7 +110,7 @@ std::string submit_with_libslurm(const BatchJobSpec& spec, const std::string& sc
   std::vector<char*> envp;
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  const std::string work_dir = spec.chdir.empty() ? who.cwd : spec.chdir;
+  const std::string work_dir = sbatch_work_dir(spec, who);
   char* argv[] = {const_cast<char*>(script_path.c_str()), nullptr};
 
   job_desc_msg_t d;

@@ -152,6 +152,10 @@ TEST_CASE("the job's environment is sbatch's: all of ours plus what sbatch adds"
   CHECK(env.at("SLURM_NTASKS_PER_NODE") == "3");
   CHECK(env.at("SLURM_CPUS_PER_TASK") == "2");
   CHECK(env.at("SLURM_GPUS_PER_NODE") == "1");
+  CHECK(sbatch_work_dir(spec, who) == "/work");
+  CHECK(sbatch_work_dir(translate_sbatch_script("#SBATCH -D runs/a\n", "s").spec, who) == "/work/runs/a");
+  CHECK(sbatch_work_dir(translate_sbatch_script("#SBATCH --chdir=/scratch\n", "s").spec, who) == "/scratch");
+  CHECK_FALSE(translate_sbatch_script("#SBATCH --ntasks-per-node=70000\n", "s").unsupported.empty());
   who.environ.pop_back();
   who.environ.erase(who.environ.begin() + 2);
   CHECK(as_map(sbatch_environment(spec, who)).at("SLURM_UMASK") == "0022");
