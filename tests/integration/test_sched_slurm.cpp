@@ -518,3 +518,31 @@ TEST_CASE("slurm: SBATCH_* variables in the environment do not change a gosok jo
   CHECK(job_fields(raw.output.substr(0, raw.output.find_first_of(";\n"))).count("Partition=debug") == 1);
   run({"scancel", "-A", c.account});
 }
+
+// The grant's account was never created in Slurm (no `grants provision`): slurmctld refuses
+// the job, and gosok releases what it had reserved, on every path to Slurm.
+TEST_CASE("slurm: a job Slurm refuses releases its reservation", "[sched][slurm]") {
+  REQUIRE_SLURM();
+  Cluster c;
+  gosok::test::write_file(c.dir / "g.csv",
+                          "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" + c.grant +
+                              ",test,Lab,research,local-slurm,fake,1,2026-01-01,2099-12-31," + c.account + "\n");
+  REQUIRE(c.gosok({"grants", "import", (c.dir / "g.csv").string()}).exit_code == 0);
+  auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+  site.replace(site.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
+  gosok::test::write_file(c.dir / "by-sbatch.toml", site);
+  for (const std::string how : {"libslurm", "sbatch"}) {
+    INFO(how);
+    ScopedEnv off("GOSOK_SUBMIT_SERVER", "0");
+    auto args = c.submit_args("refused-" + how, {"-t", "10"});
+    if (how == "sbatch") args[3] = (c.dir / "by-sbatch.toml").string();
+    const auto r = c.gosok(args);
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, ContainsSubstring("ccount"));  // Slurm's reason names the account
+  }
+  const auto jobs = c.json({"status", "--all", "--no-refresh"});
+  REQUIRE(jobs.size() == 2);
+  for (const auto& j : jobs) CHECK(j["state"] == "released");
+  CHECK(c.json({"grants", "show", c.grant})["remaining_gpu_hours"].get<double>() == Approx(1.0));
+}
