@@ -416,7 +416,7 @@ TEST_CASE("slurm: the submit server refuses as gosok does, steps aside for what 
   Cluster c;
   c.import(0.2);
   ScopedEnv runtime("XDG_RUNTIME_DIR", (c.dir / "run").string());
-  ScopedEnv idle("GOSOK_SUBMIT_SERVER_IDLE", "3");
+  ScopedEnv idle("GOSOK_SUBMIT_SERVER_IDLE", "10");  // long enough for the steps between requests
   fs::create_directories(c.dir / "run");
   c.json(c.submit_args("first", {"-t", "3", "--hold"}));  // in-process; starts the server
   REQUIRE(wait_for([&] { return server_sockets(c.dir / "run").size() == 1; }, 10));
@@ -451,7 +451,7 @@ TEST_CASE("slurm: the submit server refuses as gosok does, steps aside for what 
       },
       10));
   // Idle for GOSOK_SUBMIT_SERVER_IDLE seconds: it leaves and removes its socket and lock.
-  CHECK(wait_for([&] { return server_sockets(c.dir / "run").empty(); }, 15));
+  CHECK(wait_for([&] { return server_sockets(c.dir / "run").empty(); }, 30));
   CHECK(wait_for(
       [&] {
         std::error_code ec;
