@@ -179,7 +179,9 @@ nlohmann::json serve(const CommandRegistry& commands, const nlohmann::json& requ
   return reply;
 }
 
-int serve_forever(const CommandRegistry& commands, const std::vector<std::string>& args) {
+}  // namespace
+
+int run_server(const CommandRegistry& commands, const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "--socket") throw InputError("usage: gosok _submit-server --socket PATH");
   const std::string path = args[1];
   ::close_range(3, ~0U, 0);  // hold nothing of whoever started us (a test's pipes, say)
@@ -239,12 +241,6 @@ int serve_forever(const CommandRegistry& commands, const std::vector<std::string
   // leaves) or creates a new lock file; either way one server per socket.
   ::unlink((path + ".lock").c_str());
   return 0;
-}
-
-}  // namespace
-
-int run_server(const CommandRegistry& commands, const std::vector<std::string>& args) {
-  return serve_forever(commands, args);
 }
 
 bool in_submit_server() { return g_in_server; }

@@ -91,7 +91,8 @@ int submit_command(const std::vector<std::string>& args) {
   auto ledger = cli::open_ledger(ledger_arg, site.ledger, &opt.ledger_path, true);
   const auto outcome = sched::submit_job(req, site, ledger.get(), opt);
   const auto& job = outcome.job;
-  if (job.backend == "slurm") cli::start_submit_server();  // for the next submit
+  // For the next submit; only where a server would take it (it leaves sbatch sites to us).
+  if (job.backend == "slurm" && site.submit_with == "libslurm") cli::start_submit_server();
   const std::string submitted_with =
       outcome.submitted_with +
       (cli::in_submit_server() && !outcome.submitted_with.empty() ? ", by the submit server" : "");
