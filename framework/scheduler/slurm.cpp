@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 #include <map>
 #include <string_view>
 
@@ -22,15 +21,6 @@ namespace gosok::sched {
 namespace {
 
 const char* kSacctFormat = "--format=JobID,State,ElapsedRaw,AllocTRES,Comment,End";
-
-std::string local_time(std::int64_t t) {  // sacct reads -S in local time
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
-}
 
 class SlurmBackend final : public Backend {
  public:
@@ -74,9 +64,11 @@ class SlurmBackend final : public Backend {
       append(records, sacct({"sacct", "-X", "--parsable2", "-j", list, kSacctFormat}));
     }
     if (oldest_untagged) {
-      // Jobs whose Slurm id was never recorded: look for their tag among all recent jobs.
+      // Jobs whose Slurm id was never recorded: look for their tag among all recent jobs
+      // (sacct reads -S in local time).
       append(records,
-             sacct({"sacct", "-X", "--parsable2", "-S", local_time(oldest_untagged - 300), "-E", "now", kSacctFormat}));
+             sacct({"sacct", "-X", "--parsable2", "-S", format_epoch(oldest_untagged - 300, "%Y-%m-%dT%H:%M:%S", true),
+                    "-E", "now", kSacctFormat}));
     }
     // Jobs accounting has not recorded yet are still known to the controller (finished
     // ones too, for MinJobAge). squeue has no elapsed time or allocated GPUs, so a job it

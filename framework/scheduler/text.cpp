@@ -125,23 +125,22 @@ std::int64_t parse_date(const std::string& raw, const std::string& what) {
   return t;
 }
 
-std::string format_date(std::int64_t t) {
+std::string format_epoch(std::int64_t t, const char* strftime_format, bool local) {
   const std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  if (local) {
+    localtime_r(&tt, &tm);
+  } else {
+    gmtime_r(&tt, &tm);
+  }
+  char buf[64];
+  std::strftime(buf, sizeof buf, strftime_format, &tm);
   return buf;
 }
 
-std::string format_time(std::int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string format_date(std::int64_t t) { return format_epoch(t, "%Y-%m-%d"); }
+
+std::string format_time(std::int64_t t) { return format_epoch(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -26,6 +26,8 @@ std::string format_walltime(std::int64_t seconds);
 /// Dates are UTC calendar days "YYYY-MM-DD"; the result is the epoch second of 00:00 UTC.
 std::int64_t parse_date(const std::string& text, const std::string& what);
 std::string format_date(std::int64_t epoch_seconds);
+/// `strftime_format` of an epoch second, in UTC or (`local`) this machine's time zone.
+std::string format_epoch(std::int64_t epoch_seconds, const char* strftime_format, bool local = false);
 std::string format_time(std::int64_t epoch_seconds);  // YYYY-MM-DDTHH:MM:SSZ
 std::int64_t now_seconds();
 
