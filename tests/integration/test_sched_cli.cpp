@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "gosok_cli.hpp"
 #include "subprocess.hpp"
 
 namespace fs = std::filesystem;
@@ -22,23 +23,7 @@ using gosok::test::run;
 
 namespace {
 
-struct Env {
-  gosok::test::TempDir dir;
-  std::string ledger = (dir / "ledger.sqlite").string();
-
-  gosok::test::Result gosok(std::vector<std::string> args, double timeout = 120) {
-    args.insert(args.begin(), gosok::test::gosok_binary());
-    args.push_back("--ledger");
-    args.push_back(ledger);
-    return run(args, timeout, dir.path());
-  }
-  nlohmann::json json(std::vector<std::string> args) {
-    args.push_back("--json");
-    const auto r = gosok(args);
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    return nlohmann::json::parse(r.output);
-  }
+struct Env : gosok::test::LedgerFolder {
   void import(const std::string& csv_rows) {
     gosok::test::write_file(dir / "grants.csv",
                             "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" + csv_rows);
@@ -58,9 +43,7 @@ struct StubSbatch {
     gosok::test::write_file(bin / "sbatch", "#!/bin/bash\necho $((100000 + $$))\n");
     ::chmod((bin / "sbatch").c_str(), 0755);
     ::setenv("PATH", (bin.path().string() + ":" + old_path).c_str(), 1);
-    auto text = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
-    text.replace(text.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
-    gosok::test::write_file(site, text);
+    gosok::test::write_local_slurm_site(site, "submit_with = \"sbatch\"\n");
   }
   ~StubSbatch() { ::setenv("PATH", old_path.c_str(), 1); }
 };

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gosok_cli.hpp"
 #include "subprocess.hpp"
 
 namespace fs = std::filesystem;
@@ -46,25 +47,11 @@ std::string unique_suffix() {
   return std::to_string(rd() % 1000000);
 }
 
-struct Cluster {
-  gosok::test::TempDir dir;
-  std::string ledger = (dir / "ledger.sqlite").string();
+struct Cluster : gosok::test::LedgerFolder {
   std::string grant = "T" + unique_suffix();
   std::string account = "acct" + grant.substr(1);
 
-  gosok::test::Result gosok(std::vector<std::string> args, double timeout = 120) {
-    args.insert(args.begin(), gosok::test::gosok_binary());
-    args.push_back("--ledger");
-    args.push_back(ledger);
-    return run(args, timeout, dir.path());
-  }
-  nlohmann::json json(std::vector<std::string> args) {
-    args.push_back("--json");
-    const auto r = gosok(args, 300);
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    return nlohmann::json::parse(r.output);
-  }
+  nlohmann::json json(std::vector<std::string> args) { return LedgerFolder::json(std::move(args), 300); }
   void import(double gpu_hours) {
     gosok::test::write_file(dir / "g.csv", "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" +
                                                grant + ",test,Lab,research,local-slurm,fake," +
@@ -479,11 +466,9 @@ TEST_CASE("slurm: a script with directives gosok does not translate, or a site t
 #endif
   CHECK_THAT(sacct_field_when_recorded(sub["slurm_id"].get<std::string>(), "SubmitLine"),
              ContainsSubstring("sbatch --parsable"));
-  auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
-  site.replace(site.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
-  gosok::test::write_file(c.dir / "local-slurm.toml", site);
+  const auto by_sbatch = gosok::test::write_local_slurm_site(c.dir / "local-slurm.toml", "submit_with = \"sbatch\"\n");
   auto args = c.submit_args("forced", {"-t", "3", "--hold"});
-  args[3] = (c.dir / "local-slurm.toml").string();
+  args[3] = by_sbatch;
   sub = c.json(args);
   CHECK_THAT(sub["submitted_with"].get<std::string>(), StartsWith("sbatch") && !ContainsSubstring("libslurm"));
   run({"scancel", "-A", c.account});
@@ -495,16 +480,14 @@ TEST_CASE("slurm: SBATCH_* variables in the environment do not change a gosok jo
   REQUIRE_SLURM();
   Cluster c;
   c.import(10);
-  auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
-  site.replace(site.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
-  gosok::test::write_file(c.dir / "by-sbatch.toml", site);
+  const auto by_sbatch = gosok::test::write_local_slurm_site(c.dir / "by-sbatch.toml", "submit_with = \"sbatch\"\n");
   ScopedEnv partition("SBATCH_PARTITION", "debug");
   ScopedEnv time("SBATCH_TIMELIMIT", "1");
   ScopedEnv off("GOSOK_SUBMIT_SERVER", "0");
   std::vector<std::string> ids;
   ids.push_back(c.json(c.submit_args("api", {"-t", "3", "--hold"}))["slurm_id"]);
   auto args = c.submit_args("sbatch", {"-t", "3", "--hold"});
-  args[3] = (c.dir / "by-sbatch.toml").string();
+  args[3] = by_sbatch;
   ids.push_back(c.json(args)["slurm_id"]);
   for (const auto& id : ids) {
     INFO(id);
@@ -528,14 +511,12 @@ TEST_CASE("slurm: a job Slurm refuses releases its reservation", "[sched][slurm]
                           "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" + c.grant +
                               ",test,Lab,research,local-slurm,fake,1,2026-01-01,2099-12-31," + c.account + "\n");
   REQUIRE(c.gosok({"grants", "import", (c.dir / "g.csv").string()}).exit_code == 0);
-  auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
-  site.replace(site.find("[site]\n"), 7, "[site]\nsubmit_with = \"sbatch\"\n");
-  gosok::test::write_file(c.dir / "by-sbatch.toml", site);
+  const auto by_sbatch = gosok::test::write_local_slurm_site(c.dir / "by-sbatch.toml", "submit_with = \"sbatch\"\n");
   for (const std::string how : {"libslurm", "sbatch"}) {
     INFO(how);
     ScopedEnv off("GOSOK_SUBMIT_SERVER", "0");
     auto args = c.submit_args("refused-" + how, {"-t", "10"});
-    if (how == "sbatch") args[3] = (c.dir / "by-sbatch.toml").string();
+    if (how == "sbatch") args[3] = by_sbatch;
     const auto r = c.gosok(args);
     INFO(r.output);
     CHECK(r.exit_code == 1);
