@@ -9,7 +9,7 @@ endif()
 install(TARGETS ${gosok_export_targets} EXPORT gosokTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/gosok)
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 set(gosok_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/gosok)
 install(EXPORT gosokTargets NAMESPACE gosok:: DESTINATION ${gosok_cmake_dir})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/gosokConfig.cmake.in

@@ -12,9 +12,9 @@
 
 #include <fstream>
 
-#include "scheduler/ledger.hpp"
-#include "scheduler/service.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/service.hpp>
+#include <gosok/scheduler/text.hpp>
 
 using namespace gosok::sched;
 

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <random>
 
-#include "scheduler/process.hpp"
-#include "scheduler/service.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/service.hpp>
+#include <gosok/scheduler/text.hpp>
 
 using namespace gosok::sched;
 using Clock = std::chrono::steady_clock;

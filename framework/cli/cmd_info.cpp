@@ -5,10 +5,10 @@
 #include <iostream>
 #include <sstream>
 
+#include <gosok/core/error.hpp>
+#include <gosok/core/version.hpp>
+#include <gosok/workload/workload.hpp>
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "core/version.hpp"
-#include "workload/workload.hpp"
 
 #if defined(KOKKOS_ENABLE_CUDA)
 #include <cuda_runtime_api.h>

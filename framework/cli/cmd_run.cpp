@@ -1,10 +1,10 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include <gosok/core/error.hpp>
+#include <gosok/core/runtime.hpp>
+#include <gosok/workload/workload.hpp>
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "core/runtime.hpp"
-#include "workload/workload.hpp"
 
 namespace po = boost::program_options;
 

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <map>
 
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/text.hpp>
 #include "cmd_sched_server.hpp"
-#include "core/error.hpp"
-#include "scheduler/text.hpp"
 
 namespace gosok::cli {
 

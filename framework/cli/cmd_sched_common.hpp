@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "scheduler/ledger.hpp"
-#include "scheduler/site.hpp"
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/site.hpp>
 
 namespace gosok::cli {
 

@@ -5,11 +5,11 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/service.hpp>
+#include <gosok/scheduler/text.hpp>
 #include "cmd_sched_common.hpp"
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "scheduler/service.hpp"
-#include "scheduler/text.hpp"
 
 namespace po = boost::program_options;
 

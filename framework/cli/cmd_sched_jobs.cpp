@@ -6,12 +6,12 @@
 #include <iostream>
 #include <thread>
 
+#include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
+#include <gosok/scheduler/service.hpp>
+#include <gosok/scheduler/text.hpp>
 #include "cmd_sched_common.hpp"
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "core/logging.hpp"
-#include "scheduler/service.hpp"
-#include "scheduler/text.hpp"
 
 namespace po = boost::program_options;
 

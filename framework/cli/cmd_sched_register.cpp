@@ -1,10 +1,10 @@
 // The scheduler's commands and file kinds, added to the CLI in one call.
 #include <string>
 
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/backend.hpp>
+#include <gosok/scheduler/site.hpp>
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "scheduler/backend.hpp"
-#include "scheduler/site.hpp"
 
 namespace gosok {
 

@@ -20,12 +20,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/sbatch_script.hpp>
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/sbatch_script.hpp"
 #if GOSOK_HAVE_LIBSLURM
-#include "scheduler/slurm_api.hpp"
+#include <gosok/scheduler/slurm_api.hpp>
 #endif
 
 namespace gosok::cli {

@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/service.hpp>
+#include <gosok/scheduler/text.hpp>
 #include "cmd_sched_common.hpp"
 #include "cmd_sched_server.hpp"
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "scheduler/service.hpp"
-#include "scheduler/text.hpp"
 
 namespace po = boost::program_options;
 

@@ -1,9 +1,9 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include <gosok/core/error.hpp>
+#include <gosok/workload/workload.hpp>
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "workload/workload.hpp"
 
 namespace po = boost::program_options;
 

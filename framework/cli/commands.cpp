@@ -3,7 +3,7 @@
 #include <boost/program_options/errors.hpp>
 #include <iostream>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok {
 

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <gosok/core/error.hpp>
 #include "commands.hpp"
-#include "core/error.hpp"
 
 namespace gosok {
 namespace {

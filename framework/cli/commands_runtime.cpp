@@ -1,7 +1,7 @@
 // The commands of gosok-run: workloads (run, info, validate) and, so that the full
 // executable is complete on its own, the scheduler commands too.
+#include <gosok/workload/workload.hpp>
 #include "commands.hpp"
-#include "workload/workload.hpp"
 
 namespace gosok {
 

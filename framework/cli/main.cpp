@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include <gosok/core/logging.hpp>
+#include <gosok/core/version.hpp>
 #include "commands.hpp"
-#include "core/logging.hpp"
-#include "core/version.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "core/config.hpp"
+#include <gosok/core/config.hpp>
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "core/error.hpp"
-#include "core/units.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/units.hpp>
 
 namespace gosok {
 

@@ -1,8 +1,8 @@
-#include "core/logging.hpp"
+#include <gosok/core/logging.hpp>
 
 #include <cstdio>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/runtime.hpp"
+#include <gosok/core/runtime.hpp>
 
 #include <cstring>
 #include <vector>

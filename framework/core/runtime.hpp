@@ -6,9 +6,9 @@
 #include <exception>
 #include <string>
 
-#include "core/error.hpp"
-#include "core/logging.hpp"
-#include "core/timers.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
+#include <gosok/core/timers.hpp>
 
 namespace gosok {
 

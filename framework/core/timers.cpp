@@ -1,4 +1,4 @@
-#include "core/timers.hpp"
+#include <gosok/core/timers.hpp>
 
 #include <fmt/format.h>
 

@@ -1,9 +1,9 @@
-#include "core/units.hpp"
+#include <gosok/core/units.hpp>
 
 #include <array>
 #include <cstdlib>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok {
 namespace {

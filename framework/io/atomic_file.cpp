@@ -1,4 +1,4 @@
-#include "io/atomic_file.hpp"
+#include <gosok/io/atomic_file.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok {
 namespace {

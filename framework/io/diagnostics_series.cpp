@@ -1,8 +1,8 @@
-#include "io/diagnostics_series.hpp"
+#include <gosok/io/diagnostics_series.hpp>
 
 #include <fstream>
 
-#include "io/atomic_file.hpp"
+#include <gosok/io/atomic_file.hpp>
 
 namespace gosok {
 

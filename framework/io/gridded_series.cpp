@@ -1,10 +1,10 @@
-#include "io/gridded_series.hpp"
+#include <gosok/io/gridded_series.hpp>
 
 #include <hdf5_hl.h>
 
 #include <algorithm>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5_file.hpp"
+#include <gosok/io/hdf5_file.hpp>
 
 namespace gosok {
 

@@ -1,13 +1,13 @@
-#include "io/h5md.hpp"
+#include <gosok/io/h5md.hpp>
 
 #include <hdf5.h>
 
 #include <algorithm>
 
-#include "core/error.hpp"
-#include "core/version.hpp"
-#include "io/hdf5_file.hpp"
-#include "parallel/gather.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/version.hpp>
+#include <gosok/io/hdf5_file.hpp>
+#include <gosok/parallel/gather.hpp>
 
 namespace gosok {
 namespace {

@@ -1,10 +1,10 @@
-#include "io/hdf5_file.hpp"
+#include <gosok/io/hdf5_file.hpp>
 
 #include <chrono>
 #include <ctime>
 
-#include "core/error.hpp"
-#include "core/version.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/version.hpp>
 
 namespace gosok {
 

@@ -1,8 +1,8 @@
-#include "parallel/gather.hpp"
+#include <gosok/parallel/gather.hpp>
 
 #include <string>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok {
 namespace {

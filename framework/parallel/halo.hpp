@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "parallel/cart.hpp"
+#include <gosok/parallel/cart.hpp>
 
 namespace gosok {
 

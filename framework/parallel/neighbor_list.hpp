@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "parallel/particles.hpp"
+#include <gosok/parallel/particles.hpp>
 
 namespace gosok {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
-#include "parallel/cart.hpp"
-#include "parallel/particles.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/particles.hpp>
 
 namespace gosok {
 

@@ -1,4 +1,4 @@
-#include "parallel/reduce.hpp"
+#include <gosok/parallel/reduce.hpp>
 
 namespace gosok {
 namespace {

@@ -1,4 +1,4 @@
-#include "scheduler/accounting.hpp"
+#include <gosok/scheduler/accounting.hpp>
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "core/error.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

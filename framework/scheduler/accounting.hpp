@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/ledger.hpp"
+#include <gosok/scheduler/ledger.hpp>
 
 namespace gosok::sched {
 

@@ -1,6 +1,6 @@
-#include "scheduler/backend.hpp"
+#include <gosok/scheduler/backend.hpp>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok::sched {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/accounting.hpp"
-#include "scheduler/emit.hpp"
-#include "scheduler/ledger.hpp"
+#include <gosok/scheduler/accounting.hpp>
+#include <gosok/scheduler/emit.hpp>
+#include <gosok/scheduler/ledger.hpp>
 
 namespace gosok::sched {
 

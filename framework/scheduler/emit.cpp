@@ -1,11 +1,11 @@
-#include "scheduler/emit.hpp"
+#include <gosok/scheduler/emit.hpp>
 
 #include <fmt/format.h>
 
 #include <filesystem>
 
-#include "core/error.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/grants.hpp"
-#include "scheduler/site.hpp"
+#include <gosok/scheduler/grants.hpp>
+#include <gosok/scheduler/site.hpp>
 
 namespace gosok::sched {
 

@@ -1,4 +1,4 @@
-#include "scheduler/grants.hpp"
+#include <gosok/scheduler/grants.hpp>
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/error.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

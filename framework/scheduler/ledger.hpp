@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/grants.hpp"
+#include <gosok/scheduler/grants.hpp>
 
 namespace gosok::sched {
 

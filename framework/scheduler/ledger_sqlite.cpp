@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "core/error.hpp"
-#include "scheduler/ledger.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "core/error.hpp"
-#include "scheduler/backend.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/backend.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

@@ -2,9 +2,9 @@
 // emit step, so the linker pulls in the whole library, and must need no GPU stack.
 #include <iostream>
 
-#include "scheduler/emit.hpp"
-#include "scheduler/ledger.hpp"
-#include "scheduler/site.hpp"
+#include <gosok/scheduler/emit.hpp>
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/site.hpp>
 
 int main(int argc, char** argv) {
   const auto site = gosok::sched::find_site("localhost");

@@ -1,4 +1,4 @@
-#include "scheduler/process.hpp"
+#include <gosok/scheduler/process.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 #include <climits>
 #include <stdexcept>
 
-#include "scheduler/text.hpp"
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

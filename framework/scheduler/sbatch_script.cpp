@@ -1,7 +1,7 @@
 // Reading #SBATCH directives the way sbatch does, so that gosok can hand slurmctld the same
 // job description sbatch would (through libslurm) without starting sbatch. Anything outside
 // the translated set is reported, and that script goes to sbatch instead.
-#include "scheduler/sbatch_script.hpp"
+#include <gosok/scheduler/sbatch_script.hpp>
 
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -16,7 +16,7 @@
 #include <iterator>
 #include <map>
 
-#include "scheduler/text.hpp"
+#include <gosok/scheduler/text.hpp>
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "scheduler/service.hpp"
+#include <gosok/scheduler/service.hpp>
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -10,9 +10,9 @@
 #include <fstream>
 #include <map>
 
-#include "core/error.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

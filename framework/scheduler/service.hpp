@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/accounting.hpp"
-#include "scheduler/backend.hpp"
-#include "scheduler/emit.hpp"
-#include "scheduler/ledger.hpp"
-#include "scheduler/site.hpp"
+#include <gosok/scheduler/accounting.hpp>
+#include <gosok/scheduler/backend.hpp>
+#include <gosok/scheduler/emit.hpp>
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/site.hpp>
 
 namespace gosok::sched {
 

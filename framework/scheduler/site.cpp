@@ -1,4 +1,4 @@
-#include "scheduler/site.hpp"
+#include <gosok/scheduler/site.hpp>
 
 #include <fmt/format.h>
 
@@ -8,9 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
 

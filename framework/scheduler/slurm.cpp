@@ -8,11 +8,11 @@
 #include <map>
 #include <string_view>
 
-#include "core/error.hpp"
-#include "scheduler/backend.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/slurm_api.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/backend.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/slurm_api.hpp>
+#include <gosok/scheduler/text.hpp>
 
 extern char** environ;
 

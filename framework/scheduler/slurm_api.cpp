@@ -13,8 +13,8 @@
 #include <mutex>
 #include <thread>
 
-#include "core/error.hpp"
-#include "scheduler/slurm_api.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/slurm_api.hpp>
 
 namespace gosok::sched {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "scheduler/sbatch_script.hpp"
+#include <gosok/scheduler/sbatch_script.hpp>
 
 namespace gosok::sched {
 

@@ -1,4 +1,4 @@
-#include "scheduler/text.hpp"
+#include <gosok/scheduler/text.hpp>
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 
 namespace gosok::sched {
 

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
-#include "core/error.hpp"
-#include "workload/workload.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/workload/workload.hpp>
 
 namespace gosok {
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <csignal>
 
-#include "core/error.hpp"
-#include "io/atomic_file.hpp"
-#include "workload/workload.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/io/atomic_file.hpp>
+#include <gosok/workload/workload.hpp>
 
 namespace gosok {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
-#include "core/error.hpp"
-#include "core/runtime.hpp"
+#include <gosok/core/config.hpp>
+#include <gosok/core/error.hpp>
+#include <gosok/core/runtime.hpp>
 
 namespace gosok {
 

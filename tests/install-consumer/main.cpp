@@ -1,10 +1,10 @@
 // Uses the installed headers and libraries: runtime, configuration, a Kokkos kernel, an
 // MPI reduction through gosok's helpers.
-#include <core/config.hpp>
-#include <core/runtime.hpp>
-#include <core/version.hpp>
 #include <cstdio>
-#include <parallel/reduce.hpp>
+#include <gosok/core/config.hpp>
+#include <gosok/core/runtime.hpp>
+#include <gosok/core/version.hpp>
+#include <gosok/parallel/reduce.hpp>
 
 int main(int argc, char** argv) {
   gosok::RuntimeOptions options;

@@ -7,7 +7,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/version.hpp"
+#include <gosok/core/version.hpp>
 #include "subprocess.hpp"
 
 using Catch::Matchers::ContainsSubstring;

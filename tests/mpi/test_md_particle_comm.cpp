@@ -7,10 +7,10 @@
 #include <cmath>
 #include <vector>
 
-#include "parallel/cart.hpp"
-#include "parallel/neighbor_list.hpp"
-#include "parallel/particle_comm.hpp"
-#include "parallel/reduce.hpp"
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/neighbor_list.hpp>
+#include <gosok/parallel/particle_comm.hpp>
+#include <gosok/parallel/reduce.hpp>
 
 namespace {
 

@@ -4,9 +4,9 @@
 
 #include <Kokkos_Core.hpp>
 
-#include "parallel/cart.hpp"
-#include "parallel/halo.hpp"
-#include "parallel/reduce.hpp"
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/halo.hpp>
+#include <gosok/parallel/reduce.hpp>
 
 namespace {
 

@@ -2,7 +2,7 @@
 // exit code is the worst over ranks, so a failure on rank 3 fails the test on rank 0 too.
 #include <catch2/catch_session.hpp>
 
-#include "core/runtime.hpp"
+#include <gosok/core/runtime.hpp>
 
 int main(int argc, char** argv) {
   int result = 0;

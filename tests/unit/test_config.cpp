@@ -4,9 +4,9 @@
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
-#include "core/config.hpp"
-#include "core/error.hpp"
-#include "core/units.hpp"
+#include <gosok/core/config.hpp>
+#include <gosok/core/error.hpp>
+#include <gosok/core/units.hpp>
 #include "subprocess.hpp"
 
 using Catch::Matchers::ContainsSubstring;

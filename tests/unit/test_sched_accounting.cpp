@@ -2,8 +2,8 @@
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
 
-#include "scheduler/accounting.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/scheduler/accounting.hpp>
+#include <gosok/scheduler/text.hpp>
 
 using namespace gosok::sched;
 using Catch::Approx;

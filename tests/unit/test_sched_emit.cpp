@@ -4,10 +4,10 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
-#include "core/error.hpp"
-#include "scheduler/emit.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/emit.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/text.hpp>
 #include "subprocess.hpp"
 
 using namespace gosok::sched;

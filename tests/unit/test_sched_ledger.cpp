@@ -3,11 +3,11 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
-#include "core/error.hpp"
-#include "scheduler/accounting.hpp"
-#include "scheduler/grants.hpp"
-#include "scheduler/ledger.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/accounting.hpp>
+#include <gosok/scheduler/grants.hpp>
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/text.hpp>
 #include "subprocess.hpp"
 
 using namespace gosok::sched;

@@ -6,7 +6,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 #include <map>
 
-#include "scheduler/sbatch_script.hpp"
+#include <gosok/scheduler/sbatch_script.hpp>
 
 using namespace gosok::sched;
 using Catch::Matchers::ContainsSubstring;

@@ -3,8 +3,8 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 #include <filesystem>
 
-#include "core/error.hpp"
-#include "scheduler/site.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/site.hpp>
 #include "subprocess.hpp"
 
 using namespace gosok::sched;

@@ -1,9 +1,9 @@
 // Quoting, tokens, walltimes and dates: the pieces that keep user strings out of the shell.
 #include <catch2/catch_test_macros.hpp>
 
-#include "core/error.hpp"
-#include "scheduler/process.hpp"
-#include "scheduler/text.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/process.hpp>
+#include <gosok/scheduler/text.hpp>
 
 using namespace gosok::sched;
 

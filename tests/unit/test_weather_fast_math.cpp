@@ -3,7 +3,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
 
-#include "core/fast_math.hpp"
+#include <gosok/core/fast_math.hpp>
 
 namespace {
 

@@ -15,19 +15,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.hpp"
-#include "core/logging.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
+#include <gosok/io/atomic_file.hpp>
+#include <gosok/io/h5md.hpp>
+#include <gosok/io/hdf5_file.hpp>
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/gather.hpp>
+#include <gosok/parallel/reduce.hpp>
+#include <gosok/workload/workload.hpp>
 #include "forces.hpp"
-#include "io/atomic_file.hpp"
-#include "io/h5md.hpp"
-#include "io/hdf5_file.hpp"
 #include "md_types.hpp"
-#include "parallel/cart.hpp"
-#include "parallel/gather.hpp"
-#include "parallel/reduce.hpp"
 #include "random.hpp"
 #include "system.hpp"
-#include "workload/workload.hpp"
 
 namespace gosok::bio {
 

@@ -2,9 +2,9 @@
 
 #include <Kokkos_Core.hpp>
 
-#include "parallel/neighbor_list.hpp"
-#include "parallel/particle_comm.hpp"
-#include "parallel/particles.hpp"
+#include <gosok/parallel/neighbor_list.hpp>
+#include <gosok/parallel/particle_comm.hpp>
+#include <gosok/parallel/particles.hpp>
 
 namespace gosok::bio {
 

@@ -8,7 +8,7 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 
-#include "core/math.hpp"
+#include <gosok/core/math.hpp>
 #include "md_types.hpp"
 
 namespace gosok::bio {

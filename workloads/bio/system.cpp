@@ -10,7 +10,7 @@
 #include <sstream>
 #include <type_traits>
 
-#include "core/error.hpp"
+#include <gosok/core/error.hpp>
 #include "random.hpp"
 
 namespace gosok::bio {

@@ -12,15 +12,15 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
-#include "core/logging.hpp"
-#include "core/math.hpp"
-#include "io/atomic_file.hpp"
-#include "io/hdf5_file.hpp"
-#include "parallel/cart.hpp"
-#include "parallel/halo.hpp"
-#include "parallel/reduce.hpp"
-#include "workload/workload.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
+#include <gosok/core/math.hpp>
+#include <gosok/io/atomic_file.hpp>
+#include <gosok/io/hdf5_file.hpp>
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/halo.hpp>
+#include <gosok/parallel/reduce.hpp>
+#include <gosok/workload/workload.hpp>
 
 namespace gosok::heat {
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
-#include "core/fast_math.hpp"
-#include "core/math.hpp"
-#include "parallel/loops.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/fast_math.hpp>
+#include <gosok/core/math.hpp>
+#include <gosok/parallel/loops.hpp>
 #include "types.hpp"
 
 namespace gosok::weather {

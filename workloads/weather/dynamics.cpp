@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/math.hpp"
-#include "parallel/loops.hpp"
+#include <gosok/core/math.hpp>
+#include <gosok/parallel/loops.hpp>
 
 namespace gosok::weather {
 namespace {

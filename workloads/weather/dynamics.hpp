@@ -16,10 +16,10 @@
 #include <cstdint>
 #include <memory>
 
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/halo.hpp>
 #include "case.hpp"
 #include "ensemble.hpp"
-#include "parallel/cart.hpp"
-#include "parallel/halo.hpp"
 #include "types.hpp"
 
 namespace gosok::weather {

@@ -6,15 +6,15 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
-#include "core/logging.hpp"
+#include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
+#include <gosok/io/diagnostics_series.hpp>
+#include <gosok/io/gridded_series.hpp>
+#include <gosok/io/hdf5_file.hpp>
+#include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/reduce.hpp>
+#include <gosok/workload/workload.hpp>
 #include "dynamics.hpp"
-#include "io/diagnostics_series.hpp"
-#include "io/gridded_series.hpp"
-#include "io/hdf5_file.hpp"
-#include "parallel/cart.hpp"
-#include "parallel/reduce.hpp"
-#include "workload/workload.hpp"
 
 namespace gosok::weather {
 namespace {
