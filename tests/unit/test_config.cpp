@@ -3,8 +3,11 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <cstdlib>
+#include <stdexcept>
 
 #include <gosok/core/config.hpp>
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/units.hpp>
 #include "subprocess.hpp"
@@ -133,4 +136,149 @@ TEST_CASE("unit conversion", "[config][units]") {
   CHECK(gosok::convert_quantity("7", "s") == 7.0);
   CHECK_THROWS_AS(gosok::convert_quantity("fast", "s"), InputError);
   CHECK_THROWS_AS(gosok::convert_quantity("3 furlongs", "m"), InputError);
+}
+
+namespace {
+
+// A schema shaped like a site file: scalars, a list, named tables and an array of tables.
+gosok::Schema document_schema() {
+  gosok::Schema s;
+  s.string("site.name", std::nullopt, "site name");
+  s.list("site.setup", gosok::ParamType::string, gosok::List{}, "setup lines");
+  s.list("site.ranks", gosok::ParamType::integer, gosok::List{std::int64_t{1}}, "rank counts").at_least(1);
+  gosok::Schema& part = s.named_records("partitions", "one table per partition", 1);
+  part.integer("nodes", std::nullopt, "nodes").at_least(1).at_most(1e6);
+  part.real("charge_factor", 1.0, "GPU-hours per GPU-hour").at_least(0).at_most(1000);
+  part.integer("max_walltime", 0, "seconds")
+      .with_unit("s")
+      .parsed_by(
+          [](const std::string& text) -> gosok::Value {
+            if (text == "unlimited") return std::int64_t{0};
+            throw InputError("not a walltime");
+          },
+          "\"unlimited\"");
+  gosok::Schema& coeff = s.records("pair.coeff", "pair coefficients");
+  coeff.integer("i", std::nullopt, "first type").at_least(1);
+  coeff.integer("j", std::nullopt, "second type").at_least(1);
+  coeff.real("epsilon", std::nullopt, "well depth").at_least(0);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("lists, named tables and arrays of tables are read and validated", "[config][records]") {
+  const std::string text =
+      "[site]\nname = \"a\"\nsetup = [\"module load x\", \"echo $HOME\"]\nranks = [1, 2, 4]\n"
+      "[partitions.gpu]\nnodes = 4\nmax_walltime = \"unlimited\"\n"
+      "[partitions.debug]\nnodes = 1\ncharge_factor = 0.5\n"
+      "[[pair.coeff]]\ni = 1\nj = 1\nepsilon = 1.0\n"
+      "[[pair.coeff]]\ni = 1\nj = 2\nepsilon = 0.5\n";
+  const auto in = gosok::resolve_text(document_schema(), text, "site.toml");
+  CHECK(in.get_strings("site.setup") == std::vector<std::string>{"module load x", "echo $HOME"});
+  CHECK(in.get_reals("site.ranks") == std::vector<double>{1, 2, 4});
+  const auto& parts = in.records("partitions");
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].name == "debug");  // named records come sorted by name
+  CHECK(parts[0].values.get_real("charge_factor") == 0.5);
+  CHECK(parts[1].values.get_int("nodes") == 4);
+  CHECK(parts[1].values.get_int("max_walltime") == 0);
+  CHECK_THAT(parts[1].origin, ContainsSubstring("site.toml:5"));
+  const auto& coeffs = in.records("pair.coeff");
+  REQUIRE(coeffs.size() == 2);
+  CHECK(coeffs[1].values.get_int("j") == 2);
+  CHECK(coeffs[1].values.get_real("epsilon") == 0.5);
+
+  // The resolved input round-trips, records included.
+  const auto again = gosok::resolve_text(document_schema(), in.to_toml(), "resolved.toml");
+  CHECK(again.records("partitions").size() == 2);
+  CHECK(again.records("pair.coeff")[1].values.get_real("epsilon") == 0.5);
+  CHECK(again.get_strings("site.setup") == in.get_strings("site.setup"));
+}
+
+TEST_CASE("errors inside records name the file, line and full key", "[config][records]") {
+  const std::string head = "[site]\nname = \"a\"\n";
+  auto msg = error_of(
+      [&] { gosok::resolve_text(document_schema(), head + "[partitions.gpu]\nnodes = 4294967297\n", "s.toml"); });
+  CHECK_THAT(msg, ContainsSubstring("s.toml:4: key 'partitions.gpu.nodes' = 4294967297 is too large"));
+  msg = error_of(
+      [&] { gosok::resolve_text(document_schema(), head + "[partitions.gpu]\nnodes = 1\ncolour = 3\n", "s.toml"); });
+  CHECK_THAT(msg, ContainsSubstring("s.toml:5: unknown key 'partitions.gpu.colour'; allowed keys: nodes"));
+  msg = error_of([&] {
+    gosok::resolve_text(document_schema(), head + "[partitions.gpu]\nnodes = 1\ncharge_factor = nan\n", "s.toml");
+  });
+  CHECK_THAT(msg, ContainsSubstring("key 'partitions.gpu.charge_factor' = nan is not finite"));
+  msg = error_of([&] {
+    gosok::resolve_text(document_schema(), head + "[partitions.gpu]\nnodes = 1\nmax_walltime = \"nanh\"\n", "s.toml");
+  });
+  CHECK_THAT(msg, ContainsSubstring("key 'partitions.gpu.max_walltime'"));
+  CHECK_THAT(msg, ContainsSubstring("\"unlimited\""));
+  msg = error_of([&] { gosok::resolve_text(document_schema(), head, "s.toml"); });
+  CHECK_THAT(msg, ContainsSubstring("needs at least 1 [partitions.<name>]"));
+  msg = error_of([&] {
+    gosok::resolve_text(document_schema(), head + "[partitions.g]\nnodes = 1\n[[pair.coeff]]\ni = 1\nj = 1\n",
+                        "s.toml");
+  });
+  CHECK_THAT(msg, ContainsSubstring("required key 'pair.coeff[0].epsilon' is missing"));
+  msg = error_of(
+      [&] { gosok::resolve_text(document_schema(), head + "[partitions.g]\nnodes = 1\n[site.x]\n", "s.toml"); });
+  CHECK_THAT(msg, ContainsSubstring("unknown key 'site.x"));
+  msg = error_of(
+      [&] { gosok::resolve_text(document_schema(), head + "ranks = [1, 0]\n[partitions.g]\nnodes = 1\n", "s.toml"); });
+  CHECK_THAT(msg, ContainsSubstring("key 'site.ranks' = 0 is too small"));
+}
+
+TEST_CASE("text values are strict decimals: no hex, inf, nan or trailing junk", "[config]") {
+  CHECK(gosok::parse_decimal("12.5e-1") == 1.25);
+  CHECK(gosok::parse_decimal("-.5") == -0.5);
+  for (const char* bad : {"0x10", "inf", "nan", "1e300000", "", "1.2.3", "5 ", "e5", "1e"}) {
+    INFO(bad);
+    CHECK_FALSE(gosok::parse_decimal(bad));
+  }
+  CHECK(gosok::parse_decimal_integer("-42") == -42);
+  CHECK_FALSE(gosok::parse_decimal_integer("9223372036854775808"));
+  CHECK_FALSE(gosok::parse_decimal_integer("1.0"));
+
+  gosok::Schema s;
+  s.real("gpu_hours", std::nullopt, "granted GPU-hours").at_least(0).at_most(1e9);
+  s.integer("nodes", 1, "nodes").at_least(1).at_most(1e6);
+  s.string("grant", std::nullopt, "id");
+  auto row = [&](const std::string& hours, const std::string& nodes) {
+    return gosok::resolve_assignments(
+        s, {{"gpu_hours", hours, "g.csv:3"}, {"nodes", nodes, "g.csv:3"}, {"grant", "KR-1", "g.csv:3"}}, "g.csv:3");
+  };
+  CHECK(row("100.5", "2").get_real("gpu_hours") == 100.5);
+  CHECK_THAT(error_of([&] { row("0x10", "1"); }), ContainsSubstring("g.csv:3: key 'gpu_hours' = '0x10' must be"));
+  CHECK_THAT(error_of([&] { row("inf", "1"); }), ContainsSubstring("must be a finite decimal number"));
+  CHECK_THAT(error_of([&] { row("1e300", "1"); }), ContainsSubstring("is too large"));
+  CHECK_THAT(error_of([&] { row("-1", "1"); }), ContainsSubstring("is too small"));
+  CHECK_THAT(error_of([&] { row("1", "99999999999999999999"); }), ContainsSubstring("is out of range"));
+  CHECK_THAT(error_of([&] {
+               gosok::resolve_assignments(s, {{"colour", "red", "g.csv:4"}}, "g.csv:4");
+             }),
+             ContainsSubstring("g.csv:4: unknown key 'colour'"));
+  CHECK_THAT(error_of([&] {
+               gosok::resolve_assignments(s, {{"grant", "x", "g.csv:5"}}, "g.csv:5");
+             }),
+             ContainsSubstring("g.csv:5: required key 'gpu_hours' is missing"));
+}
+
+TEST_CASE("--set takes lists and refuses record sets", "[config][records]") {
+  const std::string base = "[site]\nname = \"a\"\n[partitions.g]\nnodes = 1\n";
+  auto in = gosok::resolve_text(document_schema(), base, "s.toml", {"site.ranks=[2, 4]", "site.name=\"b c\""});
+  CHECK(in.get_reals("site.ranks") == std::vector<double>{2, 4});
+  CHECK(in.get_string("site.name") == "b c");
+  CHECK_THAT(error_of([&] { gosok::resolve_text(document_schema(), base, "s.toml", {"site.ranks=4"}); }),
+             ContainsSubstring("must be an array"));
+  CHECK_THAT(error_of([&] { gosok::resolve_text(document_schema(), base, "s.toml", {"pair.coeff=1"}); }),
+             ContainsSubstring("is a set of tables; give it in the input file"));
+}
+
+TEST_CASE("environment variables are read only through the declared table", "[config][env]") {
+  ::setenv("GOSOK_GRANT", "KR-7", 1);
+  CHECK(gosok::env("GOSOK_GRANT") == std::optional<std::string>("KR-7"));
+  ::setenv("GOSOK_GRANT", "", 1);
+  CHECK_FALSE(gosok::env("GOSOK_GRANT"));  // empty counts as unset
+  ::unsetenv("GOSOK_GRANT");
+  CHECK_THROWS_AS(gosok::env("GOSOK_NO_SUCH_VARIABLE"), std::logic_error);
+  CHECK_THAT(gosok::describe_environment(), ContainsSubstring("GOSOK_GRANT"));
 }

@@ -1,0 +1,52 @@
+#include <gosok/core/environment.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iterator>
+#include <stdexcept>
+
+namespace gosok {
+
+namespace {
+
+constexpr EnvVar table[] = {
+    {"GOSOK_SITE", "site used when --site is not given (default localhost)"},
+    {"GOSOK_SITE_PATH", "':'-separated folders searched for <site>.toml before the installed site_configs"},
+    {"GOSOK_TEMPLATE_PATH", "':'-separated folders searched for job templates before the installed ones"},
+    {"GOSOK_GRANT", "grant charged when --grant is not given"},
+    {"GOSOK_LEDGER", "ledger used when --ledger is not given (a file path)"},
+    {"GOSOK_OUTPUT_ROOT", "folder under which gosok submit creates job folders (default ./gosok-out)"},
+    {"GOSOK_EXECUTABLE", "gosok executable that job scripts run (default: this one)"},
+    {"GOSOK_GPU_AWARE_MPI", "1: MPI reads and writes GPU memory directly; 0: stage halos through host memory"},
+    {"XDG_CONFIG_HOME", "base of the user config, $XDG_CONFIG_HOME/gosok/config.toml (default ~/.config)"},
+    {"XDG_DATA_HOME", "base of the default ledger, $XDG_DATA_HOME/gosok (default ~/.local/share)"},
+    {"HOME", "the user's home, for the defaults above"},
+    {"SLURM_CONF", "the Slurm configuration the Slurm commands gosok runs read"},
+};
+
+}  // namespace
+
+std::vector<EnvVar> environment_variables() { return {std::begin(table), std::end(table)}; }
+
+std::optional<std::string> env(const std::string& name) {
+  for (const auto& v : table) {
+    if (name == v.name) {
+      const char* value = std::getenv(v.name);
+      if (!value || !*value) return std::nullopt;
+      return std::string(value);
+    }
+  }
+  throw std::logic_error("environment variable " + name + " is not declared in framework/core/environment.cpp");
+}
+
+std::string describe_environment() {
+  std::string out;
+  for (const auto& v : table) {
+    const char* value = std::getenv(v.name);
+    out += fmt::format("  {:<22} {}\n  {:<22} {}\n", v.name, value && *value ? value : "(unset)", "", v.meaning);
+  }
+  return out;
+}
+
+}  // namespace gosok

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gosok {
+
+/// The environment variables gosok reads, declared once: every read goes through env(),
+/// which refuses a name that is not in the table, so `gosok info` lists all of them.
+struct EnvVar {
+  const char* name;
+  const char* meaning;
+};
+
+/// Every variable gosok reads, with its meaning.
+std::vector<EnvVar> environment_variables();
+
+/// The value of a declared variable; nullopt when it is unset or empty. Throws
+/// std::logic_error for a name missing from the table (a programming error).
+std::optional<std::string> env(const std::string& name);
+
+/// "NAME=value" or "NAME (unset)" per declared variable, one per line, for `gosok info`.
+std::string describe_environment();
+
+}  // namespace gosok
