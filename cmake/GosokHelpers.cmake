@@ -20,12 +20,28 @@ function(gosok_target_defaults target)
   endif()
 endfunction()
 
-# gosok_add_workload(NAME <name> REGISTER <qualified register function> SOURCES ...)
-# Builds the workload as an object library linked into the gosok executable and records its
-# register function; framework/cli generates the one translation unit that calls them all,
-# so registration needs neither static initialisers nor a hand-kept list.
+# gosok_add_workload(NAME <name> REGISTER <qualified register function> SOURCES ...
+#                    INPUT <qualified input register function> INPUT_SOURCES ...)
+# SOURCES, the workload's kernels, become an object library linked into gosok-run.
+# INPUT_SOURCES declare the workload's input (name, description, schema and checks) with no
+# Kokkos, MPI or HDF5 - they link gosok::base only - and are linked into both gosok and
+# gosok-run, so that `gosok submit` on a login node checks a job's input with the very
+# schema `gosok run` uses. framework/cli generates the translation units that call the
+# register functions, so registration needs neither static initialisers nor a hand-kept list.
 function(gosok_add_workload)
-  cmake_parse_arguments(W "" "NAME;REGISTER" "SOURCES" ${ARGN})
+  cmake_parse_arguments(W "" "NAME;REGISTER;INPUT" "SOURCES;INPUT_SOURCES" ${ARGN})
+  if(NOT W_INPUT OR NOT W_INPUT_SOURCES)
+    message(FATAL_ERROR "gosok_add_workload(NAME ${W_NAME}): INPUT and INPUT_SOURCES (the Kokkos-free "
+                        "translation unit that declares the workload's input) are required")
+  endif()
+  set(input_target gosok_workload_${W_NAME}_input)
+  add_library(${input_target} OBJECT ${W_INPUT_SOURCES})
+  target_link_libraries(${input_target} PUBLIC gosok::base)
+  target_include_directories(${input_target} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  gosok_target_defaults(${input_target})
+  set_property(GLOBAL APPEND PROPERTY GOSOK_WORKLOAD_INPUT_TARGETS ${input_target})
+  set_property(GLOBAL APPEND PROPERTY GOSOK_WORKLOAD_INPUT_FUNCTIONS ${W_INPUT})
+
   set(target gosok_workload_${W_NAME})
   add_library(${target} OBJECT ${W_SOURCES})
   target_link_libraries(${target} PUBLIC gosok::framework)

@@ -5,8 +5,10 @@
 
 namespace gosok {
 
-void WorkloadRegistry::add(WorkloadInfo info) {
-  auto name = info.name;
+void WorkloadRegistry::add(const std::string& name, std::function<std::unique_ptr<Workload>()> create) {
+  WorkloadInfo info;
+  static_cast<WorkloadInput&>(info) = m_inputs.find(name);
+  info.create = std::move(create);
   if (!m_workloads.emplace(name, std::move(info)).second) {
     throw std::logic_error("workload '" + name + "' registered twice");
   }

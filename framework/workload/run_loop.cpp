@@ -10,29 +10,6 @@
 
 namespace gosok {
 
-void declare_run_options(Schema& s, const std::string& workload) {
-  s.string("run.output_dir", "gosok-out/" + workload, "folder for results, diagnostics and checkpoints").flag("output");
-  s.integer("run.max_steps", 0, "stop after this many steps (0: run to the workload's end)").at_least(0);
-  s.integer("run.diag_every", 0, "diagnostics every N steps (0: only at the end)").at_least(0);
-  s.integer("run.output_every", 0, "output every N steps (0: only at the end)").at_least(0);
-  s.real("run.output_interval", 0.0, "output every this much simulated time (0: off)").with_unit("s").at_least(0);
-  s.integer("run.checkpoint_every", 0, "checkpoint every N steps (0: never)").at_least(0).flag("checkpoint-every");
-  s.string("run.restart", "", "checkpoint file to continue from").flag("restart");
-  s.real("run.progress_seconds", 10.0, "wall seconds between progress lines (0: never)").at_least(0);
-  s.integer("run.fail_rank", -1, "testing aid: this rank throws at run.fail_step (-1: off)").at_least(-1);
-  s.integer("run.fail_step", 0, "testing aid: the step at which run.fail_rank throws").at_least(0);
-  s.integer("run.kill_in_checkpoint", 0,
-            "testing aid: SIGKILL this process while checkpoint number N is half written (0: off)")
-      .at_least(0);
-}
-
-Schema workload_schema(const WorkloadInfo& info) {
-  Schema schema;
-  declare_run_options(schema, info.name);
-  info.declare(schema);
-  return schema;
-}
-
 namespace {
 
 std::string format_seconds(double s) {

@@ -10,6 +10,7 @@
 #include <gosok/core/config.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/runtime.hpp>
+#include <gosok/workload/input.hpp>
 
 namespace gosok {
 
@@ -59,32 +60,29 @@ class Workload {
   virtual int finish(RunContext& ctx) = 0;
 };
 
-struct WorkloadInfo {
-  std::string name;
-  std::string description;
-  std::function<void(Schema&)> declare;  // the workload's own input keys and defaults
+/// A workload: its input (name, description, schema; see input.hpp) and its kernels.
+struct WorkloadInfo : WorkloadInput {
   std::function<std::unique_ptr<Workload>()> create;
 };
 
-/// Workloads by name. The gosok executable fills one at start-up from the register
-/// functions of every workload it was built with (see gosok_add_workload in CMake).
+/// Workloads by name. gosok-run fills one at start-up (see gosok_add_workload in CMake):
+/// first every workload's input, then every workload's kernels, each added by the name its
+/// input was registered under.
 class WorkloadRegistry {
  public:
-  void add(WorkloadInfo info);
+  WorkloadInputs& inputs() { return m_inputs; }
+  const WorkloadInputs& inputs() const { return m_inputs; }
+  /// Adds the kernels of workload `name`; its input must be registered already.
+  void add(const std::string& name, std::function<std::unique_ptr<Workload>()> create);
   /// Throws InputError listing the known workloads.
   const WorkloadInfo& find(const std::string& name) const;
   std::vector<std::string> names() const;
   std::string names_list() const;
 
  private:
+  WorkloadInputs m_inputs;
   std::map<std::string, WorkloadInfo> m_workloads;
 };
-
-/// The framework's own input keys (`run.*`), shared by every workload.
-void declare_run_options(Schema& schema, const std::string& workload);
-
-/// The full schema of one workload: run.* keys plus its own.
-Schema workload_schema(const WorkloadInfo& info);
 
 /// The shared run loop. Writes the resolved input into the output folder, drives the
 /// workload, prints a progress line, and returns its exit status. Collective.
