@@ -38,7 +38,7 @@ for ranks in $RANKS; do
     l=$($MPIRUN -n "$ranks" lmp -in lj.in -log none | awk '/^Loop time of/ { print $4 }')
     # shellcheck disable=SC2086
     g=$($MPIRUN -n "$ranks" "$GOSOK" run md --set init=data --set data.file=lj.data --set steps="$STEPS" \
-      --set neighbor.every=20 --set neighbor.check=false --output "out$ranks" 2>&1 |
+      --set neighbor.every=20 --set neighbor.check=false --results "out$ranks" 2>&1 |
       awk '$1 == "md::step" { print $5 }')
     best_l=$(awk -v a="$best_l" -v b="$l" 'BEGIN { print (b < a ? b : a) }')
     best_g=$(awk -v a="$best_g" -v b="$g" 'BEGIN { print (b < a ? b : a) }')

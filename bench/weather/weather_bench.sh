@@ -34,7 +34,7 @@ trap 'rm -rf "$work"' EXIT
 gosok_seconds() {  # ranks -> seconds of the step loop (slowest rank)
   rm -rf "$work/out"
   "${launcher[@]}" -n "$1" "$gosok" run weather --set case=thermal --set nx=$nx --set nz=$nz \
-    --set end_time=1e9 --set run.max_steps="$steps" --set run.progress_seconds=0 --output "$work/out" \
+    --set end_time=1e9 --set run.max_steps="$steps" --set run.progress_seconds=0 --results "$work/out" \
     >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
   awk '$1 == "weather::step" { print $5 }' "$work/log"
 }

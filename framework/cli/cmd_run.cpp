@@ -1,10 +1,13 @@
 #include <boost/program_options.hpp>
+#include <cstdlib>
 #include <iostream>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/runtime.hpp>
 #include <gosok/workload/workload.hpp>
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace po = boost::program_options;
 
@@ -13,17 +16,30 @@ namespace {
 
 struct RunArgs {
   std::string workload;
-  std::string config;
+  std::string input;
   std::vector<std::string> overrides;
+  std::string array_key;
   std::string log_level = "info";
   bool log_all_ranks = false;
   bool help = false;
 };
 
+// The task index of the Slurm array task this process belongs to; InputError naming `what`
+// when it is none.
+std::string array_task_index(const std::string& what) {
+  const auto task = env("SLURM_ARRAY_TASK_ID");
+  if (!task) {
+    throw InputError(what +
+                     " needs the index of a Slurm array task, but SLURM_ARRAY_TASK_ID is not set "
+                     "(gosok submit --array runs such tasks)");
+  }
+  return *task;
+}
+
 int run_command(const WorkloadRegistry& workloads, const std::vector<std::string>& args, int& argc, char** argv) {
   if (args.empty() || args[0].rfind("-", 0) == 0) {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: gosok run <workload> [--config FILE] [--set key=value]... [options]\n"
+      std::cout << "usage: gosok run <workload> [--input FILE] [--set key=value]... [options]\n"
                 << "workloads: " << workloads.names_list() << "\n"
                 << "'gosok run <workload> --help' lists a workload's input keys.\n";
       return 0;
@@ -36,12 +52,13 @@ int run_command(const WorkloadRegistry& workloads, const std::vector<std::string
   RunArgs ra;
   po::options_description desc("gosok run " + info.name + " options");
   desc.add_options()("help,h", po::bool_switch(&ra.help), "describe this workload's input")(
-      "config,c", po::value(&ra.config), "TOML input file")("set,s", po::value(&ra.overrides)->composing(),
-                                                            "override one input key: key=value (repeatable)")(
+      "input", po::value(&ra.input), "TOML input file")("set", po::value(&ra.overrides)->composing(),
+                                                        "override one input key: key=value (repeatable)")(
+      "set-from-array", po::value(&ra.array_key),
+      "in a Slurm array task: set input KEY to the task's index ($SLURM_ARRAY_TASK_ID)")(
       "log-level", po::value(&ra.log_level), "error, warn, info or debug")(
       "log-all-ranks", po::bool_switch(&ra.log_all_ranks), "log from every rank, not only rank 0");
   // Keys that declare a flag get a --flag spelling of --set key=value.
-  std::map<std::string, std::string> flag_values;
   for (const auto& p : schema.params()) {
     if (p.cli_flag.empty()) continue;
     desc.add_options()(p.cli_flag.c_str(), po::value<std::string>(), ("= --set " + p.key + "=VALUE").c_str());
@@ -51,9 +68,7 @@ int run_command(const WorkloadRegistry& workloads, const std::vector<std::string
   for (std::size_t i = 1; i < args.size(); ++i) {
     if (args[i].rfind("--kokkos-", 0) != 0) ours.push_back(args[i]);
   }
-  po::variables_map vm;
-  po::store(po::command_line_parser(ours).options(desc).run(), vm);
-  po::notify(vm);
+  const auto vm = cli::parse_options(ours, desc);
 
   if (ra.help) {
     std::cout << "gosok run " << info.name << ": " << info.description << "\n\n"
@@ -62,21 +77,34 @@ int run_command(const WorkloadRegistry& workloads, const std::vector<std::string
     return 0;
   }
   for (const auto& p : schema.params()) {
-    if (!p.cli_flag.empty() && vm.count(p.cli_flag)) {
-      ra.overrides.push_back(p.key + "=" + vm[p.cli_flag].as<std::string>());
+    if (p.cli_flag.empty() || !vm.count(p.cli_flag)) continue;
+    for (const auto& o : ra.overrides) {
+      if (o.rfind(p.key + "=", 0) == 0) {
+        throw InputError("--" + p.cli_flag + " and --set " + o + " both set " + p.key + "; give one of them");
+      }
     }
+    ra.overrides.push_back(p.key + "=" + vm[p.cli_flag].as<std::string>());
   }
-  if (!ra.config.empty()) {
-    const std::string named = read_toml_string_key(ra.config, "workload");
-    if (!named.empty() && named != info.name) {
-      throw InputError(ra.config + ": workload = \"" + named + "\" but the command runs '" + info.name + "'");
+  if (!ra.array_key.empty()) {
+    for (const auto& o : ra.overrides) {
+      if (o.rfind(ra.array_key + "=", 0) == 0) {
+        throw InputError("--set-from-array " + ra.array_key + " and --set " + o + " both set " + ra.array_key);
+      }
     }
+    ra.overrides.push_back(ra.array_key + "=" + array_task_index("--set-from-array"));
   }
   RuntimeOptions options;
   options.log_level = parse_log_level(ra.log_level);
   options.log_all_ranks = ra.log_all_ranks;
   // Input is resolved before MPI starts, so a bad input is exit 2 on every rank.
-  Input input = resolve_input(schema, ra.config, ra.overrides);
+  Input input = resolve_workload_input(info, ra.input, ra.overrides);
+  // Each task of an array writes into its own folder: %a in the results folder is its index.
+  std::string results = input.get_string("run.output_dir");
+  if (results.find("%a") != std::string::npos) {
+    const std::string task = array_task_index("run.output_dir '" + results + "' (%a)");
+    for (auto p = results.find("%a"); p != std::string::npos; p = results.find("%a", p)) results.replace(p, 2, task);
+    input.set("run.output_dir", results, input.origin("run.output_dir"));
+  }
 
   Runtime runtime(argc, argv, options);
   return runtime.guarded([&] { return run_workload(runtime, info, input); });

@@ -23,6 +23,10 @@ constexpr EnvVar table[] = {
     {"XDG_DATA_HOME", "base of the default ledger, $XDG_DATA_HOME/gosok (default ~/.local/share)"},
     {"HOME", "the user's home, for the defaults above"},
     {"SLURM_CONF", "the Slurm configuration the Slurm commands gosok runs read"},
+    {"SLURM_ARRAY_TASK_ID", "in a Slurm array task, its index (gosok run --set-from-array, %a in --results)"},
+    {"USER", "the user gosok grants provision associates when --user is not given"},
+    {"GOSOK_TEST_CRASH_AFTER_SBATCH",
+     "testing aid: 1 makes gosok submit exit (70) between sbatch and the ledger commit"},
 };
 
 }  // namespace

@@ -57,6 +57,39 @@ TEST_CASE("exit codes: 0 for help and version, 2 for unknown commands and option
   CHECK(run(gosok_cmd({"info", "--bogus"})).exit_code == 2);
 }
 
+TEST_CASE("gosok run: full option names only, no stray words, the array task's index and folder", "[cli]") {
+  TempDir dir;
+  // A stray word is an error, not a silent run with the defaults.
+  auto stray = run(gosok_cmd({"run", "heat", "nx=32", "--results", (dir / "stray").string()}));
+  CHECK(stray.exit_code == 2);
+  CHECK_THAT(stray.output, ContainsSubstring("unexpected argument 'nx=32'") && ContainsSubstring("--set key=value"));
+  CHECK(!std::filesystem::exists(dir / "stray"));
+  // No prefix guessing: --res is not --results, --inp not --input.
+  for (const char* prefix : {"--res", "--inp", "--checkpoint"}) {
+    auto r = run(gosok_cmd({"run", "heat", prefix, "x"}));
+    INFO(prefix);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("unrecognised option") || ContainsSubstring("unrecognized option"));
+  }
+  auto both = run(gosok_cmd({"run", "heat", "--results", "a", "--set", "run.output_dir=b"}));
+  CHECK(both.exit_code == 2);
+  CHECK_THAT(both.output, ContainsSubstring("--results and --set run.output_dir=b both set run.output_dir"));
+  // Outside an array task, the task's index does not exist.
+  auto outside = run(gosok_cmd({"run", "heat", "--set-from-array", "mode_x", "--results", (dir / "o").string()}));
+  CHECK(outside.exit_code == 2);
+  CHECK_THAT(outside.output, ContainsSubstring("SLURM_ARRAY_TASK_ID is not set"));
+  // Inside one (as Slurm starts it): the index is the input key and names the results folder.
+  ::setenv("SLURM_ARRAY_TASK_ID", "2", 1);
+  auto task = run(gosok_cmd({"run", "heat", "--set", "nx=16", "--set", "ny=16", "--set-from-array", "mode_x",
+                             "--results", (dir / "tasks" / "%a").string()}));
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  INFO(task.output);
+  REQUIRE(task.exit_code == 0);
+  const auto resolved = gosok::test::read_file(dir / "tasks" / "2" / "input.resolved.toml");
+  CHECK_THAT(resolved, ContainsSubstring("mode_x = 2  # --set"));
+  CHECK_THAT(resolved, ContainsSubstring("output_dir = '" + (dir / "tasks" / "2").string() + "'"));
+}
+
 TEST_CASE("gosok info prints the versions the binary was built with", "[cli][info]") {
   auto r = run(gosok_cmd({"info"}));
   REQUIRE(r.exit_code == 0);
@@ -103,7 +136,7 @@ TEST_CASE("gosok run heat matches the analytic solution on 1, 2 and 4 ranks", "[
   std::vector<nlohmann::json> diags;
   for (int ranks : {1, 2, 4}) {
     const auto out = dir / ("np" + std::to_string(ranks));
-    auto r = run(mpi_gosok(ranks, {"run", "heat", "--output", out.string()}), 120);
+    auto r = run(mpi_gosok(ranks, {"run", "heat", "--results", out.string()}), 120);
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     diags.push_back(read_json(out / "diagnostics.json"));
@@ -139,7 +172,7 @@ TEST_CASE("gosok run heat matches the analytic solution on 1, 2 and 4 ranks", "[
 TEST_CASE("an error on rank 1 ends every rank quickly with a message", "[cli][abort][mpi]") {
   TempDir dir;
   // Long enough that rank 0 would run for minutes if it were left waiting.
-  auto r = run(mpi_gosok(2, {"run", "heat", "--output", (dir / "out").string(), "--set", "end_time=100", "--set",
+  auto r = run(mpi_gosok(2, {"run", "heat", "--results", (dir / "out").string(), "--set", "end_time=100", "--set",
                              "run.fail_rank=1", "--set", "run.fail_step=3"}),
                60);
   INFO(r.output);
@@ -156,13 +189,13 @@ TEST_CASE("heat restart ends bitwise identical to an uninterrupted run", "[cli][
     const auto straight = dir / ("straight" + std::to_string(ranks));
     const auto first = dir / ("first" + std::to_string(ranks));
     const auto second = dir / ("second" + std::to_string(ranks));
-    REQUIRE(run(mpi_gosok(ranks, {"run", "heat", "--output", straight.string()})).exit_code == 0);
+    REQUIRE(run(mpi_gosok(ranks, {"run", "heat", "--results", straight.string()})).exit_code == 0);
     auto a = run(mpi_gosok(
-        ranks, {"run", "heat", "--output", first.string(), "--checkpoint-every", "50", "--set", "run.max_steps=120"}));
+        ranks, {"run", "heat", "--results", first.string(), "--checkpoint-every", "50", "--set", "run.max_steps=120"}));
     INFO(a.output);
     REQUIRE(a.exit_code == 0);
     auto b = run(mpi_gosok(
-        ranks, {"run", "heat", "--output", second.string(), "--restart", (first / "checkpoint.h5").string()}));
+        ranks, {"run", "heat", "--results", second.string(), "--restart", (first / "checkpoint.h5").string()}));
     INFO(b.output);
     REQUIRE(b.exit_code == 0);
     CHECK_THAT(b.output, ContainsSubstring("at step 100"));
@@ -177,11 +210,11 @@ TEST_CASE("a run killed while writing a checkpoint leaves the previous one intac
   TempDir dir;
   const auto out = dir / "out";
   auto killed = run(mpi_gosok(
-      1, {"run", "heat", "--output", out.string(), "--checkpoint-every", "40", "--set", "run.kill_in_checkpoint=2"}));
+      1, {"run", "heat", "--results", out.string(), "--checkpoint-every", "40", "--set", "run.kill_in_checkpoint=2"}));
   CHECK(killed.exit_code != 0);
   REQUIRE(std::filesystem::exists(out / "checkpoint.h5"));
   auto resumed = run(mpi_gosok(
-      1, {"run", "heat", "--output", (dir / "resumed").string(), "--restart", (out / "checkpoint.h5").string()}));
+      1, {"run", "heat", "--results", (dir / "resumed").string(), "--restart", (out / "checkpoint.h5").string()}));
   INFO(resumed.output);
   CHECK(resumed.exit_code == 0);
   CHECK_THAT(resumed.output, ContainsSubstring("at step 40"));
@@ -190,10 +223,10 @@ TEST_CASE("a run killed while writing a checkpoint leaves the previous one intac
 TEST_CASE("a corrupt or mismatched checkpoint is refused with a clear error", "[cli][restart]") {
   TempDir dir;
   const auto out = dir / "out";
-  REQUIRE(
-      run(gosok_cmd({"run", "heat", "--output", out.string(), "--checkpoint-every", "50", "--set", "run.max_steps=50"}))
-          .exit_code == 0);
-  auto mismatched = run(gosok_cmd({"run", "heat", "--output", (dir / "m").string(), "--set", "nx=32", "--set", "ny=32",
+  REQUIRE(run(gosok_cmd(
+                  {"run", "heat", "--results", out.string(), "--checkpoint-every", "50", "--set", "run.max_steps=50"}))
+              .exit_code == 0);
+  auto mismatched = run(gosok_cmd({"run", "heat", "--results", (dir / "m").string(), "--set", "nx=32", "--set", "ny=32",
                                    "--restart", (out / "checkpoint.h5").string()}));
   CHECK(mismatched.exit_code == 2);
   CHECK_THAT(mismatched.output, ContainsSubstring("does not match the input's nx = 32"));
@@ -201,7 +234,7 @@ TEST_CASE("a corrupt or mismatched checkpoint is refused with a clear error", "[
   const auto full = gosok::test::read_file(out / "checkpoint.h5");
   gosok::test::write_file(dir / "truncated.h5", full.substr(0, full.size() / 3));
   auto corrupt =
-      run(gosok_cmd({"run", "heat", "--output", (dir / "c").string(), "--restart", (dir / "truncated.h5").string()}));
+      run(gosok_cmd({"run", "heat", "--results", (dir / "c").string(), "--restart", (dir / "truncated.h5").string()}));
   CHECK(corrupt.exit_code == 2);
   CHECK_THAT(corrupt.output, ContainsSubstring("truncated.h5"));
 

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/md_common.sh"
 cd "$WORK"
 gosok_np 2 run md --set lattice.nx=5 --set lattice.ny=5 --set lattice.nz=5 --set steps=20 --set run.output_every=10 \
-  --set thermo.every=5 --set output.data_file=final.data --output out > run.log 2>&1 || { cat run.log; fail "gosok md"; }
+  --set thermo.every=5 --set output.data_file=final.data --results out > run.log 2>&1 || { cat run.log; fail "gosok md"; }
 f=out/trajectory.h5
 # h5values ARGS... : the values h5dump prints for a dataset (its first DATA block; the
 # dataset's attributes follow it), one per line.

@@ -40,7 +40,7 @@ thermo.every = 50
 EOF
 reference=$(lammps_row ref.log 100)
 for ranks in 1 2; do
-  gosok_np "$ranks" run md --config lj.toml --output "lj$ranks" > "lj$ranks.log" 2>&1 || { cat "lj$ranks.log"; fail "gosok md"; }
+  gosok_np "$ranks" run md --input lj.toml --results "lj$ranks" > "lj$ranks.log" 2>&1 || { cat "lj$ranks.log"; fail "gosok md"; }
   same_numbers "LJ benchmark, step 100, $ranks rank(s) vs LAMMPS" "$(thermo_row "lj$ranks/thermo.dat" 100)" "$reference" $REL
 done
 
@@ -48,7 +48,7 @@ done
 #    beads and writes a data file; LAMMPS reads it, stirs it with a Langevin thermostat and
 #    writes its own data file; both then run 100 NVE steps from that file.
 "$GOSOK" run md --set init=chains --set chains.count=40 --set chains.length=25 --set steps=0 \
-  --set output.data_file=melt0.data --output gen > gen.log 2>&1 || { cat gen.log; fail "gosok chain generator"; }
+  --set output.data_file=melt0.data --results gen > gen.log 2>&1 || { cat gen.log; fail "gosok chain generator"; }
 common='units lj
 atom_style bond
 special_bonds fene
@@ -70,12 +70,12 @@ reference=$(lammps_row melt.log 100)
 for ranks in 1 2; do
   gosok_np "$ranks" run md --set init=data --set data.file=melt.data --set pair.cutoff=1.12246 \
     --set pair.shift=true --set bond.style=fene --set neighbor.skin=0.4 --set neighbor.delay=1 --set dt=0.012 \
-    --set thermo.every=50 --output "melt$ranks" > "melt$ranks.log" 2>&1 || { cat "melt$ranks.log"; fail "gosok md"; }
+    --set thermo.every=50 --results "melt$ranks" > "melt$ranks.log" 2>&1 || { cat "melt$ranks.log"; fail "gosok md"; }
   same_numbers "FENE melt, step 100, $ranks rank(s) vs LAMMPS" "$(thermo_row "melt$ranks/thermo.dat" 100)" "$reference" $REL
 done
 # 3. The same melt with harmonic bending (angle_style harmonic, K = 1.5, theta0 = 180).
 "$GOSOK" run md --set init=chains --set chains.count=40 --set chains.length=25 --set angle.style=harmonic \
-  --set steps=0 --set output.data_file=stiff0.data --output gen > gen.log 2>&1 || { cat gen.log; fail "gosok chains"; }
+  --set steps=0 --set output.data_file=stiff0.data --results gen > gen.log 2>&1 || { cat gen.log; fail "gosok chains"; }
 angles='angle_style harmonic'
 common=${common/atom_style bond/atom_style angle}
 acoeff='angle_coeff 1 1.5 180.0'
@@ -88,6 +88,6 @@ lmp -in stiff.in -log none > stiff.log
 reference=$(lammps_row stiff.log 100)
 gosok_np 2 run md --set init=data --set data.file=stiff.data --set pair.cutoff=1.12246 --set pair.shift=true \
   --set angle.style=harmonic --set angle.k=1.5 --set angle.theta0=180 --set neighbor.skin=0.4 --set neighbor.delay=1 \
-  --set dt=0.012 --set thermo.every=50 --output stiff > stiff2.log 2>&1 || { cat stiff2.log; fail "gosok md"; }
+  --set dt=0.012 --set thermo.every=50 --results stiff > stiff2.log 2>&1 || { cat stiff2.log; fail "gosok md"; }
 same_numbers "melt with angles, step 100, 2 ranks vs LAMMPS" "$(thermo_row stiff/thermo.dat 100)" "$reference" $REL
 echo "md matches LAMMPS"

@@ -15,7 +15,7 @@ source "$(dirname "$0")/md_common.sh"
 cd "$WORK"
 
 "$GOSOK" run md --set lattice.nx=4 --set lattice.ny=4 --set lattice.nz=4 --set pair.shift=true --set steps=10000 \
-  --set thermo.every=100 --output nve > nve.log 2>&1 || { cat nve.log; fail "NVE run"; }
+  --set thermo.every=100 --results nve > nve.log 2>&1 || { cat nve.log; fail "NVE run"; }
 awk '!/^#/ { e = $6; if (n == 0) e0 = e; ++n; d = (e - e0) / (e0 < 0 ? -e0 : e0); if (d < 0) d = -d;
        if (d > worst) worst = d; if ($1 >= 9000) { tail += e; nt++ } }
      END { m = (tail / nt - e0) / (e0 < 0 ? -e0 : e0); if (m < 0) m = -m;
@@ -24,6 +24,6 @@ awk '!/^#/ { e = $6; if (n == 0) e0 = e; ++n; d = (e - e0) / (e0 < 0 ? -e0 : e0)
 
 "$GOSOK" run md --set lattice.nx=5 --set lattice.ny=5 --set lattice.nz=5 --set ensemble=langevin \
   --set langevin.temperature=1.5 --set langevin.damp=0.5 --set langevin.seed=2024 --set steps=3000 \
-  --set thermo.every=10 --output nvt > nvt.log 2>&1 || { cat nvt.log; fail "Langevin run"; }
+  --set thermo.every=10 --results nvt > nvt.log 2>&1 || { cat nvt.log; fail "Langevin run"; }
 awk '!/^#/ && $1 > 1000 { t += $3; n++ } END { m = t / n; printf "Langevin: mean T = %.4f over %d rows (target 1.5)\n", m, n;
        d = m - 1.5; if (d < 0) d = -d; if (d > 0.05) exit 1 }' nvt/thermo.dat || fail "Langevin temperature off target"

@@ -15,7 +15,7 @@ melt="--set init=chains --set chains.count=20 --set chains.length=20 --set pair.
 for case in lj melt; do
   for ranks in 1 2 4; do
     # shellcheck disable=SC2086
-    gosok_np $ranks run md ${!case} --output "$case$ranks" > "$case$ranks.log" 2>&1 || { cat "$case$ranks.log"; fail "gosok md $case on $ranks ranks"; }
+    gosok_np $ranks run md ${!case} --results "$case$ranks" > "$case$ranks.log" 2>&1 || { cat "$case$ranks.log"; fail "gosok md $case on $ranks ranks"; }
   done
   last=$(awk '!/^#/ { s = $1 } END { print s }' "${case}1/thermo.dat")
   for ranks in 2 4; do

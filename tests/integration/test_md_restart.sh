@@ -10,9 +10,9 @@ args=(run md --set init=chains --set chains.count=20 --set chains.length=20 --se
   --set pair.shift=true --set neighbor.skin=0.4 --set dt=0.01 --set ensemble=langevin --set angle.style=harmonic
   --set steps=200 --set thermo.every=20 --set run.output_every=50 --checkpoint-every 100
   --set output.data_file=final.data)
-gosok_np 2 "${args[@]}" --output full > full.log 2>&1 || { cat full.log; fail "uninterrupted run"; }
-gosok_np 2 "${args[@]}" --output split --set run.max_steps=100 > first.log 2>&1 || { cat first.log; fail "first half"; }
-gosok_np 2 "${args[@]}" --output split --restart split/checkpoint.h5 > second.log 2>&1 || { cat second.log; fail "restart"; }
+gosok_np 2 "${args[@]}" --results full > full.log 2>&1 || { cat full.log; fail "uninterrupted run"; }
+gosok_np 2 "${args[@]}" --results split --set run.max_steps=100 > first.log 2>&1 || { cat first.log; fail "first half"; }
+gosok_np 2 "${args[@]}" --results split --restart split/checkpoint.h5 > second.log 2>&1 || { cat second.log; fail "restart"; }
 grep -q "restarted from split/checkpoint.h5 at step 100" second.log || { cat second.log; fail "the second run did not restart"; }
 cmp full/final.data split/final.data || fail "the restarted run's final state differs from the uninterrupted run's"
 cmp full/thermo.dat split/thermo.dat || fail "the thermo files differ"
@@ -31,8 +31,8 @@ expect_input_error() {
   echo "$what: exit 2 with a clear message"
 }
 echo "not an HDF5 file" > garbage.h5
-expect_input_error "corrupt checkpoint" "garbage.h5" "${args[@]}" --output bad --restart garbage.h5
-expect_input_error "missing checkpoint" "nothere.h5" "${args[@]}" --output bad --restart nothere.h5
-expect_input_error "not a checkpoint" "not an md checkpoint" "${args[@]}" --output bad --restart full/trajectory.h5
+expect_input_error "corrupt checkpoint" "garbage.h5" "${args[@]}" --results bad --restart garbage.h5
+expect_input_error "missing checkpoint" "nothere.h5" "${args[@]}" --results bad --restart nothere.h5
+expect_input_error "not a checkpoint" "not an md checkpoint" "${args[@]}" --results bad --restart full/trajectory.h5
 printf 'title\n\n2 atoms\n1 atom types\n0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n\nMasses\n\n1 1\n\nAtoms\n\n1 1 0.1 0.1 zero\n' > bad.data
-expect_input_error "bad data file" "bad.data:15" run md --set init=data --set data.file=bad.data --output bad
+expect_input_error "bad data file" "bad.data:15" run md --set init=data --set data.file=bad.data --results bad

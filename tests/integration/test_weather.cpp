@@ -27,7 +27,7 @@ const std::vector<std::string> cases{"collision", "density_current", "gravity_wa
 Result weather(int ranks, const fs::path& out, const std::vector<std::string>& sets,
                const std::vector<std::string>& extra = {}, double timeout = 300) {
   std::vector<std::string> argv = ranks > 1 ? mpiexec(ranks) : std::vector<std::string>{};
-  argv.insert(argv.end(), {gosok::test::gosok_binary(), "run", "weather", "--output", out.string()});
+  argv.insert(argv.end(), {gosok::test::gosok_binary(), "run", "weather", "--results", out.string()});
   for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
   argv.insert(argv.end(), extra.begin(), extra.end());
   return run(argv, timeout);
@@ -304,7 +304,7 @@ TEST_CASE("weather: collision under mpirun -np 2 writes a file ncdump reads", "[
   TempDir dir;
   // The issue's acceptance command, with its defaults (200 x 100 cells, 1000 s).
   std::vector<std::string> argv = mpiexec(2);
-  argv.insert(argv.end(), {gosok::test::gosok_binary(), "run", "weather", "--set", "case=collision", "--output",
+  argv.insert(argv.end(), {gosok::test::gosok_binary(), "run", "weather", "--set", "case=collision", "--results",
                            (dir / "out").string()});
   const Result run_result = run(argv, 600);
   INFO(run_result.output);
