@@ -34,22 +34,26 @@ int run_command_guarded(const CommandRegistry& commands, const std::string& name
                         int& argc, char** argv);
 
 /// Builds every command of this executable. `gosok` (commands_front.cpp) owns the login-node
-/// commands and hands `run`, `info` and `validate` to `gosok-run` (commands_runtime.cpp),
-/// the only executable that links MPI, Kokkos and HDF5.
+/// commands and hands `run` and `info` to `gosok-run` (commands_runtime.cpp), the only
+/// executable that links MPI, Kokkos and HDF5.
 void register_builtin_commands(CommandRegistry& commands);
 void register_run_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 void register_info_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
-void register_validate_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
-/// grants, submit, status, cancel, reconcile; and the `site` file kind (framework/scheduler).
+/// validate; and the `workload input` file kind (the workloads' schemas, no Kokkos).
+void register_validate_command(CommandRegistry& commands);
+/// grants, submit, status, cancel, release, reconcile; and the site, grants and job
+/// template file kinds (framework/scheduler).
 void register_scheduler_commands(CommandRegistry& commands);
-void register_submit_server_command(CommandRegistry& commands);
 
-/// Kinds of file `gosok validate` understands, found by a top-level key of the file.
-/// Commands that own a file format (sites, workflows, …) add their kind here.
+/// Kinds of file `gosok validate` understands. A file is of a kind by its extension, else
+/// by its content (looks_like), else - a TOML file - by a top-level key. Commands that own
+/// a file format (sites, grants, templates, workflows, …) add their kind here.
 struct FileKind {
-  std::string key;  // top-level key or table that identifies the kind, e.g. "workload"
   std::string description;
-  std::function<void(const std::string& path)> validate;  // throws InputError
+  std::vector<std::string> extensions;                      // e.g. ".csv"
+  std::function<bool(const std::string& text)> looks_like;  // optional, for files without a known extension
+  std::string toml_key;                                     // e.g. "workload"; "" = not a TOML kind
+  std::function<void(const std::string& path)> validate;    // throws InputError
 };
 void add_file_kind(FileKind kind);
 const std::vector<FileKind>& file_kinds();

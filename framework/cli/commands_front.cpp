@@ -1,8 +1,9 @@
 // The commands of `gosok`, the executable users type. It links no MPI, Kokkos or HDF5, so
-// that it starts fast and runs on a login node without a GPU driver. The commands that
-// need the runtime or the workloads' schemas are handed to gosok-run, the executable beside
-// this one, by exec: same process, same arguments and environment (so `mpirun gosok run`
-// and `srun gosok run` start MPI in gosok-run).
+// that it starts fast and runs on a login node without a GPU driver; it knows the
+// workloads' inputs (their Kokkos-free schemas), so validate and submit check them here.
+// The commands that need the runtime are handed to gosok-run, the executable beside this
+// one, by exec: same process, same arguments and environment (so `mpirun gosok run` and
+// `srun gosok run` start MPI in gosok-run).
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,7 +44,7 @@ void add_delegate(CommandRegistry& commands, const std::string& name, const std:
 void register_builtin_commands(CommandRegistry& commands) {
   add_delegate(commands, "run", "run a workload (under mpirun/srun for several ranks)");
   add_delegate(commands, "info", "versions of gosok, Kokkos, MPI and HDF5; devices");
-  add_delegate(commands, "validate", "check an input, site or workflow file without running anything");
+  register_validate_command(commands);
   register_scheduler_commands(commands);
 }
 

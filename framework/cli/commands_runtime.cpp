@@ -1,5 +1,5 @@
-// The commands of gosok-run: workloads (run, info, validate) and, so that the full
-// executable is complete on its own, the scheduler commands too.
+// The commands of gosok-run: workloads (run, info) and, so that the full executable is
+// complete on its own, the login-node commands too.
 #include <gosok/workload/workload.hpp>
 #include "commands.hpp"
 
@@ -15,7 +15,7 @@ void register_builtin_commands(CommandRegistry& commands) {
   register_builtin_workloads(process_workloads);
   register_run_command(commands, process_workloads);
   register_info_command(commands, process_workloads);
-  register_validate_command(commands, process_workloads);
+  register_validate_command(commands);
   register_scheduler_commands(commands);
 }
 
