@@ -8,7 +8,9 @@
 #include <set>
 #include <sstream>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
 #include <gosok/scheduler/process.hpp>
 #include <gosok/scheduler/text.hpp>
 
@@ -103,7 +105,7 @@ Site parse_site(const std::string& text, const std::string& source) {
   if (!s) throw InputError(source + ": missing table [site] (a site file starts with [site] and name = \"...\")");
   check_keys(source, *s, "site.",
              {"name", "description", "scheduler", "launcher", "account_format", "template", "ledger", "gosok", "setup",
-              "example", "submit_with"});
+              "example"});
   Site site;
   site.source = source;
   site.name = get<std::string>(source, *s, "site.", "name", "", true, "a string");
@@ -129,11 +131,6 @@ Site parse_site(const std::string& text, const std::string& source) {
     throw InputError(fmt::format("{}: key 'site.account_format' must contain {{account}} or {{project}}", source));
   }
   site.template_name = get<std::string>(source, *s, "site.", "template", "default.sbatch", false, "a string");
-  site.submit_with = get<std::string>(source, *s, "site.", "submit_with", "libslurm", false, "a string");
-  if (site.submit_with != "libslurm" && site.submit_with != "sbatch") {
-    throw InputError(fmt::format("{}: key 'site.submit_with' is '{}'; allowed values: libslurm, sbatch",
-                                 where(source, *s->get("submit_with")), site.submit_with));
-  }
   site.ledger = get<std::string>(source, *s, "site.", "ledger", "", false, "a string");
   site.gosok_path = get<std::string>(source, *s, "site.", "gosok", "", false, "a string");
   if (!site.gosok_path.empty()) require_token("site.gosok", site.gosok_path, true, 4096);
@@ -187,9 +184,8 @@ Site load_site_file(const std::string& path) { return parse_site(read_text_file(
 
 std::vector<std::string> data_dirs(const std::string& kind) {
   std::vector<std::string> dirs;
-  const std::string env = kind == "site_configs" ? "GOSOK_SITE_PATH" : "GOSOK_TEMPLATE_PATH";
-  if (const char* p = std::getenv(env.c_str())) {
-    for (const auto& d : split(p, ':'))
+  if (const auto path = env(kind == "site_configs" ? "GOSOK_SITE_PATH" : "GOSOK_TEMPLATE_PATH")) {
+    for (const auto& d : split(*path, ':'))
       if (!d.empty()) dirs.push_back(d);
   }
   const fs::path exe = fs::path(self_executable()).parent_path();
@@ -200,23 +196,34 @@ std::vector<std::string> data_dirs(const std::string& kind) {
   return dirs;
 }
 
+namespace {
+Site warn_if_example(Site site) {
+  if (site.example) {
+    log().warn(
+        "site '{}' ({}) is an example (example = true): its partitions, limits and charge factors are "
+        "illustrative; copy the file, set your centre's values and remove 'example'",
+        site.name, site.source);
+  }
+  return site;
+}
+}  // namespace
+
 Site find_site(const std::string& requested) {
   std::string name = requested;
   if (name.empty()) {
-    const char* env = std::getenv("GOSOK_SITE");
-    name = env && *env ? env : "localhost";
+    name = env("GOSOK_SITE").value_or("localhost");
   }
   const bool is_path =
       name.find('/') != std::string::npos || (name.size() > 5 && name.substr(name.size() - 5) == ".toml");
   if (is_path) {
     if (!fs::exists(name)) throw InputError("site file '" + name + "' does not exist");
-    return load_site_file(name);
+    return warn_if_example(load_site_file(name));
   }
   require_token("site name", name);
   std::string searched;
   for (const auto& dir : data_dirs("site_configs")) {
     const fs::path f = fs::path(dir) / (name + ".toml");
-    if (fs::exists(f)) return load_site_file(f.string());
+    if (fs::exists(f)) return warn_if_example(load_site_file(f.string()));
     searched += (searched.empty() ? "" : ", ") + dir;
   }
   if (name == "localhost") return parse_site(embedded_localhost_site(), "<embedded localhost.toml>");

@@ -30,14 +30,10 @@ struct Site {
   std::vector<std::string> launcher;  // e.g. {"srun", "--mpi=pmix"}
   std::string account_format = "{account}";
   std::string template_name = "default.sbatch";
-  // How a Slurm site's jobs reach slurmctld: "libslurm" (in this process, when the build has
-  // libslurm and gosok translates every #SBATCH directive of the script; else sbatch) or
-  // "sbatch" (always run sbatch, e.g. for a site whose CliFilterPlugins must see each job).
-  std::string submit_with = "libslurm";
   std::string ledger;              // optional ledger path ("" = user default)
   std::string gosok_path;          // gosok on the compute nodes ("" = this executable)
   std::vector<std::string> setup;  // script lines run before the launch (trusted: admin-written)
-  bool example = false;
+  bool example = false;            // an illustrative file: using it warns (find_site)
   std::vector<Partition> partitions;
 
   const Partition& partition(const std::string& name) const;  // "" = the default; throws InputError
@@ -51,7 +47,8 @@ Site load_site_file(const std::string& path);
 /// Finds a site by name or path: a path (contains '/' or ends in .toml) is read directly;
 /// a name is looked up as <dir>/<name>.toml in $GOSOK_SITE_PATH (':'-separated), then the
 /// installed and source site_configs folders; `localhost` falls back to the copy embedded
-/// in the binary. `name` "" means $GOSOK_SITE or "localhost".
+/// in the binary. `name` "" means $GOSOK_SITE or "localhost". A site marked
+/// `example = true` is returned with a warning on stderr, each time.
 Site find_site(const std::string& name_or_path);
 
 /// Where site files and job templates are searched, in order.

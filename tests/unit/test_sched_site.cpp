@@ -85,12 +85,9 @@ TEST_CASE("bad site files name the key and what is allowed", "[sched][site]") {
              ContainsSubstring("site.launcher") && ContainsSubstring("srun, mpirun, mpiexec"));
   CHECK_THAT(error_of(with("max_walltime = \"12:00:00\"", "max_walltime = \"long\"")),
              ContainsSubstring("max_walltime"));
-  CHECK_THAT(error_of(with("scheduler = \"slurm\"", "scheduler = \"slurm\"\nsubmit_with = \"srun\"")),
-             ContainsSubstring("bad.toml:5") && ContainsSubstring("site.submit_with") &&
-                 ContainsSubstring("libslurm, sbatch"));
-  CHECK(parse_site(with("scheduler = \"slurm\"", "scheduler = \"slurm\"\nsubmit_with = \"sbatch\""), "s.toml")
-            .submit_with == "sbatch");
-  CHECK(parse_site(good, "good.toml").submit_with == "libslurm");
+  // sbatch is the only way to Slurm: the old key is an error, not silently ignored.
+  CHECK_THAT(error_of(with("scheduler = \"slurm\"", "scheduler = \"slurm\"\nsubmit_with = \"sbatch\"")),
+             ContainsSubstring("bad.toml:5") && ContainsSubstring("unknown key 'site.submit_with'"));
   CHECK_THAT(error_of("[site]\nname = \"x\"\nscheduler = \"local\"\n"), ContainsSubstring("partitions"));
   CHECK_THAT(error_of(good + "\n[extra]\n"), ContainsSubstring("unknown key 'extra'"));
 }
