@@ -1,40 +1,32 @@
-// gosok status / cancel / reconcile: jobs after submission, and settling them from accounting.
+// gosok status / cancel / release / reconcile: jobs after submission, and settling them from
+// accounting.
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <iostream>
-#include <thread>
 
 #include <gosok/core/error.hpp>
-#include <gosok/core/logging.hpp>
 #include <gosok/scheduler/service.hpp>
 #include <gosok/scheduler/text.hpp>
 #include "cmd_sched_common.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace po = boost::program_options;
 
 namespace gosok {
 namespace {
 
-// Brings active jobs up to date before showing them; a site without Slurm (no sacct) is
-// only a warning here, since `status` must still show the ledger.
-void refresh(sched::LedgerStore& ledger) {
-  try {
-    sched::reconcile_jobs(ledger, "");
-  } catch (const std::exception& e) {
-    log().warn("could not query the scheduler: {}", e.what());
-  }
-}
+const char* kJobRefs =
+    "JOB: g12 (gosok id; an array's: every task), g12_3 (task 3 of an array), 12345 or 12345_3 (Slurm ids)";
 
 void print_report(const sched::ReconcileReport& r, bool json) {
   if (json) {
-    std::cout << nlohmann::json({{"updated", r.updates.size()},
-                                 {"settled", r.settled},
-                                 {"released", r.released},
-                                 {"found_by_tag", r.found_by_tag},
-                                 {"missing", r.missing}})
+    std::cout << cli::json_document({{"updated", r.updates.size()},
+                                     {"settled", r.settled},
+                                     {"released", r.released},
+                                     {"found_by_tag", r.found_by_tag},
+                                     {"missing", r.missing}})
                      .dump(2)
               << "\n";
     return;
@@ -49,87 +41,88 @@ int status_command(const std::vector<std::string>& args) {
   std::string ledger_arg, grant;
   bool json = false, all = false, wait = false, help = false, no_refresh = false;
   double timeout = 600;
-  po::options_description desc("usage: gosok status [JOB...] [options]   (JOB: g12 = gosok id, 12345 = Slurm id)");
+  po::options_description desc(std::string("usage: gosok status [JOB...] [options]\n") + kJobRefs);
   desc.add_options()("help,h", po::bool_switch(&help), "show this help")("json", po::bool_switch(&json), "JSON output")(
       "all", po::bool_switch(&all), "also finished jobs")("grant", po::value(&grant), "only this grant's jobs")(
       "wait", po::bool_switch(&wait), "wait until the jobs have finished and are settled")(
       "timeout", po::value(&timeout), "with --wait: give up after this many seconds (exit 124)")(
       "no-refresh", po::bool_switch(&no_refresh), "show the ledger as is, without asking the scheduler")(
-      "ledger", po::value(&ledger_arg), "ledger path")("job", po::value(&refs), "jobs");
+      "ledger", po::value(&ledger_arg), "ledger path");
+  po::options_description hidden;
+  hidden.add_options()("job", po::value(&refs), "jobs");
+  po::options_description every;
+  every.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("job", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
+  cli::parse_options(args, every, &pos);
   if (help) {
     std::cout << desc << "\n";
     return 0;
   }
   auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true);
-  auto select = [&]() {
-    std::vector<sched::JobRecord> jobs;
-    if (!refs.empty()) {
-      for (const auto& r : refs) jobs.push_back(sched::find_job_ref(*ledger, r));
-    } else {
-      jobs = ledger->jobs(grant, !all && !wait);
+  if (!no_refresh) cli::refresh(*ledger);
+  std::vector<sched::JobRecord> jobs;
+  if (!refs.empty()) {
+    for (auto& ref : cli::find_refs(*ledger, refs)) {
+      for (auto& j : ref.jobs) jobs.push_back(std::move(j));
     }
-    return jobs;
-  };
-  if (!no_refresh) refresh(*ledger);
-  auto jobs = select();
-  const auto t0 = std::chrono::steady_clock::now();
-  while (wait) {
-    bool active = false;
-    for (const auto& j : jobs) active = active || (j.active() && j.state != "missing");
-    if (!active) break;
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout) {
-      std::cerr << "gosok status: still running after " << timeout << " s\n";
-      return 124;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    refresh(*ledger);
-    jobs = select();
+  } else {
+    jobs = ledger->jobs(grant, !all && !wait);
   }
+  if (wait && !cli::wait_for_jobs(*ledger, jobs, timeout)) {
+    std::cerr << "gosok status: still running after " << timeout << " s\n";
+    return 124;
+  }
+  const std::int64_t now = sched::now_seconds();
   if (json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& j : jobs) out.push_back(cli::job_json(j));
-    std::cout << out.dump(2) << "\n";
+    for (const auto& j : jobs) out.push_back(cli::job_json(j, now));
+    std::cout << cli::json_document({{"jobs", out}}).dump(2) << "\n";
   } else {
-    std::cout << cli::job_header() << "\n";
-    for (const auto& j : jobs) {
-      std::cout << cli::job_line(j) << "\n";
-      if (!j.note.empty()) std::cout << "        note: " << j.note << "\n";
-    }
+    std::cout << cli::jobs_table(jobs, now);
   }
   return 0;
 }
 
-int cancel_command(const std::vector<std::string>& args) {
+// cancel and release: one backend call per reference (a whole array is one Slurm job).
+int control_command(const std::string& name, const std::vector<std::string>& args) {
   std::vector<std::string> refs;
   std::string ledger_arg;
   bool help = false;
-  po::options_description desc("usage: gosok cancel JOB...   (JOB: g12 = gosok id, 12345 = Slurm id)");
-  desc.add_options()("help,h", po::bool_switch(&help), "show this help")(
-      "ledger", po::value(&ledger_arg), "ledger path")("job", po::value(&refs), "jobs");
+  po::options_description desc(fmt::format("usage: gosok {} JOB...\n{}", name, kJobRefs));
+  desc.add_options()("help,h", po::bool_switch(&help), "show this help")("ledger", po::value(&ledger_arg),
+                                                                         "ledger path");
+  po::options_description hidden;
+  hidden.add_options()("job", po::value(&refs), "jobs");
+  po::options_description every;
+  every.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("job", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
+  cli::parse_options(args, every, &pos);
   if (help || refs.empty()) {
     std::cout << desc << "\n";
     return help ? 0 : 2;
   }
   auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true);
-  for (const auto& r : refs) {
-    const auto job = sched::find_job_ref(*ledger, r);
-    if (!job.active()) {
-      std::cout << job.gosok_id() << " has already finished (" << job.state << ")\n";
+  for (const auto& ref : cli::find_refs(*ledger, refs)) {
+    const auto& job = ref.jobs.front();
+    const std::string what =
+        ref.jobs.size() > 1 ? fmt::format("g{} ({} tasks)", job.array_id, ref.jobs.size()) : job.gosok_id();
+    bool active = false;
+    for (const auto& j : ref.jobs) active = active || j.active();
+    if (!active) {
+      std::cout << what << " has already finished (" << job.state << ")\n";
       continue;
     }
-    sched::make_backend(job.backend)->cancel(job);
-    std::cout << "cancelled " << job.gosok_id() << (job.slurm_id.empty() ? "" : " (Slurm job " + job.slurm_id + ")")
-              << "; 'gosok reconcile' settles what it used\n";
+    const auto backend = sched::make_backend(job.backend);
+    const std::string slurm = ref.scheduler_id.empty() ? "" : " (Slurm job " + ref.scheduler_id + ")";
+    if (name == "cancel") {
+      backend->cancel(ref);
+      std::cout << "cancelled " << what << slurm << "; 'gosok reconcile' settles what it used\n";
+    } else {
+      backend->release(ref);
+      std::cout << "released " << what << slurm << "\n";
+    }
   }
   return 0;
 }
@@ -144,9 +137,7 @@ int reconcile_command(const std::vector<std::string>& args) {
       "read a recorded 'sacct --parsable2' or '--json' output instead of calling sacct")(
       "grace", po::value(&grace), "seconds a job may be unknown to accounting before it is reported (default 120)")(
       "ledger", po::value(&ledger_arg), "ledger path");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
+  cli::parse_options(args, desc);
   if (help) {
     std::cout << desc << "\n";
     return 0;
@@ -161,10 +152,12 @@ int reconcile_command(const std::vector<std::string>& args) {
 }  // namespace
 
 void register_job_commands(CommandRegistry& commands) {
-  commands.add({"status", "show submitted jobs (by gosok or Slurm id) and their charges",
+  commands.add({"status", "show submitted jobs (by gosok or Slurm id), their times and charges",
                 [](const std::vector<std::string>& a, int&, char**) { return status_command(a); }});
-  commands.add({"cancel", "cancel submitted jobs",
-                [](const std::vector<std::string>& a, int&, char**) { return cancel_command(a); }});
+  commands.add({"cancel", "cancel submitted jobs (a whole array, or one task)",
+                [](const std::vector<std::string>& a, int&, char**) { return control_command("cancel", a); }});
+  commands.add({"release", "release held jobs (gosok submit --hold), Slurm or local",
+                [](const std::vector<std::string>& a, int&, char**) { return control_command("release", a); }});
   commands.add({"reconcile", "settle finished jobs' charges from Slurm accounting",
                 [](const std::vector<std::string>& a, int&, char**) { return reconcile_command(a); }});
 }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include <gosok/core/error.hpp>
+#include <gosok/scheduler/emit.hpp>
 #include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
@@ -51,6 +52,24 @@ std::int64_t parse_slurm_time(const std::string& s) {
 }
 }  // namespace
 
+namespace {
+// "123_[0-3,7%2]" -> 123_0 .. 123_3, 123_7; any other id as it is.
+void add_expanded(std::vector<AcctRecord>& out, AcctRecord r) {
+  const auto open = r.job_id.find("_[");
+  if (open == std::string::npos || r.job_id.back() != ']') {
+    out.push_back(std::move(r));
+    return;
+  }
+  const std::string job = r.job_id.substr(0, open);
+  const ArraySpec spec = parse_array_spec(r.job_id.substr(open + 2, r.job_id.size() - open - 3));
+  for (int task : spec.tasks) {
+    AcctRecord t = r;
+    t.job_id = job + "_" + std::to_string(task);
+    out.push_back(std::move(t));
+  }
+}
+}  // namespace
+
 std::vector<AcctRecord> parse_sacct_parsable(const std::string& text) {
   std::vector<AcctRecord> out;
   std::unordered_map<std::string, std::size_t> col;
@@ -82,8 +101,9 @@ std::vector<AcctRecord> parse_sacct_parsable(const std::string& text) {
     r.elapsed_s = std::atoll(get("ElapsedRaw").c_str());
     r.alloc_gpus = gpus_from_tres(get("AllocTRES"));
     r.comment = get("Comment");
+    r.start = parse_slurm_time(get("Start"));
     r.end = parse_slurm_time(get("End"));
-    out.push_back(std::move(r));
+    add_expanded(out, std::move(r));
   }
   return out;
 }
@@ -94,11 +114,21 @@ std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
   for (const auto& j : doc.at("jobs")) {
     AcctRecord r;
     r.job_id = std::to_string(j.at("job_id").get<std::int64_t>());
+    // An array task: its own job_id is Slurm's internal one; array.job_id and task_id name it.
+    if (j.contains("array") && j["array"].is_object()) {
+      const auto& a = j["array"];
+      const auto array_job = a.value("job_id", std::int64_t{0});
+      const auto& task = a.contains("task_id") ? a["task_id"] : nlohmann::json();
+      if (array_job != 0 && task.is_number_integer() && task.get<std::int64_t>() < 4294967294LL) {
+        r.job_id = fmt::format("{}_{}", array_job, task.get<std::int64_t>());
+      }
+    }
     const auto& st = j.at("state");
     r.state = first_word(st.is_object() ? st.value("current", "") : st.get<std::string>());
     if (j.contains("time")) {
       const auto& t = j["time"];
       r.elapsed_s = t.value("elapsed", std::int64_t{0});
+      r.start = t.value("start", std::int64_t{0});
       r.end = t.value("end", std::int64_t{0});
     }
     if (j.contains("tres") && j["tres"].contains("allocated")) {
@@ -121,11 +151,14 @@ std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
 
 ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::vector<AcctRecord>& records,
                                std::int64_t now, std::int64_t grace_s) {
+  // By tag: the tags of an array's tasks are the array's, so a task is found by tag and index.
+  auto tag_key = [](const std::string& tag, const std::string& task) { return task.empty() ? tag : tag + "#" + task; };
   std::unordered_map<std::string, const AcctRecord*> by_id, by_tag;
   by_id.reserve(records.size());
   for (const auto& r : records) {
     by_id[r.job_id] = &r;
-    if (!r.comment.empty()) by_tag[r.comment] = &r;
+    const auto us = r.job_id.find('_');
+    if (!r.comment.empty()) by_tag[tag_key(r.comment, us == std::string::npos ? "" : r.job_id.substr(us + 1))] = &r;
   }
   ReconcileReport report;
   for (const auto& job : active) {
@@ -136,7 +169,7 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::
       auto it = by_id.find(job.slurm_id);
       if (it != by_id.end()) rec = it->second;
     } else {
-      auto it = by_tag.find(job.tag);
+      auto it = by_tag.find(tag_key(job.tag, job.in_array() ? std::to_string(job.array_task) : ""));
       if (it != by_tag.end()) {
         rec = it->second;
         u.slurm_id = rec->job_id;
@@ -164,6 +197,7 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::
     u.sched_state = rec->state;
     u.alloc_gpus = rec->alloc_gpus;
     u.elapsed_s = rec->elapsed_s;
+    u.started_at = rec->start;
     if (is_terminal_state(rec->state)) {
       u.state = "settled";
       u.ended_at = rec->end ? rec->end : now;
@@ -177,7 +211,10 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::
     } else {
       u.state = "running";
     }
-    if (u.state == job.state && u.sched_state == job.sched_state && u.slurm_id.empty()) continue;
+    if (u.state == job.state && u.sched_state == job.sched_state && u.slurm_id.empty() &&
+        (u.started_at == 0 || u.started_at == job.started_at)) {
+      continue;
+    }
     report.updates.push_back(u);
   }
   return report;

@@ -8,18 +8,21 @@
 
 namespace gosok::sched {
 
-/// One job as the scheduler's accounting (sacct) or queue (squeue) reports it.
+/// One job as the scheduler's accounting (sacct) or queue (squeue) reports it. A task of
+/// array job 123 is "123_7"; sacct's line for the tasks that have not started yet,
+/// "123_[8-999%4]", is read as one record per task.
 struct AcctRecord {
   std::string job_id;
   std::string state;  // first word: "CANCELLED by 0" -> CANCELLED
   std::int64_t elapsed_s = 0;
   int alloc_gpus = 0;
   std::string comment;
-  std::int64_t end = 0;  // epoch s, 0 when unknown
+  std::int64_t start = 0;  // epoch s, 0 when unknown (or not started)
+  std::int64_t end = 0;    // epoch s, 0 when unknown
 };
 
-/// `sacct -X --parsable2 --format=JobID,State,ElapsedRaw,AllocTRES,Comment,End` output with
-/// its header line (columns found by name; step lines like 12.batch are skipped).
+/// `sacct -X --parsable2 --format=JobID,State,ElapsedRaw,AllocTRES,Comment,Start,End`
+/// output with its header line (columns found by name; step lines like 12.batch are skipped).
 std::vector<AcctRecord> parse_sacct_parsable(const std::string& text);
 /// `sacct --json` output (openapi dbv0.0.38 and later: jobs[].state.current, tres.allocated).
 std::vector<AcctRecord> parse_sacct_json(const std::string& text);

@@ -12,33 +12,43 @@
 
 namespace gosok::sched {
 
-/// Everything a backend needs to start one job that the ledger has already reserved.
+/// Everything a backend needs to start one job (or one array) that the ledger has already
+/// reserved.
 struct SubmitContext {
   const JobPlan& plan;
   const Site& site;
-  JobRecord& job;
+  JobRecord& job;                   // the job, or an array's first task
   std::string script;               // rendered batch script
   std::string script_path;          // where it was written
   std::vector<std::string> launch;  // argv of the run, for backends that launch directly
   std::string ledger_path;
-  std::string gosok_path;      // the gosok executable (the local backend's monitor runs it)
-  std::string submitted_with;  // set by the backend: how the job reached the scheduler
+  std::string gosok_path;  // the gosok executable (the local backend's monitor runs it)
 };
 
-/// A scheduler backend: how jobs are started, cancelled and accounted on one kind of site.
-/// Found by name in the backend registry (`slurm`, `local`, `dry-run`).
+/// Jobs named by one reference on the command line (g12, g12_3, 12345, 12345_3), and the
+/// id the scheduler knows them by ("12345" for a whole array; "" when not yet submitted).
+struct JobRef {
+  std::vector<JobRecord> jobs;
+  std::string scheduler_id;
+};
+
+/// A scheduler backend: how jobs are started, held, cancelled and accounted on one kind of
+/// site. Found by name in the backend registry (`slurm`, `local`, `dry-run`).
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
-  /// Starts, in the background, what can be made ready before a job is (optional).
-  virtual void prepare(const Site& /*site*/) {}
   /// Whether submitting books a reservation in the ledger (dry-run does not).
   virtual bool books() const { return true; }
+  /// Refuses, naming the option, what this backend cannot honour; called before anything
+  /// is reserved.
+  virtual void check(const JobPlan& /*plan*/) const {}
   /// Starts the job; returns the scheduler's id ("" when it has none). Throws on failure,
   /// after which the caller releases the reservation.
   virtual std::string submit(SubmitContext& ctx) = 0;
-  virtual void cancel(const JobRecord& job) = 0;
+  virtual void cancel(const JobRef& ref) = 0;
+  /// Lets a held job start (`gosok release`).
+  virtual void release(const JobRef& ref) = 0;
   /// What accounting says about these jobs (for reconcile).
   virtual std::vector<AcctRecord> accounting(const std::vector<JobRecord>& jobs) = 0;
 };
@@ -53,8 +63,9 @@ std::unique_ptr<Backend> make_local_backend();
 std::unique_ptr<Backend> make_dry_run_backend();
 
 /// The local backend's monitor (`gosok _local-monitor`): runs argv for ledger job `job_id`
-/// in its output folder, then settles it with the measured elapsed time. Returns argv's
+/// in its job folder (once released, when `hold`), then settles it with the measured
+/// elapsed time: COMPLETED, FAILED or, after `gosok cancel`, CANCELLED. Returns argv's
 /// exit code.
-int run_local_job(const std::string& ledger_path, std::int64_t job_id, const std::vector<std::string>& argv);
+int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold, const std::vector<std::string>& argv);
 
 }  // namespace gosok::sched

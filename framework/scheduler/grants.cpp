@@ -183,7 +183,9 @@ std::vector<Grant> parse_grants_json(const std::string& text, const std::string&
 }
 
 std::vector<Grant> read_grants_file(const std::string& path) {
-  const std::string text = read_text_file(path);
+  std::string text = read_text_file(path);
+  // Spreadsheets (Excel's "CSV UTF-8") start the file with a byte order mark.
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) return parse_grants_json(text, path);
   return parse_grants_csv(text, path);

@@ -18,34 +18,44 @@ namespace gosok::sched {
 ///    job failed through the system, e.g. NODE_FAIL).
 /// Job states: submitting (reserved, Slurm id not yet recorded), queued, running, settled,
 /// released, missing (accounting has no record: reported, the reservation is kept).
+/// A Slurm job array is one row per task, reserved together: the tasks share the array's
+/// tag and `array_id` (the id of its first row); task T of Slurm array job A is "A_T".
 struct JobRecord {
   std::int64_t id = 0;  // gosok id, shown as g<id>
   std::string grant_id;
   std::string site;
   std::string partition;
-  std::string backend;  // slurm | local
-  std::string slurm_id;
-  std::string tag;  // gosok:<ledger instance>:<id>, carried in the job's --comment
+  std::string backend;   // slurm | local
+  std::string slurm_id;  // "123", or "123_7" for task 7 of array job 123
+  std::string tag;       // gosok:<ledger instance>:<id> (an array's first id), carried in the job's --comment
   std::string name;
   std::string workload;
   std::string state = "submitting";
   std::string sched_state;  // last state the scheduler reported (PENDING, COMPLETED, ...)
   int nodes = 1;
   int gpus = 0;  // GPUs requested, all nodes
-  std::int64_t walltime_s = 0;
+  std::int64_t time_limit_s = 0;
   double charge_factor = 1.0;
   double reserved_gpu_h = 0;
   double charged_gpu_h = 0;
   std::int64_t submitted_at = 0;
+  std::int64_t started_at = 0;  // 0: not started (or not known yet)
   std::int64_t ended_at = 0;
   std::int64_t elapsed_s = 0;
   int alloc_gpus = 0;
-  int pid = 0;  // local backend
-  std::string output_dir;
+  int pid = 0;              // local backend
+  std::string job_dir;      // gosok's job folder: the script, Slurm's output
+  std::string results_dir;  // where the run writes its results
   std::string note;
+  std::int64_t array_id = 0;  // 0: not an array task
+  int array_task = -1;
 
   bool active() const { return state == "submitting" || state == "queued" || state == "running" || state == "missing"; }
-  std::string gosok_id() const { return "g" + std::to_string(id); }
+  bool in_array() const { return array_id != 0; }
+  /// g12, or g12_7 for task 7 of the array whose first row is 12.
+  std::string gosok_id() const {
+    return in_array() ? "g" + std::to_string(array_id) + "_" + std::to_string(array_task) : "g" + std::to_string(id);
+  }
 };
 
 struct GrantChange {
@@ -53,6 +63,7 @@ struct GrantChange {
   std::string what;  // "imported" | "updated"
   std::string old_terms;
   std::string new_terms;  // JSON
+  std::string source;     // the file it was imported from
 };
 
 /// GPU-hours of one grant; remaining = granted − settled − in_flight − queued.
@@ -77,6 +88,7 @@ struct JobUpdate {
   double charged_gpu_h = 0;
   std::int64_t elapsed_s = 0;
   int alloc_gpus = 0;
+  std::int64_t started_at = 0;  // 0: unchanged
   std::int64_t ended_at = 0;
   std::string note;
 };
@@ -98,15 +110,21 @@ class LedgerStore {
   virtual std::vector<GrantChange> grant_history(const std::string& id) = 0;
   virtual GrantBalance balance(const std::string& grant_id, std::int64_t now) = 0;
 
-  /// Atomically checks that the grant's remaining GPU-hours cover job.reserved_gpu_h and
-  /// books the reservation; throws InputError (the refusal) otherwise. Fills job.id and
-  /// job.tag. Safe against concurrent processes (the check and insert hold the write lock).
-  virtual void reserve(JobRecord& job) = 0;
+  /// Atomically checks that the grant's remaining GPU-hours cover the reservations of
+  /// `jobs` (one job, or every task of one array: rows with array_task >= 0) and books them
+  /// all; throws InputError (the refusal) otherwise and books none. Fills each job's id,
+  /// tag and array_id. Safe against concurrent processes (one transaction, write-locked).
+  virtual void reserve(std::vector<JobRecord>& jobs) = 0;
+  /// Records the scheduler's id of job `id` (for an array, its first row: every task gets
+  /// "<slurm_id>_<task>") and the local pid; the job is then queued.
   virtual void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
   virtual void apply(const std::vector<JobUpdate>& updates) = 0;
 
   virtual std::optional<JobRecord> find_job(std::int64_t id) = 0;
-  virtual std::optional<JobRecord> find_job_by_slurm_id(const std::string& slurm_id) = 0;
+  /// Every task of the array whose first row is `array_id`, by task index (empty: none).
+  virtual std::vector<JobRecord> find_array(std::int64_t array_id) = 0;
+  /// The job with this Slurm id ("123", "123_7"), or every task of array job "123".
+  virtual std::vector<JobRecord> find_jobs_by_slurm_id(const std::string& slurm_id) = 0;
   /// Jobs of one grant ("" = all), newest first; only active ones when `active_only`.
   virtual std::vector<JobRecord> jobs(const std::string& grant_id, bool active_only) = 0;
 };

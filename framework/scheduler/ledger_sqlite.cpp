@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/ledger.hpp>
 #include <gosok/scheduler/text.hpp>
@@ -42,10 +43,22 @@ CREATE INDEX IF NOT EXISTS jobs_grant_state ON jobs(grant_id, state, charged_gpu
 CREATE INDEX IF NOT EXISTS jobs_slurm ON jobs(slurm_id);
 )sql";
 
+// Schema 2 (job arrays, start times, results folders), also applied to a schema-1 ledger
+// when it is first opened; the rows it holds stay as they are.
+constexpr const char* kSchema2 = R"sql(
+ALTER TABLE jobs ADD COLUMN array_id INTEGER;
+ALTER TABLE jobs ADD COLUMN array_task INTEGER;
+ALTER TABLE jobs ADD COLUMN started_at INTEGER;
+ALTER TABLE jobs ADD COLUMN results_dir TEXT;
+CREATE INDEX IF NOT EXISTS jobs_array ON jobs(array_id, array_task);
+UPDATE meta SET value='2' WHERE key='schema';
+)sql";
+constexpr int kSchemaVersion = 2;
+
 constexpr const char* kJobColumns =
     "id, grant_id, site, partition, backend, slurm_id, tag, name, workload, state, sched_state, nodes, gpus, "
     "walltime_s, charge_factor, reserved_gpu_h, charged_gpu_h, submitted_at, ended_at, elapsed_s, alloc_gpus, pid, "
-    "output_dir, note";
+    "output_dir, note, array_id, array_task, started_at, results_dir";
 
 class Stmt {
  public:
@@ -92,6 +105,7 @@ class Stmt {
   }
   std::int64_t integer(int c) const { return sqlite3_column_int64(m_stmt, c); }
   double real(int c) const { return sqlite3_column_double(m_stmt, c); }
+  bool is_null(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
 
  private:
   sqlite3* m_db;
@@ -129,7 +143,7 @@ JobRecord job_from(const Stmt& s) {
   j.sched_state = s.text(10);
   j.nodes = static_cast<int>(s.integer(11));
   j.gpus = static_cast<int>(s.integer(12));
-  j.walltime_s = s.integer(13);
+  j.time_limit_s = s.integer(13);
   j.charge_factor = s.real(14);
   j.reserved_gpu_h = s.real(15);
   j.charged_gpu_h = s.real(16);
@@ -138,8 +152,12 @@ JobRecord job_from(const Stmt& s) {
   j.elapsed_s = s.integer(19);
   j.alloc_gpus = static_cast<int>(s.integer(20));
   j.pid = static_cast<int>(s.integer(21));
-  j.output_dir = s.text(22);
+  j.job_dir = s.text(22);
   j.note = s.text(23);
+  j.array_id = s.integer(24);
+  j.array_task = s.is_null(25) ? -1 : static_cast<int>(s.integer(25));
+  j.started_at = s.integer(26);
+  j.results_dir = s.text(27);
   return j;
 }
 
@@ -169,7 +187,7 @@ class SqliteLedger final : public LedgerStore {
     exec("PRAGMA wal_autocheckpoint=64");
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
-    if (read_instance()) return;  // an existing ledger: no write needed to open it
+    if (read_instance() && read_schema() == kSchemaVersion) return;  // no write needed to open it
     Transaction t(*this);
     exec(kSchema);
     if (!read_instance()) {
@@ -178,6 +196,12 @@ class SqliteLedger final : public LedgerStore {
       Stmt put(m_db, "INSERT INTO meta(key, value) VALUES ('instance', ?), ('schema', '1')");
       put.bind(1, m_instance).step();
     }
+    const int schema = read_schema();
+    if (schema > kSchemaVersion) {
+      throw RunError(fmt::format("ledger {}: schema {} is newer than this gosok knows ({}); use a newer gosok", path,
+                                 schema, kSchemaVersion));
+    }
+    if (schema < 2) exec(kSchema2);
     t.commit();
   }
   ~SqliteLedger() override { sqlite3_close(m_db); }
@@ -229,9 +253,9 @@ class SqliteLedger final : public LedgerStore {
 
   std::vector<GrantChange> grant_history(const std::string& id) override {
     std::vector<GrantChange> out;
-    Stmt s(m_db, "SELECT at, what, old_terms, new_terms FROM grant_history WHERE grant_id=? ORDER BY seq");
+    Stmt s(m_db, "SELECT at, what, old_terms, new_terms, source FROM grant_history WHERE grant_id=? ORDER BY seq");
     s.bind(1, id);
-    while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3)});
+    while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4)});
     return out;
   }
 
@@ -269,43 +293,71 @@ class SqliteLedger final : public LedgerStore {
     return b;
   }
 
-  void reserve(JobRecord& job) override {
+  void reserve(std::vector<JobRecord>& jobs) override {
+    if (jobs.empty()) return;
     Transaction t(*this);
-    auto g = find_grant_locked(job.grant_id);
-    if (!g) throw InputError("no grant '" + job.grant_id + "' in the ledger");
+    const std::string& grant_id = jobs.front().grant_id;
+    auto g = find_grant_locked(grant_id);
+    if (!g) throw InputError("no grant '" + grant_id + "' in the ledger");
     Stmt used(m_db,
               "SELECT (SELECT COALESCE(SUM(charged_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND state='settled') + "
               "(SELECT COALESCE(SUM(reserved_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND "
               "state IN ('submitting','queued','running','missing'))");
-    used.bind(1, job.grant_id);
+    used.bind(1, grant_id);
     used.step();
     const double remaining = g->gpu_hours - used.real(0);
+    double wanted = 0;
+    for (const auto& job : jobs) wanted += job.reserved_gpu_h;
     // A rounding slack of 1e-9 GPU-hours (a few microseconds) so an exact fit is accepted.
-    if (job.reserved_gpu_h > remaining + 1e-9) {
+    if (wanted > remaining + 1e-9) {
+      const std::string what =
+          jobs.size() > 1 ? fmt::format("its {} array tasks need", jobs.size()) : std::string("it needs");
       throw InputError(
-          fmt::format("grant {} cannot cover this job: it needs {:.4f} GPU-hours (reserved for the full "
-                      "walltime) but {:.4f} of {:.4f} remain",
-                      job.grant_id, job.reserved_gpu_h, std::max(0.0, remaining), g->gpu_hours));
+          fmt::format("grant {} cannot cover this job: {} {:.4f} GPU-hours (reserved for the full time limit) but "
+                      "{:.4f} of {:.4f} remain",
+                      grant_id, what, wanted, std::max(0.0, remaining), g->gpu_hours));
     }
     Stmt ins(m_db,
              "INSERT INTO jobs(grant_id, site, partition, backend, name, workload, state, nodes, gpus, walltime_s, "
-             "charge_factor, reserved_gpu_h, submitted_at, output_dir) "
-             "VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?)");
-    ins.bind(1, job.grant_id).bind(2, job.site).bind(3, job.partition).bind(4, job.backend).bind(5, job.name);
-    ins.bind(6, job.workload).bind(7, job.nodes).bind(8, job.gpus).bind(9, job.walltime_s);
-    ins.bind(10, job.charge_factor).bind(11, job.reserved_gpu_h).bind(12, job.submitted_at).bind(13, job.output_dir);
-    ins.step();
-    job.id = sqlite3_last_insert_rowid(m_db);
-    job.tag = fmt::format("gosok:{}:{}", m_instance, job.id);
-    job.state = "submitting";
-    Stmt tag(m_db, "UPDATE jobs SET tag=? WHERE id=?");
-    tag.bind(1, job.tag).bind(2, job.id).step();
+             "charge_factor, reserved_gpu_h, submitted_at, output_dir, results_dir, array_id, array_task, tag) "
+             "VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?,?,NULLIF(?,0),?,?)");
+    std::int64_t first = 0;
+    std::string tag;
+    for (auto& job : jobs) {
+      ins.bind(1, job.grant_id).bind(2, job.site).bind(3, job.partition).bind(4, job.backend).bind(5, job.name);
+      ins.bind(6, job.workload).bind(7, job.nodes).bind(8, job.gpus).bind(9, job.time_limit_s);
+      ins.bind(10, job.charge_factor).bind(11, job.reserved_gpu_h).bind(12, job.submitted_at).bind(13, job.job_dir);
+      ins.bind(14, job.results_dir).bind(15, first);
+      if (job.array_task >= 0) {
+        ins.bind(16, job.array_task);
+      } else {
+        ins.bind_null(16);
+      }
+      ins.bind(17, tag);
+      ins.step();
+      ins.reset();
+      job.id = sqlite3_last_insert_rowid(m_db);
+      if (first == 0) {
+        // The first row names the job (or the array): its id is in the tag every task carries.
+        first = job.id;
+        tag = fmt::format("gosok:{}:{}", m_instance, first);
+        Stmt head(m_db,
+                  "UPDATE jobs SET tag=?, array_id=CASE WHEN array_task IS NULL THEN NULL ELSE id END WHERE id=?");
+        head.bind(1, tag).bind(2, first).step();
+      }
+      job.tag = tag;
+      job.array_id = job.array_task >= 0 ? first : 0;
+      job.state = "submitting";
+    }
     t.commit();
   }
 
   void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) override {
     Transaction t(*this);
-    Stmt s(m_db, "UPDATE jobs SET slurm_id=NULLIF(?,''), pid=?, state='queued' WHERE id=? AND state='submitting'");
+    Stmt s(m_db,
+           "UPDATE jobs SET slurm_id=CASE WHEN ?1='' THEN NULL WHEN array_id IS NULL THEN ?1 "
+           "ELSE ?1 || '_' || array_task END, pid=?2, state='queued' "
+           "WHERE (id=?3 OR array_id=?3) AND state='submitting'");
     s.bind(1, slurm_id).bind(2, pid).bind(3, id).step();
     t.commit();
   }
@@ -316,11 +368,12 @@ class SqliteLedger final : public LedgerStore {
     // A settled or released job never changes again: settling twice changes nothing.
     Stmt s(m_db,
            "UPDATE jobs SET state=?2, sched_state=?3, slurm_id=COALESCE(NULLIF(?4,''), slurm_id), "
-           "charged_gpu_h=?5, elapsed_s=?6, alloc_gpus=?7, ended_at=NULLIF(?8,0), note=NULLIF(?9,'') "
+           "charged_gpu_h=?5, elapsed_s=?6, alloc_gpus=?7, ended_at=NULLIF(?8,0), note=NULLIF(?9,''), "
+           "started_at=COALESCE(NULLIF(?10,0), started_at) "
            "WHERE id=?1 AND state NOT IN ('settled','released')");
     for (const auto& u : updates) {
       s.bind(1, u.id).bind(2, u.state).bind(3, u.sched_state).bind(4, u.slurm_id).bind(5, u.charged_gpu_h);
-      s.bind(6, u.elapsed_s).bind(7, u.alloc_gpus).bind(8, u.ended_at).bind(9, u.note);
+      s.bind(6, u.elapsed_s).bind(7, u.alloc_gpus).bind(8, u.ended_at).bind(9, u.note).bind(10, u.started_at);
       s.step();
       s.reset();
     }
@@ -334,17 +387,33 @@ class SqliteLedger final : public LedgerStore {
     return std::nullopt;
   }
 
-  std::optional<JobRecord> find_job_by_slurm_id(const std::string& slurm_id) override {
-    Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE slurm_id=? ORDER BY id DESC LIMIT 1", kJobColumns).c_str());
+  std::vector<JobRecord> find_array(std::int64_t array_id) override {
+    Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE array_id=? ORDER BY array_task", kJobColumns).c_str());
+    s.bind(1, array_id);
+    std::vector<JobRecord> out;
+    while (s.step()) out.push_back(job_from(s));
+    return out;
+  }
+
+  std::vector<JobRecord> find_jobs_by_slurm_id(const std::string& slurm_id) override {
+    // "123" is job 123 or every task of array job 123 ("123_0" .. : the range below).
+    Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE slurm_id=?1 OR (instr(?1, '_')=0 AND slurm_id>?1||'_' AND "
+                             "slurm_id<?1||'`') ORDER BY id",
+                             kJobColumns)
+                     .c_str());
     s.bind(1, slurm_id);
-    if (s.step()) return job_from(s);
-    return std::nullopt;
+    std::vector<JobRecord> out;
+    while (s.step()) out.push_back(job_from(s));
+    // A Slurm id reused by another cluster or ledger reset: the newest job is the one meant.
+    if (out.size() > 1 && !out.back().in_array()) out.erase(out.begin(), out.end() - 1);
+    return out;
   }
 
   std::vector<JobRecord> jobs(const std::string& grant_id, bool active_only) override {
-    const std::string sql =
-        fmt::format("SELECT {} FROM jobs WHERE (?1='' OR grant_id=?1) {} ORDER BY id DESC", kJobColumns,
-                    active_only ? "AND state IN ('submitting','queued','running','missing')" : "");
+    const std::string sql = fmt::format(
+        "SELECT {} FROM jobs WHERE (?1='' OR grant_id=?1) {} ORDER BY COALESCE(array_id, id) DESC, "
+        "array_task",
+        kJobColumns, active_only ? "AND state IN ('submitting','queued','running','missing')" : "");
     Stmt s(m_db, sql.c_str());
     s.bind(1, grant_id);
     std::vector<JobRecord> out;
@@ -381,6 +450,11 @@ class SqliteLedger final : public LedgerStore {
       sqlite3_free(err);
       throw RunError(fmt::format("ledger {}: {}", m_path, msg));
     }
+  }
+
+  int read_schema() {
+    Stmt s(m_db, "SELECT value FROM meta WHERE key='schema'");
+    return s.step() ? std::atoi(s.text(0).c_str()) : 0;
   }
 
   bool read_instance() {
@@ -425,14 +499,13 @@ std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path) {
 }
 
 std::string user_config_path() {
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/gosok/config.toml";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.config/gosok/config.toml";
+  if (const auto xdg = env("XDG_CONFIG_HOME")) return *xdg + "/gosok/config.toml";
+  return env("HOME").value_or(".") + "/.config/gosok/config.toml";
 }
 
 std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger) {
   if (!explicit_path.empty()) return explicit_path;
-  if (const char* env = std::getenv("GOSOK_LEDGER"); env && *env) return env;
+  if (const auto ledger = env("GOSOK_LEDGER")) return *ledger;
   const std::string config = user_config_path();
   if (std::filesystem::exists(config)) {
     toml::table t;
@@ -448,9 +521,8 @@ std::string ledger_path(const std::string& explicit_path, const std::string& sit
     }
   }
   if (!site_ledger.empty()) return site_ledger;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/gosok/ledger.sqlite";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.local/share/gosok/ledger.sqlite";
+  if (const auto xdg = env("XDG_DATA_HOME")) return *xdg + "/gosok/ledger.sqlite";
+  return env("HOME").value_or(".") + "/.local/share/gosok/ledger.sqlite";
 }
 
 std::string grant_terms_json(const Grant& g) {

@@ -1,6 +1,7 @@
 // The local backend runs the job on this machine with the site's launcher (mpirun), no
-// batch system: a small monitor process starts the run, measures its elapsed time and
-// settles the ledger row itself. The dry-run backend books nothing and starts nothing.
+// batch system: a small monitor process starts the run (after `gosok release` when held),
+// measures its elapsed time and settles the ledger row itself. The dry-run backend books
+// nothing and starts nothing.
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -22,24 +23,75 @@ class LocalBackend final : public Backend {
  public:
   std::string name() const override { return "local"; }
 
+  void check(const JobPlan& plan) const override {
+    const auto& r = plan.request;
+    const std::pair<const char*, bool> options[] = {
+        {"--array", !r.array.empty()},
+        {"-d/--dependency", !r.dependency.empty()},
+        {"--begin", !r.begin.empty()},
+        {"--mail-type", !r.mail_type.empty()},
+        {"--mail-user", !r.mail_user.empty()},
+        {"-C/--constraint", !r.constraint.empty()},
+        {"--mem", !r.mem.empty()},
+        {"--export", !r.export_env.empty()},
+        {"--exclusive", r.exclusive},
+        {"-c/--cpus-per-task", r.cpus_per_task > 0},
+    };
+    for (const auto& [option, given] : options) {
+      if (given) {
+        throw InputError(
+            fmt::format("{} cannot be honoured on site {}: it has no batch system (scheduler = "
+                        "\"local\"); submit to a Slurm site for it",
+                        option, plan.site_name));
+      }
+    }
+    for (const auto& [option, value] :
+         {std::pair<const char*, const std::string&>{"-o/--output", r.output}, {"-e/--error", r.error}}) {
+      if (value.find('%') != std::string::npos) {
+        throw InputError(
+            fmt::format("{} '{}': site {} has no batch system to fill in Slurm's % patterns; give a "
+                        "plain file name",
+                        option, value, plan.site_name));
+      }
+    }
+  }
+
   std::string submit(SubmitContext& ctx) override {
     // The monitor is a fresh gosok process, not a bare fork: an SQLite connection must not
     // cross fork(), and its lock bookkeeping would (writes were lost that way).
-    std::vector<std::string> argv = {ctx.gosok_path, "_local-monitor",           "--ledger", ctx.ledger_path,
-                                     "--job",        std::to_string(ctx.job.id), "--"};
+    std::vector<std::string> argv = {ctx.gosok_path,  "_local-monitor", "--ledger",
+                                     ctx.ledger_path, "--job",          std::to_string(ctx.job.id)};
+    if (ctx.plan.request.hold) argv.push_back("--hold");
+    argv.push_back("--");
     argv.insert(argv.end(), ctx.launch.begin(), ctx.launch.end());
-    ctx.job.pid = spawn_process(argv, ctx.job.output_dir + "/gosok-run.log", ctx.job.output_dir);
+    const auto& r = ctx.plan.request;
+    const std::string out = r.output.empty() ? ctx.job.job_dir + "/gosok-run.log" : r.output;
+    // The monitor starts with cancel's and release's signals blocked, so that either waits
+    // for it however early it is sent.
+    ctx.job.pid = spawn_process(argv, out, ctx.job.job_dir, true, r.error, {SIGTERM, SIGUSR1});
     return "";
   }
 
-  void cancel(const JobRecord& job) override {
+  void cancel(const JobRef& ref) override {
+    const auto& job = ref.jobs.front();
     if (job.pid <= 0) throw InputError(job.gosok_id() + " has no local process");
     // The monitor leads its own process group, which holds the launcher and the ranks; the
-    // monitor ignores SIGTERM and settles the job once they have stopped.
+    // monitor holds SIGTERM back and settles the job as CANCELLED once they have stopped.
     if (::kill(-job.pid, SIGTERM) != 0) throw RunError(job.gosok_id() + ": its local run has already ended");
   }
 
-  // A local job settles itself (see run_and_settle); reconcile only checks its monitor.
+  void release(const JobRef& ref) override {
+    const auto& job = ref.jobs.front();
+    // Held: PENDING, or just submitted (its monitor has not said so yet; the signal waits).
+    const bool held = job.sched_state == "PENDING" || (job.state == "queued" && job.sched_state.empty());
+    if (!held || job.pid <= 0) {
+      throw InputError(
+          fmt::format("{} is not held ({})", job.gosok_id(), job.sched_state.empty() ? job.state : job.sched_state));
+    }
+    if (::kill(job.pid, SIGUSR1) != 0) throw RunError(job.gosok_id() + ": its local monitor has already ended");
+  }
+
+  // A local job settles itself (see run_local_job); reconcile only checks its monitor.
   std::vector<AcctRecord> accounting(const std::vector<JobRecord>&) override { return {}; }
 };
 
@@ -48,21 +100,67 @@ class DryRunBackend final : public Backend {
   std::string name() const override { return "dry-run"; }
   bool books() const override { return false; }
   std::string submit(SubmitContext&) override { return ""; }
-  void cancel(const JobRecord&) override {}
+  void cancel(const JobRef&) override {}
+  void release(const JobRef&) override {}
   std::vector<AcctRecord> accounting(const std::vector<JobRecord>&) override { return {}; }
 };
 
 }  // namespace
 
-int run_local_job(const std::string& ledger_path, std::int64_t job_id, const std::vector<std::string>& argv) {
+int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold,
+                  const std::vector<std::string>& argv) {
+  // `gosok cancel` sends SIGTERM to this process group and `gosok release` SIGUSR1 to this
+  // process; both are blocked from its start (the run gets them unblocked), so a cancel
+  // is seen as pending whenever it came.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  auto cancelled = [] {
+    sigset_t pending;
+    sigpending(&pending);
+    return sigismember(&pending, SIGTERM) == 1;
+  };
   auto ledger = open_sqlite_ledger(ledger_path);
   const auto job = ledger->find_job(job_id);
   if (!job) throw InputError(fmt::format("no job g{} in {}", job_id, ledger_path));
+  auto settle = [&](const std::string& state, std::int64_t elapsed, const std::string& note) {
+    JobUpdate done;
+    done.id = job->id;
+    done.state = "settled";
+    done.sched_state = state;
+    done.elapsed_s = elapsed;
+    done.alloc_gpus = elapsed > 0 ? job->gpus : 0;
+    done.charged_gpu_h = static_cast<double>(done.elapsed_s) / 3600.0 * done.alloc_gpus * job->charge_factor;
+    done.ended_at = now_seconds();
+    done.note = note;
+    ledger->apply({done});
+  };
+  if (hold) {
+    JobUpdate held;
+    held.id = job->id;
+    held.state = "queued";
+    held.sched_state = "PENDING";
+    held.note = "held: 'gosok release " + job->gosok_id() + "' starts it";
+    ledger->apply({held});
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGTERM) {
+      settle("CANCELLED", 0, "cancelled while held; never ran");
+      return 0;
+    }
+  }
+  if (cancelled()) {
+    settle("CANCELLED", 0, "cancelled before it started; never ran");
+    return 0;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   JobUpdate running;
   running.id = job->id;
   running.state = "running";
   running.sched_state = "RUNNING";
+  running.started_at = now_seconds();
   ledger->apply({running});
   if (::geteuid() == 0) {
     // Open MPI refuses root unless told; harmless for other MPIs.
@@ -71,23 +169,16 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, const std
   }
   ::setenv("GOSOK_JOB_ID", job->gosok_id().c_str(), 1);
   std::cout.flush();
-  // `gosok cancel` sends SIGTERM to this process group: the launcher (and through it the
-  // ranks) stops, while the monitor survives to settle what the run used.
-  ::signal(SIGTERM, SIG_IGN);
-  const int child = spawn_process(argv, "", job->output_dir, false);
+  const int child = spawn_process(argv, "", job->job_dir, false);
   const int rc = wait_process(child);
   const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
-  JobUpdate done;
-  done.id = job->id;
-  done.state = "settled";
-  done.sched_state = rc == 0 ? "COMPLETED" : "FAILED";
+  const bool stopped = cancelled();
   // Charged by the second, at least one: a run that started used its GPUs.
-  done.elapsed_s = std::max<std::int64_t>(1, elapsed);
-  done.alloc_gpus = job->gpus;
-  done.charged_gpu_h = static_cast<double>(done.elapsed_s) / 3600.0 * done.alloc_gpus * job->charge_factor;
-  done.ended_at = now_seconds();
-  if (rc != 0) done.note = fmt::format("exit code {}; log: {}/gosok-run.log", rc, job->output_dir);
-  ledger->apply({done});
+  const std::string state = stopped ? "CANCELLED" : rc == 0 ? "COMPLETED" : "FAILED";
+  const std::string note = stopped   ? "cancelled by gosok cancel"
+                           : rc != 0 ? fmt::format("exit code {}; log in {}", rc, job->job_dir)
+                                     : "";
+  settle(state, std::max<std::int64_t>(1, elapsed), note);
   return rc;
 }
 

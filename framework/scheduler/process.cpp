@@ -107,13 +107,18 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 }
 
 int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd,
-                  bool new_session) {
+                  bool new_session, const std::string& err_path, const std::vector<int>& blocked) {
   auto args = c_argv(argv);
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : blocked) sigaddset(&mask, sig);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     if (new_session) ::setsid();
-    ::signal(SIGTERM, SIG_DFL);  // an ignored signal would stay ignored across exec
+    // An ignored or blocked signal would stay so across exec.
+    ::signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &mask, nullptr);
     const int null = ::open("/dev/null", O_RDONLY);
     if (null < 0) ::_exit(126);
     ::dup2(null, 0);
@@ -122,6 +127,11 @@ int spawn_process(const std::vector<std::string>& argv, const std::string& log_p
       if (log < 0) ::_exit(126);
       ::dup2(log, 1);
       ::dup2(log, 2);
+    }
+    if (!err_path.empty()) {
+      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err < 0) ::_exit(126);
+      ::dup2(err, 2);
     }
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execvp(args[0], args.data());

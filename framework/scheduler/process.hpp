@@ -19,12 +19,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
                           const std::vector<std::string>* env = nullptr);
 
 /// Starts argv detached from this process (own session), stdout and stderr appended to
-/// `log_path` ("" = inherited), working directory `cwd`; returns its pid (and its process
-/// group id). Used by the local backend.
+/// `log_path` ("" = inherited; stderr to `err_path` when given), working directory `cwd`;
+/// returns its pid (and its process group id). Used by the local backend.
 /// With `new_session` false it stays in the caller's process group (so signalling the group
-/// reaches it). SIGTERM is reset to its default in the child either way.
+/// reaches it). The child starts with SIGTERM at its default and no signal blocked but
+/// those in `blocked` (which then wait, pending, until it takes them).
 int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd,
-                  bool new_session = true);
+                  bool new_session = true, const std::string& err_path = "", const std::vector<int>& blocked = {});
 
 /// Waits for a child started by spawn_process; returns its exit code (128+N on signal N).
 int wait_process(int pid);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/process.hpp>
 #include <gosok/scheduler/text.hpp>
@@ -18,43 +19,92 @@ namespace gosok::sched {
 
 namespace fs = std::filesystem;
 
-void prepare_submit(const Site& site, const SubmitOptions& options) {
-  if (!options.dry_run) make_backend(site.scheduler)->prepare(site);
+namespace {
+
+bool digits_only(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+}  // namespace
+
+std::string resolve_dependency(LedgerStore& ledger, const std::string& dependency) {
+  // TYPE:ID[+TIME][:ID...] entries separated by ',' (all) or '?' (any); "singleton" has no ids.
+  std::string out;
+  std::size_t pos = 0;
+  while (pos <= dependency.size()) {
+    const auto sep = dependency.find_first_of(",?", pos);
+    const std::string item = dependency.substr(pos, sep == std::string::npos ? std::string::npos : sep - pos);
+    auto words = split(item, ':');
+    for (std::size_t i = 1; i < words.size(); ++i) {
+      const auto plus = words[i].find('+');
+      const std::string id = words[i].substr(0, plus);
+      if (id.size() > 1 && (id[0] == 'g' || id[0] == 'G')) {
+        const JobRef ref = find_job_ref(ledger, id);
+        if (ref.scheduler_id.empty()) {
+          throw InputError(
+              fmt::format("--dependency {}: {} has no Slurm job id (it is not a Slurm job, or its "
+                          "submission was interrupted: 'gosok reconcile' finds it)",
+                          dependency, id));
+        }
+        words[i] = ref.scheduler_id + (plus == std::string::npos ? "" : words[i].substr(plus));
+      }
+    }
+    std::string rebuilt;
+    for (const auto& w : words) rebuilt += (rebuilt.empty() ? "" : ":") + w;
+    out += rebuilt;
+    if (sep == std::string::npos) break;
+    out += dependency[sep];
+    pos = sep + 1;
+  }
+  return out;
 }
 
 SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,
                          const SubmitOptions& options) {
-  auto backend = make_backend(options.dry_run ? "dry-run" : site.scheduler);
+  const auto site_backend = make_backend(site.scheduler);
+  const auto backend = options.dry_run ? make_backend("dry-run") : make_backend(site.scheduler);
   if (!ledger) throw InputError("submitting needs the ledger that holds the grant");
   const std::int64_t now = now_seconds();
   const auto grant = ledger->find_grant(request.grant_id);
   if (!grant) {
     throw InputError("no grant '" + request.grant_id + "' in the ledger (import it with 'gosok grants import FILE')");
   }
-  JobPlan plan = plan_job(request, site, *grant, now);
+  JobRequest req = request;
+  if (!req.dependency.empty()) req.dependency = resolve_dependency(*ledger, req.dependency);
   SubmitOutcome outcome;
-  outcome.reserve_gpu_h = plan.reserve_gpu_h;
+  outcome.plan = plan_job(req, site, *grant, now);
+  const JobPlan& plan = outcome.plan;
+  // Everything that could refuse the job happens before anything is reserved.
+  site_backend->check(plan);
+  if (options.check_input) options.check_input(plan);
+  outcome.reserved_gpu_h = plan.total_reserve_gpu_h();
   const std::string template_text =
       load_template(options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source);
-  const char* env_gosok = std::getenv("GOSOK_EXECUTABLE");
+  const auto env_gosok = env("GOSOK_EXECUTABLE");
   const std::string gosok = !options.gosok_path.empty() ? options.gosok_path
                             : !site.gosok_path.empty()  ? site.gosok_path
-                            : env_gosok && *env_gosok   ? env_gosok
+                            : env_gosok                 ? *env_gosok
                                                         : self_executable();
-  JobRecord& job = outcome.job;
-  job.grant_id = grant->id;
-  job.site = site.name;
-  job.partition = plan.partition->name;
-  job.backend = backend->name();
-  job.name = plan.request.name;
-  job.workload = plan.request.workload;
-  job.nodes = plan.request.nodes;
-  job.gpus = plan.total_gpus;
-  job.walltime_s = plan.request.walltime_s;
-  job.charge_factor = plan.partition->charge_factor;
-  job.reserved_gpu_h = plan.reserve_gpu_h;
-  job.submitted_at = now;
-  job.output_dir = plan.request.output_dir;
+  std::vector<JobRecord> jobs(plan.task_count());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    JobRecord& job = jobs[i];
+    job.grant_id = grant->id;
+    job.site = site.name;
+    job.partition = plan.partition->name;
+    job.backend = backend->name();
+    job.name = plan.request.name;
+    job.workload = plan.request.workload;
+    job.nodes = plan.nodes;
+    job.gpus = plan.reserved_gpus;
+    job.time_limit_s = plan.request.time_limit_s;
+    job.charge_factor = plan.partition->charge_factor;
+    job.reserved_gpu_h = plan.reserve_gpu_h;
+    job.submitted_at = now;
+    job.job_dir = plan.request.job_dir;
+    job.results_dir = plan.results;
+    if (!plan.array.tasks.empty()) {
+      job.array_task = plan.array.tasks[i];
+      job.results_dir.replace(job.results_dir.size() - 2, 2, std::to_string(job.array_task));  // ".../%a"
+    }
+  }
 
   // Rendering is pure; doing it before the reservation turns a bad template into a refusal
   // that books nothing.
@@ -62,45 +112,51 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   if (!backend->books()) {
     // A dry run books nothing, but tells the truth about the balance.
     const double remaining = ledger->balance(grant->id, now).remaining;
-    if (plan.reserve_gpu_h > remaining + 1e-9) {
+    if (outcome.reserved_gpu_h > remaining + 1e-9) {
       throw InputError(
-          fmt::format("grant {} cannot cover this job: it needs {:.4f} GPU-hours (reserved for the full "
-                      "walltime) but {:.4f} of {:.4f} remain",
-                      grant->id, plan.reserve_gpu_h, std::max(0.0, remaining), grant->gpu_hours));
+          fmt::format("grant {} cannot cover this job: {} {:.4f} GPU-hours (reserved for the full time limit) but "
+                      "{:.4f} of {:.4f} remain",
+                      grant->id, jobs.size() > 1 ? fmt::format("its {} array tasks need", jobs.size()) : "it needs",
+                      outcome.reserved_gpu_h, std::max(0.0, remaining), grant->gpu_hours));
     }
     return outcome;
   }
-  // Balance check and reservation: one transaction, under the write lock.
-  ledger->reserve(job);
+  // Balance check and reservation of every task: one transaction, under the write lock.
+  ledger->reserve(jobs);
+  JobRecord& first = jobs.front();
   std::string scheduler_id;
   try {
-    outcome.script = render_script(plan, site, template_text, outcome.script_source, job.tag, gosok);
-    fs::create_directories(job.output_dir);
-    const std::string script_path = job.output_dir + "/job.sbatch";
+    outcome.script = render_script(plan, site, template_text, outcome.script_source, first.tag, gosok);
+    fs::create_directories(first.job_dir);
+    const std::string script_path = first.job_dir + "/job.sbatch";
     {
       std::ofstream f(script_path);
       f << outcome.script;
       if (!f) throw RunError("cannot write " + script_path);
     }
     SubmitContext ctx{
-        plan, site, job, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path, gosok, ""};
+        plan, site, first, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path, gosok};
     scheduler_id = backend->submit(ctx);
-    outcome.submitted_with = ctx.submitted_with;
   } catch (const std::exception& e) {
-    JobUpdate release;
-    release.id = job.id;
-    release.state = "released";
-    release.note = std::string("submission failed: ") + e.what();
-    ledger->apply({release});
+    std::vector<JobUpdate> releases;
+    for (const auto& job : jobs) {
+      JobUpdate release;
+      release.id = job.id;
+      release.state = "released";
+      release.note = std::string("submission failed: ") + e.what();
+      releases.push_back(release);
+    }
+    ledger->apply(releases);
     throw;
   }
-  ledger->set_submitted(job.id, scheduler_id, job.pid);
-  job.slurm_id = scheduler_id;
-  job.state = "queued";
-  if (options.wait && job.backend == "local" && job.pid > 0) {
-    outcome.exit_code = wait_process(job.pid);
-    if (auto updated = ledger->find_job(job.id)) job = *updated;
+  ledger->set_submitted(first.id, scheduler_id, first.pid);
+  for (auto& job : jobs) {
+    job.slurm_id =
+        scheduler_id.empty() || !job.in_array() ? scheduler_id : scheduler_id + "_" + std::to_string(job.array_task);
+    job.pid = first.pid;
+    job.state = "queued";
   }
+  outcome.jobs = std::move(jobs);
   return outcome;
 }
 
@@ -142,18 +198,50 @@ ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded,
   return total;
 }
 
-JobRecord find_job_ref(LedgerStore& ledger, const std::string& ref) {
-  std::optional<JobRecord> job;
-  if (!ref.empty() && (ref[0] == 'g' || ref[0] == 'G') && ref.size() > 1 &&
-      ref.find_first_not_of("0123456789", 1) == std::string::npos) {
-    job = ledger.find_job(std::stoll(ref.substr(1)));
-  } else if (!ref.empty() && ref.find_first_not_of("0123456789_") == std::string::npos) {
-    job = ledger.find_job_by_slurm_id(ref);
-  } else {
-    throw InputError("'" + ref + "' is not a job: use a gosok id (g12) or a Slurm job id (12345)");
+JobRef find_job_ref(LedgerStore& ledger, const std::string& ref) {
+  const bool gosok_id = ref.size() > 1 && (ref[0] == 'g' || ref[0] == 'G');
+  const std::string number = gosok_id ? ref.substr(1) : ref;
+  const auto us = number.find('_');
+  const std::string head = number.substr(0, us), task = us == std::string::npos ? "" : number.substr(us + 1);
+  if (!digits_only(head) || (us != std::string::npos && !digits_only(task)) || head.size() > 18) {
+    throw InputError("'" + ref +
+                     "' is not a job: use a gosok id (g12, or g12_3 for task 3 of an array) or a Slurm job id "
+                     "(12345, 12345_3)");
   }
-  if (!job) throw InputError("no job '" + ref + "' in the ledger");
-  return *job;
+  JobRef out;
+  if (!gosok_id) {
+    out.jobs = ledger.find_jobs_by_slurm_id(ref);
+  } else {
+    auto array = ledger.find_array(std::stoll(head));
+    if (!task.empty()) {
+      for (auto& j : array) {
+        if (std::to_string(j.array_task) == task) out.jobs.push_back(std::move(j));
+      }
+    } else if (!array.empty()) {
+      out.jobs = std::move(array);
+    } else if (auto job = ledger.find_job(std::stoll(head))) {
+      if (job->in_array()) {
+        throw InputError(fmt::format("{} is task {} of array g{}: call it {}", ref, job->array_task, job->array_id,
+                                     job->gosok_id()));
+      }
+      out.jobs.push_back(*job);
+    }
+  }
+  if (out.jobs.empty()) throw InputError("no job '" + ref + "' in the ledger");
+  // The whole array (g12, 12345) is its array job in Slurm; one task is <job>_<task>.
+  const auto& first = out.jobs.front();
+  const bool whole_array = first.in_array() && task.empty();
+  out.scheduler_id = whole_array ? first.slurm_id.substr(0, first.slurm_id.find('_')) : first.slurm_id;
+  return out;
+}
+
+Site site_of_grant(const Grant& grant, const std::string& where) {
+  try {
+    return find_site(grant.site);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: grant {} is for site '{}', which gosok does not know: {}", where, grant.id,
+                                 grant.site, e.what()));
+  }
 }
 
 std::int64_t grant_gpu_minutes(const Grant& grant) { return std::llround(grant.gpu_hours * 60.0); }

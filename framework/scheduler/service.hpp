@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -12,32 +13,34 @@
 
 namespace gosok::sched {
 
-/// The steps behind `gosok submit`, `reconcile`, `cancel` and `grants provision`, free of
-/// command-line parsing so tests and benchmarks can call them.
+/// The steps behind `gosok submit`, `reconcile`, `cancel`, `release` and `grants
+/// provision`, free of command-line parsing so tests and benchmarks can call them.
 struct SubmitOptions {
   bool dry_run = false;
-  bool wait = false;          // local backend: wait for the run to finish
   std::string template_name;  // "" = the site's
   std::string ledger_path;
   std::string gosok_path;  // "" = the site's `gosok`, else $GOSOK_EXECUTABLE, else this executable
+  /// Checks the workload's input (name, --input file, --set values, the array key for the
+  /// first and last task index) as `gosok run` will; throws InputError. Called before
+  /// anything is reserved; unset: no check (the scheduler library knows no workloads).
+  std::function<void(const JobPlan&)> check_input;
 };
 
 struct SubmitOutcome {
-  JobRecord job;
+  std::vector<JobRecord> jobs;  // the job, or every task of the array
   std::string script;
   std::string script_source;
-  double reserve_gpu_h = 0;
-  int exit_code = 0;           // local --wait: the run's exit code
-  std::string submitted_with;  // how the job reached the scheduler ("libslurm 22.5.8", "sbatch", ...)
+  double reserved_gpu_h = 0;  // all of them (a dry run: what would be reserved)
+  JobPlan plan;
 };
 
-/// Lets the site's backend start, in the background, what it can ready before a submission
-/// (Slurm: opening libslurm and reading slurm.conf while the ledger is opened). Optional;
-/// call it as soon as the site is known.
-void prepare_submit(const Site& site, const SubmitOptions& options);
+/// gosok ids in a --dependency list (afterok:g12:g13_2) → their Slurm ids; throws InputError
+/// for a job that is not in the ledger or has no Slurm id.
+std::string resolve_dependency(LedgerStore& ledger, const std::string& dependency);
 
-/// plan → render → reserve (one transaction) → backend submit → record the id; releases
-/// the reservation when the backend fails. With dry_run: plan and render only.
+/// plan → check the input → render → reserve (one transaction, every array task) → write
+/// the script → backend submit → record the id; releases the reservation when the backend
+/// fails. With dry_run: plan, check and render only.
 SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,
                          const SubmitOptions& options);
 
@@ -45,8 +48,13 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
 /// call for the Slurm jobs (a recorded `sacct --parsable2` or `--json` output).
 ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded_sacct, std::int64_t grace_s = 120);
 
-/// Resolves "g12" (gosok id) or "12345" (Slurm id) to a ledger job; throws InputError.
-JobRecord find_job_ref(LedgerStore& ledger, const std::string& ref);
+/// Resolves "g12" / "g12_3" (gosok ids) or "12345" / "12345_3" (Slurm ids) to ledger jobs:
+/// g12 or 12345 of an array is every task. Throws InputError.
+JobRef find_job_ref(LedgerStore& ledger, const std::string& ref);
+
+/// The site a grant is for (find_site of its `site`); an InputError naming `where`, the
+/// grant and the sites searched when gosok does not know it.
+Site site_of_grant(const Grant& grant, const std::string& where);
 
 /// The Slurm side of a grant: account, QOS with GrpTRESMins=gres/gpu=<minutes> and
 /// Flags=NoDecay, the users' associations. Idempotent. Returns what it did, one line each.

@@ -19,12 +19,19 @@ g grants import grants.csv
 g grants list
 g grants show SHIM-1 --json >/dev/null
 g submit heat --site local-slurm --grant SHIM-1 -n 2 -t 5 --dry-run >/dev/null
+# Checking a job's input against the workload's schema happens here too, on the login node.
+if g submit heat --site local-slurm --grant SHIM-1 --set nx=3 --dry-run 2>err.txt; then
+  echo "FAIL: a bad input was accepted"; exit 1
+fi
+grep -q "key 'nx' = 3 is too small" err.txt || { echo "FAIL: $(cat err.txt)"; exit 1; }
+printf 'workload = "weather"\nnx = 40\n' >in.toml
+g validate in.toml grants.csv "$GOSOK_SOURCE_DIR/job_templates/default.sbatch"
 g status --all --no-refresh
 g reconcile --from-sacct /dev/null --grace 0 || true
 g validate "$GOSOK_SOURCE_DIR/site_configs/local-slurm.toml"
 # The local backend's submit must not initialise MPI either (its run, launched by mpirun
 # in another process, does; it is not under the shim's rules, so only submit is checked).
-LD_PRELOAD=$shim "$GOSOK_BINARY" submit heat --site localhost --grant SHIM-L -t 5 --output-dir "$tmp/local" \
+LD_PRELOAD=$shim "$GOSOK_BINARY" submit heat --site localhost --grant SHIM-L -t 5 --job-dir "$tmp/local" \
   --dry-run >/dev/null
 if out=$(g run heat --set run.output_dir="$tmp/run" 2>&1); then
   echo "FAIL: gosok run worked under the shim, so the shim proves nothing"

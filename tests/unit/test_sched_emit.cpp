@@ -38,10 +38,11 @@ JobRequest test_request() {
   r.workload = "heat";
   r.grant_id = "HPC-7";
   r.nodes = 1;
-  r.ranks_per_node = 2;
-  r.walltime_s = 1800;
-  r.output_dir = "/scratch/run1";
-  r.overrides = {"heat.nx=64"};
+  r.ntasks_per_node = 2;
+  r.gpus_per_node = 2;
+  r.time_limit_s = 1800;
+  r.job_dir = "/scratch/run1";
+  r.overrides = {"nx=64"};
   return r;
 }
 
@@ -67,15 +68,94 @@ TEST_CASE("emit: #SBATCH lines of a 2-rank, 2-GPU job", "[sched][emit]") {
                                              "#SBATCH --qos=hpc-7",
                                              "#SBATCH --partition=gpu",
                                              "#SBATCH --nodes=1",
+                                             "#SBATCH --ntasks=2",
                                              "#SBATCH --ntasks-per-node=2",
-                                             "#SBATCH --gres=gpu:2",
+                                             "#SBATCH --gpus-per-node=2",
                                              "#SBATCH --time=00:30:00",
                                              "#SBATCH --comment=gosok:abcd:7",
                                              "#SBATCH --output=/scratch/run1/slurm-%j.out"};
   CHECK(sbatch_lines(script) == expected);
   CHECK_THAT(script, ContainsSubstring("'srun' '--mpi=pmix' '/opt/gosok/bin/gosok' 'run' 'heat' '--set' "
-                                       "'heat.nx=64' '--set' 'run.output_dir=/scratch/run1/results'"));
+                                       "'nx=64' '--results' '/scratch/run1/results'"));
   CHECK(script.rfind("#!/bin/bash\n", 0) == 0);
+}
+
+// A Slurm user's line, `sbatch -N 2 --ntasks-per-node 4 --gpus-per-node 4 -t 2:00:00 -J run1`,
+// is the same job through gosok: the same options reach Slurm, and what is reserved is
+// what those options allocate.
+TEST_CASE("emit: sbatch's options keep sbatch's meaning", "[sched][emit]") {
+  Site site = test_site();
+  site.partitions[1].nodes = 4;  // gpu: 4 nodes of 8 CPUs and 4 GPUs
+  REQUIRE(site.partitions[1].name == "gpu");
+  JobRequest r = test_request();
+  r.nodes = 2;
+  r.ntasks_per_node = 4;
+  r.gpus_per_node = 4;
+  r.time_limit_s = parse_walltime("2:00:00");
+  r.name = "run1";
+  auto plan = plan_job(r, site, test_grant(), kNow);
+  CHECK(plan.nodes == 2);
+  CHECK(plan.ntasks == 8);
+  CHECK(plan.total_gpus == 8);
+  CHECK(plan.reserve_gpu_h == 16.0);
+  const auto lines = sbatch_lines(render_script(plan, site, embedded_default_template(), "t", "tag", "gosok"));
+  for (const char* want : {"#SBATCH --nodes=2", "#SBATCH --ntasks=8", "#SBATCH --ntasks-per-node=4",
+                           "#SBATCH --gpus-per-node=4", "#SBATCH --time=02:00:00", "#SBATCH --job-name=run1"}) {
+    CHECK(std::count(lines.begin(), lines.end(), std::string(want)) == 1);
+  }
+  // -n alone: as many nodes as the tasks need (8 CPUs a node), pinned so Slurm allocates that.
+  r = test_request();
+  r.nodes = 0;
+  r.ntasks_per_node = 0;
+  r.ntasks = 9;
+  r.gpus_per_node = 0;
+  plan = plan_job(r, site, test_grant(), kNow);
+  CHECK(plan.nodes == 2);
+  CHECK(plan.total_gpus == 0);
+  // -G: GPUs in all; more on one node than it has is refused.
+  r.gpus = 6;
+  CHECK(plan_job(r, site, test_grant(), kNow).total_gpus == 6);
+  // --gpus-per-task: per task, so per node as many as the node's tasks.
+  r.gpus = 0;
+  r.ntasks = 4;
+  r.nodes = 2;
+  r.gpus_per_task = 2;
+  CHECK(plan_job(r, site, test_grant(), kNow).total_gpus == 8);
+  r.nodes = 1;
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("--gpus-per-task 2 asks for 8 GPUs"));
+  r.gpus_per_task = 0;
+  r.gpus = 6;
+  r.nodes = 1;
+  r.ntasks = 4;
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow),
+                    ContainsSubstring("-G/--gpus 6 asks for 6 GPUs on a node") && ContainsSubstring("has 4"));
+  r.gpus_per_node = 2;
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow),
+                    ContainsSubstring("-G/--gpus 6 and --gpus-per-node 2 both give the job's GPUs"));
+  // No GPU option: no GPUs, as in sbatch; nothing to reserve.
+  r = test_request();
+  r.gpus_per_node = 0;
+  plan = plan_job(r, site, test_grant(), kNow);
+  CHECK(plan.total_gpus == 0);
+  CHECK(plan.reserve_gpu_h == 0);
+  // --exclusive: every GPU of the node may be the job's, so all of them are reserved.
+  r.exclusive = true;
+  plan = plan_job(r, site, test_grant(), kNow);
+  CHECK(plan.reserved_gpus == 4);
+  CHECK(plan.reserve_gpu_h == 2.0);
+  // Tasks and CPUs that do not fit.
+  r = test_request();
+  r.ntasks = 5;
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow),
+                    ContainsSubstring("-n/--ntasks 5 does not fit 1 node(s) with --ntasks-per-node 2"));
+  r = test_request();
+  r.cpus_per_task = 8;
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("2 task(s) per node x 8 CPU(s)"));
+  r = test_request();
+  r.nodes = 2;
+  r.ntasks = 1;
+  r.ntasks_per_node = 0;
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("fewer tasks than -N/--nodes 2"));
 }
 
 TEST_CASE("emit: hold, CPU-only and the partition's charge factor", "[sched][emit]") {
@@ -86,11 +166,111 @@ TEST_CASE("emit: hold, CPU-only and the partition's charge factor", "[sched][emi
   const auto site = test_site();
   const auto lines = sbatch_lines(render(r, site));
   CHECK(std::find(lines.begin(), lines.end(), std::string("#SBATCH --hold")) != lines.end());
-  for (const auto& l : lines) CHECK(l.find("--gres") == std::string::npos);
-  r.gpus_per_node = 3;
+  for (const auto& l : lines) CHECK(l.find("gpus") == std::string::npos);
+  r.gpus = 3;
   const auto plan = plan_job(r, site, test_grant(), kNow);
   CHECK(plan.total_gpus == 3);
   CHECK(plan.reserve_gpu_h == 3 * 0.5 * 2.0);  // 3 GPUs x 0.5 h x debug's factor 2
+}
+
+TEST_CASE("emit: an array is reserved task by task and each task writes its own results", "[sched][emit][array]") {
+  const auto site = test_site();
+  auto r = test_request();
+  r.array = "0-9:3%2";
+  r.array_key = "member";
+  const auto plan = plan_job(r, site, test_grant(), kNow);
+  CHECK(plan.array.tasks == std::vector<int>{0, 3, 6, 9});
+  CHECK(plan.array.max_running == 2);
+  CHECK(plan.task_count() == 4);
+  CHECK(plan.reserve_gpu_h == 1.0);  // one task: 2 GPUs x 30 min
+  CHECK(plan.total_reserve_gpu_h() == 4.0);
+  const std::string script = render_script(plan, site, embedded_default_template(), "t", "tag", "gosok");
+  const auto lines = sbatch_lines(script);
+  CHECK(std::count(lines.begin(), lines.end(), std::string("#SBATCH --array=0-9:3%2")) == 1);
+  CHECK(std::count(lines.begin(), lines.end(), std::string("#SBATCH --output=/scratch/run1/slurm-%A_%a.out")) == 1);
+  // The task index reaches the workload through gosok run, never as a shell variable.
+  CHECK_THAT(script, ContainsSubstring("'--set-from-array' 'member' '--results' '/scratch/run1/results/%a'"));
+  CHECK(script.find("SLURM_ARRAY_TASK_ID") == std::string::npos);
+  r.array_key = "x y";
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("--set-from-array key 'x y'"));
+  r = test_request();
+  r.array_key = "member";
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("needs --array"));
+}
+
+TEST_CASE("emit: Slurm's --array forms", "[sched][emit][array]") {
+  CHECK(parse_array_spec("0-999").tasks.size() == 1000);
+  CHECK(parse_array_spec("7").tasks == std::vector<int>{7});
+  CHECK(parse_array_spec("1,3,5-7").tasks == std::vector<int>{1, 3, 5, 6, 7});
+  CHECK(parse_array_spec("5-7,1,6").tasks == std::vector<int>{1, 5, 6, 7});  // sorted, once each
+  CHECK(parse_array_spec("0-15:4%3").tasks == std::vector<int>{0, 4, 8, 12});
+  CHECK(parse_array_spec("0-15:4%3").max_running == 3);
+  for (const char* bad : {"", "a-b", "5-1", "1-", "0-10:0", "1%", "1%0", "0-99999999", "-1", "1;2", "0-200000"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(parse_array_spec(bad), ContainsSubstring("--array") && ContainsSubstring("N-M:STEP"));
+  }
+}
+
+TEST_CASE("emit: a template without a place for an option refuses it by name", "[sched][emit]") {
+  const auto site = test_site();
+  auto r = test_request();
+  const std::string bare = "#!/bin/bash\n#SBATCH --job-name={{job_name}}\n{{launch}}\n";
+  auto plan = plan_job(r, site, test_grant(), kNow);
+  CHECK_THROWS_WITH(render_script(plan, site, bare, "bare.sbatch", "tag", "gosok"),
+                    ContainsSubstring("bare.sbatch has no {{ntasks_per_node}}") &&
+                        ContainsSubstring("--ntasks-per-node cannot be honoured"));
+  r.ntasks_per_node = 0;
+  r.gpus_per_node = 0;
+  r.array = "0-3";
+  plan = plan_job(r, site, test_grant(), kNow);
+  CHECK_THROWS_WITH(render_script(plan, site, bare, "bare.sbatch", "tag", "gosok"),
+                    ContainsSubstring("--array cannot be honoured"));
+  r.array.clear();
+  plan = plan_job(r, site, test_grant(), kNow);
+  CHECK_NOTHROW(render_script(plan, site, bare, "bare.sbatch", "tag", "gosok"));
+  CHECK_NOTHROW(check_template(embedded_default_template(), "default.sbatch"));
+  CHECK_THROWS_WITH(check_template("#SBATCH --x={{nope}}\n", "t.sbatch"), ContainsSubstring("t.sbatch:1"));
+}
+
+TEST_CASE("emit: sbatch's other options reach the script checked", "[sched][emit]") {
+  const auto site = test_site();
+  auto r = test_request();
+  r.dependency = "afterok:101:102,afterany:103";
+  r.mail_type = "END,fail";
+  r.mail_user = "kim@kiaps.org";
+  r.constraint = "a100&ib";
+  r.mem = "64G";
+  r.export_env = "ALL,OMP_NUM_THREADS=4";
+  r.output = "/scratch/run1/%x-%j.out";
+  r.error = "/scratch/run1/%x-%j.err";
+  r.begin = "2026-06-02T08:30";
+  const auto plan = plan_job(r, site, test_grant(), kNow);
+  const auto lines = sbatch_lines(render_script(plan, site, embedded_default_template(), "t", "tag", "gosok"));
+  for (const char* want : {"#SBATCH --dependency=afterok:101:102,afterany:103", "#SBATCH --mail-type=END,fail",
+                           "#SBATCH --mail-user=kim@kiaps.org", "#SBATCH --constraint=a100&ib", "#SBATCH --mem=64G",
+                           "#SBATCH --export=ALL,OMP_NUM_THREADS=4", "#SBATCH --output=/scratch/run1/%x-%j.out",
+                           "#SBATCH --error=/scratch/run1/%x-%j.err", "#SBATCH --begin=2026-06-02T08:30:00"}) {
+    INFO(want);
+    CHECK(std::count(lines.begin(), lines.end(), std::string(want)) == 1);
+  }
+  auto refused = [&](auto set, const std::string& why) {
+    auto bad = test_request();
+    set(bad);
+    CHECK_THROWS_WITH(plan_job(bad, site, test_grant(), kNow), ContainsSubstring(why));
+  };
+  refused([](JobRequest& x) { x.mem = "lots"; }, "--mem 'lots' is not allowed");
+  refused([](JobRequest& x) { x.mail_type = "END,WHENEVER"; }, "'WHENEVER' is not a Slurm mail type");
+  refused([](JobRequest& x) { x.dependency = "afterok:1\n#SBATCH --qos=high"; }, "--dependency");
+  refused([](JobRequest& x) { x.export_env = "ALL,X=$(id)"; }, "--export");
+  refused([](JobRequest& x) { x.output = "/tmp/a b"; }, "-o/--output");
+  refused([](JobRequest& x) { x.begin = "tomorrow"; }, "--begin 'tomorrow' is not a time");
+  // --begin moves the job's start: it must still end within the grant (2026-12-31).
+  refused([](JobRequest& x) { x.begin = "2027-01-05"; }, "after the end of grant HPC-7");
+  refused([](JobRequest& x) { x.begin = "2026-12-31T23:50"; }, "would run past the end of grant HPC-7");
+  auto later = test_request();
+  later.begin = "now+2hours";
+  CHECK(plan_job(later, site, test_grant(), kNow).begin_at == kNow + 7200);
+  refused([](JobRequest& x) { x.overrides = {"run.output_dir=/x"}; }, "results folder of a submitted job is --results");
 }
 
 TEST_CASE("emit: user strings cannot reach the shell", "[sched][emit][quote]") {
@@ -99,10 +279,10 @@ TEST_CASE("emit: user strings cannot reach the shell", "[sched][emit][quote]") {
   r.name = "x; rm -rf ~";
   CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("job name 'x; rm -rf ~' is not allowed"));
   r = test_request();
-  r.output_dir = "/tmp/a b";
+  r.job_dir = "/tmp/a b";
   CHECK_THROWS_AS(plan_job(r, site, test_grant(), kNow), gosok::InputError);
   r = test_request();
-  r.overrides = {"heat.label=$(touch /tmp/gosok-pwned); `id`; x'y"};
+  r.overrides = {"label=$(touch /tmp/gosok-pwned); `id`; x'y"};
   const std::string script = render(r, site);
   // The value arrives as one argument, byte for byte, when bash runs the launch line.
   const auto plan = plan_job(r, site, test_grant(), kNow);
@@ -110,8 +290,8 @@ TEST_CASE("emit: user strings cannot reach the shell", "[sched][emit][quote]") {
   for (const auto& w : launch_argv(plan, site, "gosok")) launch += shell_quote(w) + " ";
   const auto echo = run_process({"bash", "-c", "printf '%s\\n' " + launch});
   REQUIRE(echo.exit_code == 0);
-  CHECK_THAT(echo.out, ContainsSubstring("\nheat.label=$(touch /tmp/gosok-pwned); `id`; x'y\n"));
-  CHECK_THAT(script, ContainsSubstring("'heat.label=$(touch /tmp/gosok-pwned); `id`; x'\\''y'"));
+  CHECK_THAT(echo.out, ContainsSubstring("\nlabel=$(touch /tmp/gosok-pwned); `id`; x'y\n"));
+  CHECK_THAT(script, ContainsSubstring("'label=$(touch /tmp/gosok-pwned); `id`; x'\\''y'"));
   r = test_request();
   r.overrides = {"bad key=1"};
   CHECK_THROWS_AS(plan_job(r, site, test_grant(), kNow), gosok::InputError);
@@ -125,10 +305,10 @@ TEST_CASE("emit: refusals before anything reaches Slurm", "[sched][emit]") {
   CHECK_THROWS_WITH(plan_job(r, site, grant, grant.end + 10), ContainsSubstring("has expired"));
   CHECK_THROWS_WITH(plan_job(r, site, grant, grant.end - 600), ContainsSubstring("would run past the end"));
   r.gpus_per_node = 8;
-  CHECK_THROWS_WITH(plan_job(r, site, grant, kNow), ContainsSubstring("has no nodes with 8 GPUs"));
+  CHECK_THROWS_WITH(plan_job(r, site, grant, kNow), ContainsSubstring("asks for 8 GPUs on a node"));
   r = test_request();
   r.partition = "debug";
-  r.walltime_s = 3600;
+  r.time_limit_s = 3600;
   CHECK_THROWS_WITH(plan_job(r, site, grant, kNow), ContainsSubstring("over the limit of partition 'debug'"));
   r = test_request();
   r.partition = "h200";

@@ -3,11 +3,13 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <sqlite3.h>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/accounting.hpp>
 #include <gosok/scheduler/grants.hpp>
 #include <gosok/scheduler/ledger.hpp>
 #include <gosok/scheduler/text.hpp>
+
 #include "subprocess.hpp"
 
 using namespace gosok::sched;
@@ -29,10 +31,17 @@ JobRecord job(double reserve) {
   j.name = "t";
   j.workload = "heat";
   j.gpus = 2;
-  j.walltime_s = 3600;
+  j.time_limit_s = 3600;
   j.reserved_gpu_h = reserve;
   j.submitted_at = now_seconds();
   return j;
+}
+
+// Reserves one job (the ledger reserves one job, or all tasks of one array, at a time).
+void reserve(LedgerStore& ledger, JobRecord& j) {
+  std::vector<JobRecord> one = {j};
+  ledger.reserve(one);
+  j = one.front();
 }
 }  // namespace
 
@@ -91,13 +100,13 @@ TEST_CASE("ledger: reserve, refuse, settle once, release", "[sched][ledger]") {
   auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
   ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
   auto a = job(6);
-  ledger->reserve(a);
+  reserve(*ledger, a);
   CHECK(a.id == 1);
   CHECK_THAT(a.tag, ContainsSubstring("gosok:" + ledger->instance_id() + ":1"));
   auto b = job(5);
-  CHECK_THROWS_WITH(ledger->reserve(b), ContainsSubstring("cannot cover") && ContainsSubstring("4.0000 of 10.0000"));
+  CHECK_THROWS_WITH(reserve(*ledger, b), ContainsSubstring("cannot cover") && ContainsSubstring("4.0000 of 10.0000"));
   auto c = job(4);  // exact fit
-  ledger->reserve(c);
+  reserve(*ledger, c);
   ledger->set_submitted(a.id, "101", 0);
   ledger->set_submitted(c.id, "102", 0);
   auto bal = ledger->balance("G-1", now_seconds());
@@ -131,8 +140,10 @@ TEST_CASE("ledger: reserve, refuse, settle once, release", "[sched][ledger]") {
   REQUIRE(bal.runs_out.has_value());
   CHECK(*bal.runs_out > now_seconds());
   auto d = job(5);
-  ledger->reserve(d);
-  CHECK(ledger->find_job_by_slurm_id("101")->id == a.id);
+  reserve(*ledger, d);
+  REQUIRE(ledger->find_jobs_by_slurm_id("101").size() == 1);
+  CHECK(ledger->find_jobs_by_slurm_id("101").front().id == a.id);
+  CHECK(ledger->find_jobs_by_slurm_id("10").empty());
   JobUpdate rel;
   rel.id = d.id;
   rel.state = "released";
@@ -152,7 +163,7 @@ TEST_CASE("ledger: the write-ahead log stays short over many commands", "[sched]
   for (int i = 0; i < 300; ++i) {  // one "command" each: open, reserve, record, close
     auto ledger = open_sqlite_ledger(path);
     auto j = job(0.001);
-    ledger->reserve(j);
+    reserve(*ledger, j);
     ledger->set_submitted(j.id, std::to_string(1000 + i), 0);
   }
   // About 7 pages a command: without checkpoints the log would hold some 2,100 pages (8 MB).
@@ -160,4 +171,83 @@ TEST_CASE("ledger: the write-ahead log stays short over many commands", "[sched]
   INFO(wal);
   CHECK(wal < 128 * 4096);
   CHECK(open_sqlite_ledger(path)->jobs("", true).size() == 300);
+}
+
+TEST_CASE("ledger: an array's tasks are reserved together or not at all", "[sched][ledger][array]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");  // 10 GPU-hours
+  auto single = job(1);
+  reserve(*ledger, single);
+  // 11 tasks x 1 GPU-hour: one more than the 9 left; nothing of it is booked.
+  std::vector<JobRecord> tasks;
+  for (int t : {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20}) {
+    auto j = job(1);
+    j.array_task = t;
+    tasks.push_back(j);
+  }
+  CHECK_THROWS_WITH(ledger->reserve(tasks), ContainsSubstring("its 11 array tasks need 11.0000 GPU-hours") &&
+                                                ContainsSubstring("9.0000 of 10.0000"));
+  CHECK(ledger->jobs("", false).size() == 1);
+  tasks.pop_back();
+  tasks.pop_back();  // 9 tasks fit exactly
+  ledger->reserve(tasks);
+  const std::int64_t head = tasks.front().id;
+  for (const auto& t : tasks) {
+    CHECK(t.array_id == head);
+    CHECK(t.tag == tasks.front().tag);
+  }
+  CHECK(tasks[1].gosok_id() == "g" + std::to_string(head) + "_2");
+  CHECK(ledger->balance("G-1", now_seconds()).remaining == Approx(0));
+  ledger->set_submitted(head, "500", 0);
+  const auto rows = ledger->find_array(head);
+  REQUIRE(rows.size() == 9);
+  CHECK(rows[0].slurm_id == "500_0");
+  CHECK(rows[8].slurm_id == "500_16");
+  CHECK(rows[8].state == "queued");
+  CHECK(ledger->find_jobs_by_slurm_id("500").size() == 9);  // the whole array
+  REQUIRE(ledger->find_jobs_by_slurm_id("500_4").size() == 1);
+  CHECK(ledger->find_jobs_by_slurm_id("500_4").front().array_task == 4);
+  CHECK(ledger->find_jobs_by_slurm_id("50").empty());
+  CHECK(ledger->find_jobs_by_slurm_id("5000").empty());
+  CHECK(ledger->find_array(single.id).empty());  // not an array
+}
+
+// A ledger written by an older gosok (schema 1: no arrays, start times or results folders)
+// is upgraded in place when it is first opened; its grants and jobs stay as they were.
+TEST_CASE("ledger: a schema-1 ledger is upgraded and keeps its rows", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  const std::string path = (dir / "l.sqlite").string();
+  std::string instance;
+  {
+    auto ledger = open_sqlite_ledger(path);
+    ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+    auto a = job(3);
+    reserve(*ledger, a);
+    ledger->set_submitted(a.id, "77", 0);
+    instance = ledger->instance_id();
+  }
+  // Make it a schema-1 ledger: without the columns schema 2 added.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  for (const char* sql : {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id",
+                          "ALTER TABLE jobs DROP COLUMN array_task", "ALTER TABLE jobs DROP COLUMN started_at",
+                          "ALTER TABLE jobs DROP COLUMN results_dir", "UPDATE meta SET value='1' WHERE key='schema'"}) {
+    INFO(sql);
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+  sqlite3_close(db);
+  auto ledger = open_sqlite_ledger(path);
+  CHECK(ledger->instance_id() == instance);
+  const auto jobs = ledger->jobs("", false);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].slurm_id == "77");
+  CHECK(jobs[0].reserved_gpu_h == 3);
+  CHECK(!jobs[0].in_array());
+  CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
+  std::vector<JobRecord> tasks(2, job(1));
+  tasks[0].array_task = 0;
+  tasks[1].array_task = 1;
+  ledger->reserve(tasks);
+  CHECK(ledger->find_array(tasks[0].id).size() == 2);
 }
