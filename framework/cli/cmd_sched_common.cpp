@@ -1,18 +1,22 @@
 #include "cmd_sched_common.hpp"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
-#include <map>
+#include <optional>
+#include <set>
+#include <thread>
 
 #include <gosok/core/error.hpp>
+#include <gosok/core/logging.hpp>
+#include <gosok/scheduler/service.hpp>
 #include <gosok/scheduler/text.hpp>
-#include "cmd_sched_server.hpp"
 
 namespace gosok::cli {
 
-std::shared_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
+std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
                                                 std::string* path_out, bool must_exist) {
   const std::string path = sched::ledger_path(explicit_path, site_ledger);
   if (path_out) *path_out = path;
@@ -20,32 +24,38 @@ std::shared_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path
     throw InputError("no ledger at " + path +
                      " (import a grant first: gosok grants import FILE; or set --ledger / GOSOK_LEDGER)");
   }
-  if (!in_submit_server()) return sched::open_sqlite_ledger(path);
-  // The server keeps its last few connections (opening one costs about a millisecond), each
-  // for the very file it opened: a ledger deleted and made anew at the same path is reopened.
-  struct Kept {
-    std::shared_ptr<sched::LedgerStore> ledger;
-    dev_t dev;
-    ino_t ino;
-  };
-  static std::map<std::string, Kept> kept;
-  struct stat st {};
-  const bool exists = ::stat(path.c_str(), &st) == 0;
-  if (const auto k = kept.find(path); k != kept.end()) {
-    if (exists && k->second.dev == st.st_dev && k->second.ino == st.st_ino) return k->second.ledger;
-    kept.erase(k);
-  }
-  auto ledger = std::shared_ptr<sched::LedgerStore>(sched::open_sqlite_ledger(path));
-  if (::stat(path.c_str(), &st) == 0) {
-    if (kept.size() >= 4) kept.clear();
-    kept[path] = {ledger, st.st_dev, st.st_ino};
-  }
-  return ledger;
+  return sched::open_sqlite_ledger(path);
 }
 
-nlohmann::json job_json(const sched::JobRecord& j) {
+nlohmann::json json_document(nlohmann::json payload) {
+  payload["schema_version"] = kJsonSchemaVersion;
+  return payload;
+}
+
+namespace {
+
+nlohmann::json or_null(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+nlohmann::json time_or_null(std::int64_t t) {
+  return t > 0 ? nlohmann::json(sched::format_time(t)) : nlohmann::json(nullptr);
+}
+
+// Seconds the job has run: accounting's figure once it has ended, the clock's while it runs.
+std::optional<std::int64_t> elapsed_of(const sched::JobRecord& j, std::int64_t now) {
+  if (j.state == "settled" || j.ended_at > 0) return j.elapsed_s;
+  if (j.started_at > 0) return std::max<std::int64_t>(0, now - j.started_at);
+  return std::nullopt;
+}
+
+std::string local_time(std::int64_t t) { return t > 0 ? sched::format_epoch(t, "%Y-%m-%dT%H:%M:%S", true) : "-"; }
+
+}  // namespace
+
+nlohmann::json job_json(const sched::JobRecord& j, std::int64_t now) {
+  const auto elapsed = elapsed_of(j, now);
+  const bool settled = j.state == "settled";
   return {{"id", j.gosok_id()},
-          {"slurm_id", j.slurm_id},
+          {"slurm_id", or_null(j.slurm_id)},
+          {"array_task", j.in_array() ? nlohmann::json(j.array_task) : nlohmann::json(nullptr)},
           {"grant", j.grant_id},
           {"site", j.site},
           {"partition", j.partition},
@@ -53,19 +63,22 @@ nlohmann::json job_json(const sched::JobRecord& j) {
           {"name", j.name},
           {"workload", j.workload},
           {"state", j.state},
-          {"scheduler_state", j.sched_state},
+          {"scheduler_state", or_null(j.sched_state)},
           {"nodes", j.nodes},
           {"gpus", j.gpus},
-          {"walltime", sched::format_walltime(j.walltime_s)},
+          {"time_limit", sched::format_walltime(j.time_limit_s)},
           {"charge_factor", j.charge_factor},
           {"reserved_gpu_hours", j.reserved_gpu_h},
-          {"charged_gpu_hours", j.charged_gpu_h},
-          {"elapsed_s", j.elapsed_s},
-          {"allocated_gpus", j.alloc_gpus},
-          {"submitted_at", sched::format_time(j.submitted_at)},
-          {"tag", j.tag},
-          {"output_dir", j.output_dir},
-          {"note", j.note}};
+          {"charged_gpu_hours", settled ? nlohmann::json(j.charged_gpu_h) : nlohmann::json(nullptr)},
+          {"allocated_gpus", settled ? nlohmann::json(j.alloc_gpus) : nlohmann::json(nullptr)},
+          {"submit_time", time_or_null(j.submitted_at)},
+          {"start_time", time_or_null(j.started_at)},
+          {"end_time", time_or_null(j.ended_at)},
+          {"elapsed_s", elapsed ? nlohmann::json(*elapsed) : nlohmann::json(nullptr)},
+          {"tag", or_null(j.tag)},
+          {"job_dir", or_null(j.job_dir)},
+          {"results", or_null(j.results_dir)},
+          {"note", or_null(j.note)}};
 }
 
 nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b) {
@@ -90,15 +103,86 @@ nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b)
           {"settled_jobs", b.settled_jobs}};
 }
 
-std::string job_header() {
-  return fmt::format("{:<7} {:<9} {:<14} {:<12} {:<10} {:<11} {:>9} {:>9}  {}", "ID", "SLURM", "GRANT", "NAME", "STATE",
-                     "SCHED", "RESERVED", "CHARGED", "OUTPUT");
+std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right_aligned, const std::string& indent) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out = indent;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const bool last = c + 1 == cells.size();
+      const std::size_t pad = width[c] - std::min(width[c], cells[c].size());
+      if (c > 0) out += "  ";
+      if (right_aligned[c]) out += std::string(pad, ' ');
+      out += cells[c];
+      if (!right_aligned[c] && !last) out += std::string(pad, ' ');
+    }
+    return out + "\n";
+  };
+  std::string out = line(header);
+  for (const auto& row : rows) out += line(row);
+  return out;
 }
 
-std::string job_line(const sched::JobRecord& j) {
-  return fmt::format("{:<7} {:<9} {:<14} {:<12} {:<10} {:<11} {:>9.4f} {:>9.4f}  {}", j.gosok_id(),
-                     j.slurm_id.empty() ? "-" : j.slurm_id, j.grant_id, j.name, j.state,
-                     j.sched_state.empty() ? "-" : j.sched_state, j.reserved_gpu_h, j.charged_gpu_h, j.output_dir);
+std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t now, const std::string& indent) {
+  std::vector<std::vector<std::string>> rows;
+  std::string notes;
+  for (const auto& j : jobs) {
+    const auto elapsed = elapsed_of(j, now);
+    rows.push_back({j.gosok_id(), j.slurm_id.empty() ? "-" : j.slurm_id, j.grant_id, j.name, j.state,
+                    j.sched_state.empty() ? "-" : j.sched_state, local_time(j.submitted_at), local_time(j.started_at),
+                    local_time(j.ended_at), elapsed ? sched::format_walltime(*elapsed) : "-",
+                    fmt::format("{:.4f}", j.reserved_gpu_h),
+                    j.state == "settled" ? fmt::format("{:.4f}", j.charged_gpu_h) : "-", j.job_dir});
+    if (!j.note.empty()) notes += indent + "  " + j.gosok_id() + ": " + j.note + "\n";
+  }
+  std::string out = format_table(
+      {"ID", "SLURM", "GRANT", "NAME", "STATE", "SCHED", "SUBMIT", "START", "END", "ELAPSED", "RESERVED", "CHARGED",
+       "JOB DIR"},
+      rows, {false, false, false, false, false, false, false, false, false, true, true, true, false}, indent);
+  if (!notes.empty()) out += indent + "notes:\n" + notes;
+  return out;
+}
+
+std::vector<sched::JobRef> find_refs(sched::LedgerStore& ledger, const std::vector<std::string>& refs) {
+  std::vector<sched::JobRef> out;
+  std::set<std::int64_t> seen;
+  for (const auto& r : refs) {
+    auto ref = sched::find_job_ref(ledger, r);
+    ref.jobs.erase(std::remove_if(ref.jobs.begin(), ref.jobs.end(),
+                                  [&](const sched::JobRecord& j) { return !seen.insert(j.id).second; }),
+                   ref.jobs.end());
+    if (!ref.jobs.empty()) out.push_back(std::move(ref));
+  }
+  return out;
+}
+
+void refresh(sched::LedgerStore& ledger) {
+  try {
+    sched::reconcile_jobs(ledger, "");
+  } catch (const std::exception& e) {
+    log().warn("could not query the scheduler: {}", e.what());
+  }
+}
+
+bool wait_for_jobs(sched::LedgerStore& ledger, std::vector<sched::JobRecord>& jobs, double timeout_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    bool active = false;
+    for (const auto& j : jobs) active = active || (j.active() && j.state != "missing");
+    if (!active) return true;
+    if (timeout_s >= 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    refresh(ledger);
+    for (auto& j : jobs) {
+      if (auto updated = ledger.find_job(j.id)) j = *updated;
+    }
+  }
 }
 
 }  // namespace gosok::cli

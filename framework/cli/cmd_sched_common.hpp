@@ -1,25 +1,48 @@
 #pragma once
-// Shared by the scheduler commands (cmd_sched_*.cpp): ledger opening and job printing.
-// None of these commands initialises MPI or Kokkos: they run on login nodes.
+// Shared by the scheduler commands (cmd_sched_*.cpp): ledger opening, the --json schema,
+// tables, job references and waiting. None of these commands initialises MPI or Kokkos:
+// they run on login nodes.
 
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include <gosok/scheduler/backend.hpp>
 #include <gosok/scheduler/ledger.hpp>
 #include <gosok/scheduler/site.hpp>
 
 namespace gosok::cli {
 
 /// Opens the ledger named by --ledger, $GOSOK_LEDGER, the site or the user default.
-/// With must_exist, a missing file is an InputError instead of a new empty ledger. In the
-/// submit server the connection is kept for the next request on the same ledger file.
-std::shared_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
+/// With must_exist, a missing file is an InputError instead of a new empty ledger.
+std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
                                                 std::string* path_out = nullptr, bool must_exist = false);
 
-nlohmann::json job_json(const sched::JobRecord& job);
+/// Every --json output is one object with `"schema_version": kJsonSchemaVersion` and the
+/// command's keys (docs/user-guide/submitting.md lists them); absent values are null.
+constexpr int kJsonSchemaVersion = 1;
+nlohmann::json json_document(nlohmann::json payload);
+nlohmann::json job_json(const sched::JobRecord& job, std::int64_t now);
 nlohmann::json balance_json(const sched::Grant& grant, const sched::GrantBalance& b);
-std::string job_line(const sched::JobRecord& job);
-std::string job_header();
+
+/// Columns as wide as their widest cell; `right_aligned` columns (numbers) align right.
+std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right_aligned, const std::string& indent = "");
+/// The jobs as a table (ID, SLURM, GRANT, NAME, STATE, SCHED, SUBMIT, START, END, ELAPSED,
+/// RESERVED, CHARGED, JOB DIR; times in this machine's time zone, as sacct prints them),
+/// followed by each job's note.
+std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t now, const std::string& indent = "");
+
+/// The jobs named by `refs` (each as sched::find_job_ref reads it), in order, without repeats.
+std::vector<sched::JobRef> find_refs(sched::LedgerStore& ledger, const std::vector<std::string>& refs);
+
+/// Brings the ledger's active jobs up to date from the schedulers; a site without Slurm (no
+/// sacct) is only a warning here, since the ledger must still be shown.
+void refresh(sched::LedgerStore& ledger);
+
+/// Refreshes and re-reads `ids` (gosok ids) until none is active, or `timeout_s` passed
+/// (< 0: no limit); returns false on timeout. `jobs` holds the last state read.
+bool wait_for_jobs(sched::LedgerStore& ledger, std::vector<sched::JobRecord>& jobs, double timeout_s);
 
 }  // namespace gosok::cli

@@ -1,15 +1,21 @@
 // gosok grants import|list|show|provision: the project's GPU-hour grants and their balance.
+// Each subcommand has its own options and --help.
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <set>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/service.hpp>
 #include <gosok/scheduler/text.hpp>
 #include "cmd_sched_common.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace po = boost::program_options;
 
@@ -17,160 +23,252 @@ namespace gosok {
 namespace {
 
 const char* kUsage =
-    "usage: gosok grants import FILE...        read a CSV or JSON export of grants (idempotent)\n"
-    "       gosok grants list [--json]         every grant with its balance\n"
-    "       gosok grants show ID [--json]      one grant: balance, history, active jobs\n"
-    "       gosok grants provision ID [--check] [--user U]...\n"
-    "                                          create/update the Slurm account and QOS (GrpTRESMins);\n"
-    "                                          --check only reports drift\n"
-    "common options: --ledger PATH (default $GOSOK_LEDGER or ~/.local/share/gosok/ledger.sqlite)\n";
+    "usage: gosok grants import FILE...     read CSV or JSON exports of grants (idempotent)\n"
+    "       gosok grants list               every grant with its balance\n"
+    "       gosok grants show ID            one grant: balance, history, jobs\n"
+    "       gosok grants provision ID       create/update the Slurm account and QOS (GrpTRESMins)\n"
+    "'gosok grants SUBCOMMAND --help' describes its options.\n";
 
 std::string current_user() {
-  if (const char* u = std::getenv("USER"); u && *u) return u;
+  if (const auto u = env("USER")) return *u;
   return ::geteuid() == 0 ? "root" : std::to_string(::geteuid());
 }
 
-void print_balance_table(const std::vector<std::pair<sched::Grant, sched::GrantBalance>>& rows) {
-  std::cout << fmt::format("{:<14} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "GRANT", "PROJECT", "SITE",
-                           "GRANTED", "SETTLED", "IN-FLIGHT", "QUEUED", "REMAINING", "RUNS OUT");
-  for (const auto& [g, b] : rows) {
-    std::cout << fmt::format("{:<14} {:<16} {:<12} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f}  {}\n", g.id,
-                             g.project, g.site, b.granted, b.settled, b.in_flight, b.queued, b.remaining,
-                             b.runs_out ? sched::format_date(*b.runs_out) : "-");
+// The options every subcommand has, plus its own; parses `args` (after the subcommand).
+struct SubcommandArgs {
+  std::string ledger;
+  bool json = false;
+  bool help = false;
+  std::vector<std::string> positional;
+};
+
+bool parse_subcommand(const std::string& sub, const std::string& usage, const std::vector<std::string>& args,
+                      SubcommandArgs& a, po::options_description own = po::options_description(),
+                      int max_positional = -1) {
+  po::options_description desc("usage: gosok grants " + sub + " " + usage);
+  desc.add_options()("help,h", po::bool_switch(&a.help), "show this help")("json", po::bool_switch(&a.json),
+                                                                           "machine-readable output")(
+      "ledger", po::value(&a.ledger), "ledger path (default $GOSOK_LEDGER or ~/.local/share/gosok/ledger.sqlite)");
+  desc.add(own);
+  po::options_description hidden;
+  hidden.add_options()("args", po::value(&a.positional), "arguments");
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("args", max_positional);
+  cli::parse_options(args, all, &pos);
+  if (a.help) std::cout << desc << "\n";
+  return !a.help;
+}
+
+int grants_import(const std::vector<std::string>& args) {
+  SubcommandArgs a;
+  if (!parse_subcommand("import", "FILE... [options]", args, a)) return 0;
+  if (a.positional.empty()) throw InputError("grants import: give one or more CSV or JSON files");
+  // Every file is read and checked (sites included) before anything is written.
+  std::vector<std::pair<std::string, std::vector<sched::Grant>>> files;
+  std::set<std::string> known_sites;
+  for (const auto& f : a.positional) {
+    files.push_back({f, sched::read_grants_file(f)});
+    for (const auto& g : files.back().second) {
+      if (known_sites.insert(g.site).second) sched::site_of_grant(g, f);
+    }
   }
+  std::string path;
+  auto ledger = cli::open_ledger(a.ledger, "", &path);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [file, grants] : files) {
+    for (const auto& g : grants) {
+      const std::string what = ledger->upsert_grant(g, file);
+      if (a.json) {
+        out.push_back({{"id", g.id}, {"result", what}});
+      } else {
+        std::cout << fmt::format("grant {}: {} ({} GPU-hours, {} to {}, site {}, account {})\n", g.id, what,
+                                 g.gpu_hours, sched::format_date(g.start), sched::format_date(g.end - 86400), g.site,
+                                 g.account);
+      }
+    }
+  }
+  if (a.json) {
+    std::cout << cli::json_document({{"imported", out}, {"ledger", path}}).dump(2) << "\n";
+  } else {
+    std::cout << "ledger: " << path << "\n";
+  }
+  return 0;
+}
+
+int grants_list(const std::vector<std::string>& args) {
+  SubcommandArgs a;
+  if (!parse_subcommand("list", "[options]", args, a, {}, 0)) return 0;
+  std::string path;
+  auto ledger = cli::open_ledger(a.ledger, "", &path, true);
+  const auto now = sched::now_seconds();
+  std::vector<std::pair<sched::Grant, sched::GrantBalance>> rows;
+  for (const auto& g : ledger->grants()) rows.push_back({g, ledger->balance(g.id, now)});
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [g, b] : rows) out.push_back(cli::balance_json(g, b));
+    std::cout << cli::json_document({{"grants", out}, {"ledger", path}}).dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& [g, b] : rows) {
+    cells.push_back({g.id, g.project, g.site, g.gpu_type, sched::format_date(g.end - 86400),
+                     fmt::format("{:.4f}", b.granted), fmt::format("{:.4f}", b.settled),
+                     fmt::format("{:.4f}", b.in_flight), fmt::format("{:.4f}", b.queued),
+                     fmt::format("{:.4f}", b.remaining), b.runs_out ? sched::format_date(*b.runs_out) : "-"});
+  }
+  std::cout << cli::format_table(
+      {"GRANT", "PROJECT", "SITE", "GPU", "ENDS", "GRANTED", "SETTLED", "IN-FLIGHT", "QUEUED", "REMAINING", "RUNS OUT"},
+      cells, {false, false, false, false, false, true, true, true, true, true, false});
+  std::cout << "GPU-hours; remaining = granted - settled - in flight - queued. ledger: " << path << "\n";
+  return 0;
+}
+
+// One history entry as a line: what the grant was imported with, or what changed.
+std::string history_line(const sched::GrantChange& h) {
+  const auto terms = nlohmann::json::parse(h.new_terms);
+  auto text = [](const nlohmann::json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    return v.is_number() ? fmt::format("{}", v.get<double>()) : v.dump();
+  };
+  std::string what;
+  if (h.old_terms.empty()) {
+    what = fmt::format("{} GPU-hours, {} to {}, {} on site {}, account {}, QOS {}, project {} ({}, {})",
+                       text(terms["gpu_hours"]), text(terms["start"]), text(terms["end"]), text(terms["gpu_type"]),
+                       text(terms["site"]), text(terms["account"]), text(terms["qos"]), text(terms["project"]),
+                       text(terms["institution"]), text(terms["sector"]));
+  } else {
+    const auto old = nlohmann::json::parse(h.old_terms);
+    for (const auto& [key, value] : terms.items()) {
+      if (!old.contains(key) || old[key] != value) {
+        what += fmt::format("{}{} {} -> {}", what.empty() ? "" : ", ", key,
+                            old.contains(key) ? text(old[key]) : "(none)", text(value));
+      }
+    }
+  }
+  return fmt::format("{} {} from {}: {}", sched::format_time(h.at), h.what, h.source, what);
+}
+
+int grants_show(const std::vector<std::string>& args) {
+  SubcommandArgs a;
+  if (!parse_subcommand("show", "ID [options]", args, a, {}, 1)) return 0;
+  if (a.positional.size() != 1) throw InputError("grants show: give the grant id");
+  const std::string id = a.positional[0];
+  std::string path;
+  auto ledger = cli::open_ledger(a.ledger, "", &path, true);
+  const auto grant = ledger->find_grant(id);
+  if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
+  const auto now = sched::now_seconds();
+  const auto b = ledger->balance(id, now);
+  const auto jobs = ledger->jobs(id, false);
+  const auto history = ledger->grant_history(id);
+  if (a.json) {
+    nlohmann::json list = nlohmann::json::array(), changes = nlohmann::json::array();
+    for (const auto& j : jobs) list.push_back(cli::job_json(j, now));
+    for (const auto& h : history) {
+      changes.push_back({{"at", sched::format_time(h.at)},
+                         {"what", h.what},
+                         {"source", h.source},
+                         {"old", h.old_terms.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(h.old_terms)},
+                         {"new", nlohmann::json::parse(h.new_terms)}});
+    }
+    std::cout
+        << cli::json_document({{"grant", cli::balance_json(*grant, b)}, {"jobs", list}, {"history", changes}}).dump(2)
+        << "\n";
+    return 0;
+  }
+  std::cout << fmt::format(
+      "grant {}: project {} ({}, {}), site {}, {} GPUs\n"
+      "  valid {} to {} (UTC), Slurm account {}, QOS {}\n"
+      "  granted    {:10.4f} GPU-hours\n"
+      "  settled    {:10.4f}  ({} jobs)\n"
+      "  in flight  {:10.4f}  (reservations of running jobs)\n"
+      "  queued     {:10.4f}  (reservations of jobs not yet running)\n"
+      "  remaining  {:10.4f}\n"
+      "  burn rate  {:10.4f} GPU-hours/day (last 7 days); runs out: {}\n",
+      grant->id, grant->project, grant->institution, grant->sector, grant->site, grant->gpu_type,
+      sched::format_date(grant->start), sched::format_date(grant->end - 86400), grant->account, grant->qos, b.granted,
+      b.settled, b.settled_jobs, b.in_flight, b.queued, b.remaining, b.burn_per_day,
+      b.runs_out ? sched::format_date(*b.runs_out) : "not before the grant ends");
+  std::cout << "history:\n";
+  for (const auto& h : history) std::cout << "  " << history_line(h) << "\n";
+  if (!jobs.empty()) std::cout << "jobs:\n" << cli::jobs_table(jobs, now, "  ");
+  return 0;
+}
+
+int grants_provision(const std::vector<std::string>& args) {
+  SubcommandArgs a;
+  bool check = false;
+  std::vector<std::string> users;
+  po::options_description own("provision");
+  own.add_options()("check", po::bool_switch(&check), "only report drift between the ledger and Slurm (exit 3)")(
+      "user", po::value(&users)->composing(), "users to associate with the account (repeatable; default: you)");
+  if (!parse_subcommand("provision", "ID [options]", args, a, own, 1)) return 0;
+  if (a.positional.size() != 1) throw InputError("grants provision: give the grant id");
+  const std::string id = a.positional[0];
+  std::string path;
+  auto ledger = cli::open_ledger(a.ledger, "", &path, true);
+  const auto grant = ledger->find_grant(id);
+  if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
+  const sched::Site site = sched::site_of_grant(*grant, path);
+  if (site.scheduler != "slurm") {
+    const std::string why = fmt::format(
+        "grant {} is for site {}, which has no batch system (scheduler = \"{}\"): "
+        "there is nothing to provision; the ledger alone holds its limit",
+        id, site.name, site.scheduler);
+    if (a.json) {
+      std::cout << cli::json_document({{"grant", id},
+                                       {"changes", nlohmann::json::array()},
+                                       {"drift", nlohmann::json::array()},
+                                       {"note", why}})
+                       .dump(2)
+                << "\n";
+    } else {
+      std::cout << why << "\n";
+    }
+    return 0;
+  }
+  if (users.empty()) users.push_back(current_user());
+  if (check) {
+    const auto drift = sched::check_provision(*grant, users);
+    if (a.json) {
+      std::cout << cli::json_document({{"grant", id}, {"drift", drift}}).dump(2) << "\n";
+    } else if (drift.empty()) {
+      std::cout << fmt::format("grant {}: Slurm matches the ledger (QOS {} GrpTRESMins=gres/gpu={}, account {})\n", id,
+                               grant->qos, sched::grant_gpu_minutes(*grant), grant->account);
+    } else {
+      for (const auto& d : drift) std::cout << "drift: " << d << "\n";
+    }
+    return drift.empty() ? 0 : 3;
+  }
+  const auto done = sched::provision_grant(*grant, users);
+  if (a.json) {
+    std::cout << cli::json_document({{"grant", id}, {"changes", done}}).dump(2) << "\n";
+  } else if (done.empty()) {
+    std::cout << "grant " << id << ": Slurm already matches the ledger, nothing to do\n";
+  } else {
+    for (const auto& d : done) std::cout << d << "\n";
+  }
+  return 0;
 }
 
 int grants_command(const std::vector<std::string>& args) {
-  std::string sub, ledger_arg;
-  std::vector<std::string> positional, users;
-  bool json = false, check = false, help = false;
-  po::options_description desc("gosok grants options");
-  desc.add_options()("help,h", po::bool_switch(&help), "show this help")(
-      "ledger", po::value(&ledger_arg), "ledger path")("json", po::bool_switch(&json), "machine-readable output")(
-      "check", po::bool_switch(&check), "provision: only report drift between the ledger and Slurm")(
-      "user", po::value(&users)->composing(), "provision: users to associate (default: you)")(
-      "args", po::value(&positional), "subcommand and arguments");
-  po::positional_options_description pos;
-  pos.add("args", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
-  if (help || positional.empty()) {
+  if (args.empty()) {
     std::cout << kUsage;
-    return help ? 0 : 2;
+    return 2;
   }
-  sub = positional[0];
-  positional.erase(positional.begin());
-  std::string path;
-  if (sub == "import") {
-    if (positional.empty()) throw InputError("grants import: give one or more CSV or JSON files");
-    std::vector<std::pair<std::string, std::vector<sched::Grant>>> files;
-    for (const auto& f : positional) files.push_back({f, sched::read_grants_file(f)});  // all valid before any write
-    auto ledger = cli::open_ledger(ledger_arg, "", &path);
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [file, grants] : files) {
-      for (const auto& g : grants) {
-        const std::string what = ledger->upsert_grant(g, file);
-        if (json) {
-          out.push_back({{"id", g.id}, {"result", what}});
-        } else {
-          std::cout << fmt::format("grant {}: {} ({} GPU-hours, {} to {}, account {})\n", g.id, what, g.gpu_hours,
-                                   sched::format_date(g.start), sched::format_date(g.end - 86400), g.account);
-        }
-      }
-    }
-    if (json) {
-      std::cout << out.dump(2) << "\n";
-    } else {
-      std::cout << "ledger: " << path << "\n";
-    }
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
     return 0;
   }
-  if (sub == "list") {
-    auto ledger = cli::open_ledger(ledger_arg, "", &path, true);
-    std::vector<std::pair<sched::Grant, sched::GrantBalance>> rows;
-    for (const auto& g : ledger->grants()) rows.push_back({g, ledger->balance(g.id, sched::now_seconds())});
-    if (json) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& [g, b] : rows) out.push_back(cli::balance_json(g, b));
-      std::cout << out.dump(2) << "\n";
-    } else {
-      print_balance_table(rows);
-      std::cout << "GPU-hours; remaining = granted - settled - in flight - queued. ledger: " << path << "\n";
-    }
-    return 0;
+  const std::map<std::string, std::function<int(const std::vector<std::string>&)>> subcommands = {
+      {"import", grants_import}, {"list", grants_list}, {"show", grants_show}, {"provision", grants_provision}};
+  const auto it = subcommands.find(args[0]);
+  if (it == subcommands.end()) {
+    throw InputError("unknown grants subcommand '" + args[0] + "'; allowed: import, list, show, provision");
   }
-  if (positional.size() != 1) throw InputError("grants " + sub + ": give exactly one grant id");
-  const std::string id = positional[0];
-  auto ledger = cli::open_ledger(ledger_arg, "", &path, true);
-  const auto grant = ledger->find_grant(id);
-  if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
-  if (sub == "show") {
-    const auto b = ledger->balance(id, sched::now_seconds());
-    const auto jobs = ledger->jobs(id, false);
-    const auto history = ledger->grant_history(id);
-    if (json) {
-      auto out = cli::balance_json(*grant, b);
-      out["jobs"] = nlohmann::json::array();
-      for (const auto& j : jobs) out["jobs"].push_back(cli::job_json(j));
-      out["history"] = nlohmann::json::array();
-      for (const auto& h : history) {
-        out["history"].push_back(
-            {{"at", sched::format_time(h.at)},
-             {"what", h.what},
-             {"old", h.old_terms.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(h.old_terms)},
-             {"new", nlohmann::json::parse(h.new_terms)}});
-      }
-      std::cout << out.dump(2) << "\n";
-      return 0;
-    }
-    std::cout << fmt::format(
-        "grant {}: project {} ({}, {}), site {}, {} GPUs\n"
-        "  valid {} to {} (UTC), Slurm account {}, QOS {}\n"
-        "  granted    {:10.4f} GPU-hours\n"
-        "  settled    {:10.4f}  ({} jobs)\n"
-        "  in flight  {:10.4f}  (reservations of running jobs)\n"
-        "  queued     {:10.4f}  (reservations of jobs not yet running)\n"
-        "  remaining  {:10.4f}\n"
-        "  burn rate  {:10.4f} GPU-hours/day (last 7 days); runs out: {}\n",
-        grant->id, grant->project, grant->institution, grant->sector, grant->site, grant->gpu_type,
-        sched::format_date(grant->start), sched::format_date(grant->end - 86400), grant->account, grant->qos, b.granted,
-        b.settled, b.settled_jobs, b.in_flight, b.queued, b.remaining, b.burn_per_day,
-        b.runs_out ? sched::format_date(*b.runs_out) : "not before the grant ends");
-    std::cout << "history:\n";
-    for (const auto& h : history)
-      std::cout << "  " << sched::format_time(h.at) << " " << h.what << " " << h.new_terms << "\n";
-    if (!jobs.empty()) {
-      std::cout << "jobs:\n  " << cli::job_header() << "\n";
-      for (const auto& j : jobs) std::cout << "  " << cli::job_line(j) << "\n";
-    }
-    return 0;
-  }
-  if (sub == "provision") {
-    if (users.empty()) users.push_back(current_user());
-    if (check) {
-      const auto drift = sched::check_provision(*grant, users);
-      if (json) {
-        std::cout << nlohmann::json({{"grant", id}, {"drift", drift}}).dump(2) << "\n";
-      } else if (drift.empty()) {
-        std::cout << fmt::format("grant {}: Slurm matches the ledger (QOS {} GrpTRESMins=gres/gpu={}, account {})\n",
-                                 id, grant->qos, sched::grant_gpu_minutes(*grant), grant->account);
-      } else {
-        for (const auto& d : drift) std::cout << "drift: " << d << "\n";
-      }
-      return drift.empty() ? 0 : 3;
-    }
-    const auto done = sched::provision_grant(*grant, users);
-    if (json) {
-      std::cout << nlohmann::json({{"grant", id}, {"changes", done}}).dump(2) << "\n";
-    } else if (done.empty()) {
-      std::cout << "grant " << id << ": Slurm already matches the ledger, nothing to do\n";
-    } else {
-      for (const auto& d : done) std::cout << d << "\n";
-    }
-    return 0;
-  }
-  throw InputError("unknown grants subcommand '" + sub + "'; allowed: import, list, show, provision");
+  return it->second(std::vector<std::string>(args.begin() + 1, args.end()));
 }
 
 }  // namespace
