@@ -1,6 +1,6 @@
 // Time to settle N finished jobs from a recorded `sacct --parsable2` output (target: 10,000
 // in under one second). The sacct text is generated here, in the exact format the Slurm
-// backend asks for (JobID,State,ElapsedRaw,AllocTRES,Comment,End with .batch step lines),
+// backend asks for (JobID,State,ElapsedRaw,AllocTRES,Comment,Start,End with .batch step lines),
 // so the figure covers parsing, matching and the one ledger transaction, not sacct itself.
 #include <fmt/format.h>
 #include <unistd.h>
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     g.qos = "bench";
     ledger->upsert_grant(g, "bench");
     const auto t0 = std::chrono::steady_clock::now();
-    std::string sacct = "JobID|State|ElapsedRaw|AllocTRES|Comment|End\n";
+    std::string sacct = "JobID|State|ElapsedRaw|AllocTRES|Comment|Start|End\n";
     for (int i = 0; i < n; ++i) {
       JobRecord j;
       j.grant_id = "BENCH";
@@ -54,17 +54,19 @@ int main(int argc, char** argv) {
       j.name = "bench";
       j.workload = "heat";
       j.gpus = 1 + i % 4;
-      j.walltime_s = 3600;
+      j.time_limit_s = 3600;
       j.reserved_gpu_h = j.gpus;
       j.submitted_at = now_seconds();
-      ledger->reserve(j);
+      std::vector<JobRecord> one = {j};
+      ledger->reserve(one);
+      j = one.front();
       const std::string id = std::to_string(1000000 + i);
       ledger->set_submitted(j.id, id, 0);
       const char* state = i % 50 == 0 ? "NODE_FAIL" : i % 10 == 0 ? "FAILED" : "COMPLETED";
-      sacct += fmt::format("{}|{}|{}|billing={},cpu={},gres/gpu={},node=1|{}|2026-11-28T20:00:00\n", id, state,
-                           60 + i % 3000, j.gpus, j.gpus, j.gpus, j.tag);
-      sacct += fmt::format("{}.batch|{}|{}|cpu={},gres/gpu={},mem=0,node=1||2026-11-28T20:00:00\n", id, state,
-                           60 + i % 3000, j.gpus, j.gpus);
+      sacct += fmt::format("{}|{}|{}|billing={},cpu={},gres/gpu={},node=1|{}|2026-11-28T19:00:00|2026-11-28T20:00:00\n",
+                           id, state, 60 + i % 3000, j.gpus, j.gpus, j.gpus, j.tag);
+      sacct += fmt::format("{}.batch|{}|{}|cpu={},gres/gpu={},mem=0,node=1||2026-11-28T19:00:00|2026-11-28T20:00:00\n",
+                           id, state, 60 + i % 3000, j.gpus, j.gpus);
     }
     const double setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("setup: {} jobs reserved one transaction each in {:.2f} s ({:.0f} reservations/s)\n", n, setup,
