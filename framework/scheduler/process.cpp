@@ -109,10 +109,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 int spawn_process(const std::vector<std::string>& argv, const std::string& log_path, const std::string& cwd,
                   bool new_session, const std::string& err_path, const std::vector<int>& blocked) {
   auto args = c_argv(argv);
-  sigset_t mask;
+  sigset_t mask, before;
   sigemptyset(&mask);
   for (int sig : blocked) sigaddset(&mask, sig);
+  // Blocked across fork, so that the child never has them unblocked, not even before it
+  // sets its own mask.
+  sigprocmask(SIG_BLOCK, &mask, &before);
   const pid_t pid = ::fork();
+  if (pid != 0) sigprocmask(SIG_SETMASK, &before, nullptr);
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     if (new_session) ::setsid();
