@@ -27,8 +27,12 @@ struct ExcludeNone {
 /// The rank across the boundary sees the mirror image of the pair and skips it, so forces
 /// on ghosts must be returned to their owners (ParticleComm::reverse_forces).
 ///
-/// Storage: row i of `neighbors()` holds `counts()(i)` indices into the particle arrays.
-/// Views are kept and grown between builds.
+/// Storage: row i of `neighbors()` holds `counts()(i)` indices into the particle arrays;
+/// `max_neighbors()` is the row capacity. The distance loop writes every candidate into the
+/// next free slot and only a kept pair advances the count, so each row has one spare slot
+/// beyond the capacity that overflowing candidates write into. A build whose longest row
+/// exceeds the capacity widens the rows and builds again; a row exactly at capacity is
+/// complete. Views are kept and grown between builds.
 template <class MemorySpace>
 class HalfNeighborList {
  public:
@@ -37,8 +41,10 @@ class HalfNeighborList {
   using index_type = Kokkos::View<int*, MemorySpace>;
 
   /// `box` is the global periodic box, `sub` this rank's sub-box, `ghost_cutoff` how far
-  /// ghosts reach beyond it (at least `cutoff`).
-  HalfNeighborList(const Box3& box, const Box3& sub, double cutoff, double ghost_cutoff) : m_cutoff(cutoff) {
+  /// ghosts reach beyond it (at least `cutoff`); `row_capacity` is the first build's row
+  /// capacity (rows widen as needed).
+  HalfNeighborList(const Box3& box, const Box3& sub, double cutoff, double ghost_cutoff, int row_capacity = 64)
+      : m_cutoff(cutoff), m_max(std::max(1, row_capacity)) {
     const double target = cutoff / 2;
     for (int d = 0; d < 3; ++d) {
       const int nglobal = std::max(1, static_cast<int>(box.length(d) / target));
@@ -59,7 +65,7 @@ class HalfNeighborList {
   const neighbors_type& neighbors() const { return m_neighbors; }
   const index_type& counts() const { return m_counts; }
   long pairs() const { return m_pairs; }
-  int max_neighbors() const { return m_max; }
+  int max_neighbors() const { return m_max; }  // the row capacity
 
   /// Builds the list for particles [0, n_owned) against [0, n_total); pairs for which
   /// `exclude(i, j)` is true (e.g. bonded partners) are left out.
@@ -69,11 +75,10 @@ class HalfNeighborList {
     if (static_cast<long>(m_counts.extent(0)) < n_owned) {
       m_counts = index_type("gosok::neighbor::counts", n_owned + n_owned / 2 + 16);
     }
-    if (m_max == 0) m_max = 64;
     while (true) {
-      if (static_cast<long>(m_neighbors.extent(0)) < n_owned || static_cast<int>(m_neighbors.extent(1)) < m_max) {
+      if (static_cast<long>(m_neighbors.extent(0)) < n_owned || static_cast<int>(m_neighbors.extent(1)) < m_max + 1) {
         m_neighbors = neighbors_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::neighbor::list"),
-                                     std::max<long>(n_owned + n_owned / 2 + 16, m_neighbors.extent(0)), m_max);
+                                     std::max<long>(n_owned + n_owned / 2 + 16, m_neighbors.extent(0)), m_max + 1);
       }
       int needed = 0;
       fill(exec, x, n_owned, exclude, needed);
@@ -243,10 +248,12 @@ class HalfNeighborList {
             for (int k = start(bb); k < end; ++k) {
               const double dx = xi - xb(k, 0), dy = yi - xb(k, 1), dz = zi - xb(k, 2);
               const int j = atoms(k);
-              // Branch-free store: the slot is overwritten unless the pair is kept (an
-              // overflowing row keeps rewriting its last slot; the list is rebuilt larger).
+              // Branch-free store: every candidate is written to the next free slot, which
+              // only a kept pair claims. A full row writes into the spare column `max`,
+              // never over a kept entry; the row's true count then exceeds `max` and the
+              // list is rebuilt wider.
               const bool keep = dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j);
-              list(i, n < max ? n : max - 1) = j;
+              list(i, n < max ? n : max) = j;
               n += keep ? 1 : 0;
             }
           }
@@ -263,7 +270,7 @@ class HalfNeighborList {
   index_type m_bin_count, m_bin_start, m_bin_of, m_bin_atoms, m_stencil, m_counts;
   vec_type m_xb;
   neighbors_type m_neighbors;
-  int m_max = 0;
+  int m_max;
   long m_pairs = 0;
 };
 
