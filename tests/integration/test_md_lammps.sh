@@ -90,4 +90,34 @@ gosok_np 2 run md --set init=data --set data.file=stiff.data --set pair.cutoff=1
   --set angle.style=harmonic --set angle.k=1.5 --set angle.theta0=180 --set neighbor.skin=0.4 --set neighbor.delay=1 \
   --set dt=0.012 --set thermo.every=50 --results stiff > stiff2.log 2>&1 || { cat stiff2.log; fail "gosok md"; }
 same_numbers "melt with angles, step 100, 2 ranks vs LAMMPS" "$(thermo_row stiff/thermo.dat 100)" "$reference" $REL
+
+# 4. Step-0 energies from a data file gosok wrote after 10 steps of a 4x4x4 lattice (256
+#    atoms, box 6.72): every pair within the cutoff counts, whatever the skin (the skin
+#    decides only how long a list lasts) and the rank count, and LAMMPS' `run 0` on the
+#    same file agrees. The 4x4x4 lattice at the default skin 0.3 once lost a pair to a
+#    neighbour-list row that was exactly full (E_pair short by one pair, 0.017/256).
+#    Tolerance: 1e-12 relative for everything here: no dynamics amplify round-off, and
+#    the codes, skins and rank counts differ only in the order of ~10^4 pair terms
+#    (measured: below 1e-14). One lost pair is 1e-2 / 6.3 = 1e-3 of E_pair.
+"$GOSOK" run md --set lattice.nx=4 --set lattice.ny=4 --set lattice.nz=4 --set steps=10 \
+  --set output.data_file=s.data --output small > small.log 2>&1 || { cat small.log; fail "gosok md 4x4x4"; }
+printf 'units lj\natom_style atomic\npair_style lj/cut 2.5\nread_data small/s.data\npair_coeff 1 1 1.0 1.0 2.5\nneighbor 0.3 bin\nthermo_modify format float %%.16g\nrun 0\n' > run0.in
+lmp -in run0.in -log none > run0.log
+reference=$(lammps_row run0.log 0)
+for ranks in 1 2; do
+  # shellcheck disable=SC2086
+  $MPIEXEC -n "$ranks" lmp -in run0.in -log none > "run0_$ranks.log"
+  same_numbers "4x4x4 step 0: LAMMPS on $ranks rank(s) vs LAMMPS on 1" "$(lammps_row "run0_$ranks.log" 0)" "$reference" 1e-12
+done
+first=""
+for skin in 0.1 0.2 0.3 0.4 0.8; do
+  for ranks in 1 2 4; do
+    gosok_np "$ranks" run md --set init=data --set data.file=small/s.data --set steps=0 --set neighbor.skin=$skin \
+      --output "z${skin}_$ranks" > z.log 2>&1 || { cat z.log; fail "gosok md step 0, skin $skin, $ranks ranks"; }
+    row=$(thermo_row "z${skin}_$ranks/thermo.dat" 0)
+    same_numbers "4x4x4 step 0, skin $skin, $ranks rank(s) vs LAMMPS" "$row" "$reference" 1e-12
+    if [[ -z $first ]]; then first=$row; fi
+    same_numbers "4x4x4 step 0, skin $skin, $ranks rank(s) vs skin 0.1 on 1 rank" "$row" "$first" 1e-12
+  done
+done
 echo "md matches LAMMPS"
