@@ -14,7 +14,9 @@ struct UnitRow {
   double to_si;
 };
 
-constexpr std::array<UnitRow, 15> unit_table{{
+// Reduced Lennard-Jones units (tau, sigma) are dimensions of their own: they convert into
+// nothing physical, so a physical unit given for an md key is refused.
+constexpr std::array<UnitRow, 17> unit_table{{
     {"ms", "time", 1e-3},
     {"s", "time", 1.0},
     {"min", "time", 60.0},
@@ -30,6 +32,8 @@ constexpr std::array<UnitRow, 15> unit_table{{
     {"kg/m^3", "density", 1.0},
     {"m^2/s", "diffusivity", 1.0},
     {"1/s", "frequency", 1.0},
+    {"tau", "LJ time", 1.0},
+    {"sigma", "LJ length", 1.0},
 }};
 
 }  // namespace

@@ -244,6 +244,22 @@ void write_attribute(hid_t object, const std::string& name, const std::vector<do
   h5_check(H5Awrite(attr, H5T_NATIVE_DOUBLE, value.data()), "write attribute " + name);
 }
 
+void write_attribute(hid_t object, const std::string& name, const std::vector<std::int64_t>& value) {
+  const hsize_t n = value.size();
+  H5Id space(H5Screate_simple(1, &n, nullptr));
+  H5Id attr = make_attribute(object, name, H5T_NATIVE_INT64, space);
+  h5_check(H5Awrite(attr, H5T_NATIVE_INT64, value.data()), "write attribute " + name);
+}
+
+std::vector<std::int64_t> read_int_array_attribute(hid_t object, const std::string& name) {
+  if (!has_attribute(object, name)) throw InputError("missing attribute '" + name + "'");
+  H5Id attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
+  H5Id space(H5Aget_space(attr));
+  std::vector<std::int64_t> v(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space)));
+  h5_check(H5Aread(attr, H5T_NATIVE_INT64, v.data()), "read attribute " + name);
+  return v;
+}
+
 bool has_attribute(hid_t object, const std::string& name) { return H5Aexists(object, name.c_str()) > 0; }
 
 std::string read_string_attribute(hid_t object, const std::string& name) {
@@ -275,16 +291,35 @@ std::int64_t read_int_attribute(hid_t object, const std::string& name) {
   return v;
 }
 
-void write_provenance(hid_t file, const std::string& workload, int ranks, const std::string& resolved_input) {
+void write_provenance(hid_t file, const std::string& workload, const std::vector<RunSegment>& segments,
+                      const std::string& resolved_input) {
   write_attribute(file, "gosok_version", std::string(version()));
   write_attribute(file, "gosok_git_hash", std::string(git_hash()));
   write_attribute(file, "workload", workload);
-  write_attribute(file, "mpi_ranks", static_cast<std::int64_t>(ranks));
+  std::vector<std::int64_t> first_steps, ranks;
+  for (const auto& s : segments) {
+    first_steps.push_back(s.first_step);
+    ranks.push_back(s.ranks);
+  }
+  write_attribute(file, "mpi_ranks", ranks);
+  write_attribute(file, "segment_first_step", first_steps);
   write_attribute(file, "resolved_input", resolved_input);
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   write_attribute(file, "created", std::string(stamp));
+}
+
+std::vector<RunSegment> read_segments(hid_t file) {
+  const auto ranks = read_int_array_attribute(file, "mpi_ranks");
+  std::vector<std::int64_t> first_steps(ranks.size(), 0);
+  if (has_attribute(file, "segment_first_step")) first_steps = read_int_array_attribute(file, "segment_first_step");
+  if (first_steps.size() != ranks.size() || ranks.empty()) {
+    throw InputError("attributes 'mpi_ranks' and 'segment_first_step' have different lengths");
+  }
+  std::vector<RunSegment> out;
+  for (std::size_t k = 0; k < ranks.size(); ++k) out.push_back({first_steps[k], ranks[k]});
+  return out;
 }
 
 }  // namespace gosok

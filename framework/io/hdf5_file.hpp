@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <gosok/core/run_segment.hpp>
+
 namespace gosok {
 
 /// RAII handle for any HDF5 identifier (file, group, dataset, dataspace, property list).
@@ -88,13 +90,23 @@ void write_attribute(hid_t object, const std::string& name, const std::string& v
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
 void write_attribute(hid_t object, const std::string& name, const std::vector<double>& value);
+void write_attribute(hid_t object, const std::string& name, const std::vector<std::int64_t>& value);
+std::vector<std::int64_t> read_int_array_attribute(hid_t object, const std::string& name);
 bool has_attribute(hid_t object, const std::string& name);
 std::string read_string_attribute(hid_t object, const std::string& name);
 double read_double_attribute(hid_t object, const std::string& name);
 std::int64_t read_int_attribute(hid_t object, const std::string& name);
 
-/// Provenance every gosok file carries on its root group: gosok version, git hash, rank
-/// count, workload, the resolved input (TOML text) and the creation time.
-void write_provenance(hid_t file, const std::string& workload, int ranks, const std::string& resolved_input);
+/// Provenance every gosok file carries on its root group: gosok version, git hash,
+/// workload, the resolved input (TOML text), the time of writing, and the run's segments
+/// as two arrays of one entry per segment, `segment_first_step` and `mpi_ranks` (so
+/// `ncdump -h` shows `mpi_ranks = 2, 1` for a run restarted from 2 ranks on 1). Writing it
+/// again replaces it (a continued file gets the new segment list).
+void write_provenance(hid_t file, const std::string& workload, const std::vector<RunSegment>& segments,
+                      const std::string& resolved_input);
+/// The segments recorded by write_provenance; a file with provenance but no
+/// `segment_first_step` (written before segments were recorded) is one segment from step 0.
+/// Throws InputError when the file has no provenance.
+std::vector<RunSegment> read_segments(hid_t file);
 
 }  // namespace gosok

@@ -33,14 +33,14 @@ std::string WorkloadInputs::names_list() const {
   return out;
 }
 
-void declare_run_options(Schema& s, const std::string& workload) {
+void declare_run_options(Schema& s, const std::string& workload, const std::string& time_unit) {
   s.string("run.output_dir", "gosok-out/" + workload,
            "folder for results, diagnostics and checkpoints; %a is the Slurm array task index")
       .flag("results");
   s.integer("run.max_steps", 0, "stop after this many steps (0: run to the workload's end)").at_least(0);
   s.integer("run.diag_every", 0, "diagnostics every N steps (0: only at the end)").at_least(0);
   s.integer("run.output_every", 0, "output every N steps (0: only at the end)").at_least(0);
-  s.real("run.output_interval", 0.0, "output every this much simulated time (0: off)").with_unit("s").at_least(0);
+  s.real("run.output_interval", 0.0, "output every this much simulated time (0: off)").with_unit(time_unit).at_least(0);
   s.integer("run.checkpoint_every", 0, "checkpoint every N steps (0: never)").at_least(0).flag("checkpoint-every");
   s.string("run.restart", "", "checkpoint file to continue from").flag("restart");
   s.real("run.progress_seconds", 10.0, "wall seconds between progress lines (0: never)").at_least(0);
@@ -53,7 +53,7 @@ void declare_run_options(Schema& s, const std::string& workload) {
 
 Schema workload_schema(const WorkloadInput& input) {
   Schema schema;
-  declare_run_options(schema, input.name);
+  declare_run_options(schema, input.name, input.time_unit);
   input.declare(schema);
   return schema;
 }

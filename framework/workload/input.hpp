@@ -19,6 +19,9 @@ struct WorkloadInput {
   std::string name;
   std::string description;
   std::function<void(Schema&)> declare;  // the workload's own input keys, defaults and checks
+  /// The unit of simulated time (ctx.time, and the run loop's time-valued keys such as
+  /// run.output_interval): "s" for physical workloads, "tau" for reduced LJ units.
+  std::string time_unit = "s";
 };
 
 /// Workload inputs by name, filled from the INPUT register function of every workload the
@@ -35,8 +38,9 @@ class WorkloadInputs {
   std::map<std::string, WorkloadInput> m_inputs;
 };
 
-/// The framework's own input keys (`run.*`), shared by every workload.
-void declare_run_options(Schema& schema, const std::string& workload);
+/// The framework's own input keys (`run.*`), shared by every workload; time-valued keys
+/// are in `time_unit` (WorkloadInput::time_unit).
+void declare_run_options(Schema& schema, const std::string& workload, const std::string& time_unit = "s");
 
 /// The full schema of one workload: run.* keys plus its own.
 Schema workload_schema(const WorkloadInput& input);

@@ -22,6 +22,7 @@ std::string format_seconds(double s) {
 
 int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input) {
   RunContext ctx{runtime, input, std::filesystem::path(input.get_string("run.output_dir")), info.name};
+  ctx.segments = {{0, runtime.size()}};
   if (runtime.rank() == 0) {
     std::filesystem::create_directories(ctx.output_dir);
     write_text_atomically(ctx.output_dir / "input.resolved.toml", "# gosok run " + info.name +

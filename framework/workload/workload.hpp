@@ -9,6 +9,7 @@
 
 #include <gosok/core/config.hpp>
 #include <gosok/core/error.hpp>
+#include <gosok/core/run_segment.hpp>
 #include <gosok/core/runtime.hpp>
 #include <gosok/workload/input.hpp>
 
@@ -17,6 +18,9 @@ namespace gosok {
 /// What a workload sees while it runs: the runtime (communicator, timers), its resolved
 /// input, the output folder, and the loop's clock. `step` and `time` are owned by the run
 /// loop's caller: a workload advances `time` in step() and the loop counts steps.
+/// `segments` is the run's history for provenance: the loop starts it as one segment on
+/// this rank count; read_checkpoint replaces it with the checkpoint's segments continued
+/// (continue_segments(read_segments(file), step, ranks)).
 struct RunContext {
   Runtime& runtime;
   const Input& input;
@@ -24,6 +28,7 @@ struct RunContext {
   std::string workload_name;
   long step = 0;
   double time = 0.0;
+  std::vector<RunSegment> segments{};
 
   /// A labelled timing + profiling region, e.g. `auto r = ctx.region("heat::step");`.
   Region region(const std::string& name) { return Region(runtime.timers(), name); }

@@ -10,6 +10,7 @@
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/units.hpp>
+#include <gosok/workload/input.hpp>
 #include "subprocess.hpp"
 
 using Catch::Matchers::ContainsSubstring;
@@ -281,4 +282,28 @@ TEST_CASE("environment variables are read only through the declared table", "[co
   ::unsetenv("GOSOK_GRANT");
   CHECK_THROWS_AS(gosok::env("GOSOK_NO_SUCH_VARIABLE"), std::logic_error);
   CHECK_THAT(gosok::describe_environment(), ContainsSubstring("GOSOK_GRANT"));
+}
+
+TEST_CASE("reduced LJ units convert into nothing physical, and back", "[config][units]") {
+  CHECK(gosok::convert_quantity("0.25 tau", "tau") == 0.25);
+  CHECK(gosok::convert_quantity("2.5 sigma", "sigma") == 2.5);
+  CHECK_THAT(error_of([] { gosok::convert_quantity("1 min", "tau"); }),
+             ContainsSubstring("'min' in '1 min' does not convert to 'tau' (allowed units: tau)"));
+  CHECK_THROWS_AS(gosok::convert_quantity("1 tau", "s"), InputError);
+  CHECK_THROWS_AS(gosok::convert_quantity("1 sigma", "m"), InputError);
+}
+
+TEST_CASE("the run loop's time keys carry the workload's time unit", "[config][units]") {
+  // md (reduced units, tau): a physical time is refused, by key and with what is allowed;
+  // a physical workload (seconds) converts it.
+  gosok::Schema md;
+  gosok::declare_run_options(md, "md", "tau");
+  CHECK(gosok::resolve_input(md, {}, {"run.output_interval=0.5 tau"}).get_real("run.output_interval") == 0.5);
+  CHECK(gosok::resolve_input(md, {}, {"run.output_interval=0.5"}).get_real("run.output_interval") == 0.5);
+  const std::string message = error_of([&] { gosok::resolve_input(md, {}, {"run.output_interval=1 min"}); });
+  CHECK_THAT(message, ContainsSubstring("run.output_interval"));
+  CHECK_THAT(message, ContainsSubstring("allowed units: tau"));
+  gosok::Schema weather;
+  gosok::declare_run_options(weather, "weather");
+  CHECK(gosok::resolve_input(weather, {}, {"run.output_interval=1 min"}).get_real("run.output_interval") == 60.0);
 }

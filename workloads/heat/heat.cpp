@@ -164,7 +164,7 @@ void Heat::write_field(RunContext& ctx, const std::filesystem::path& path, bool 
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), owned);
 
   H5File file = H5File::create(m_decomp->comm(), path);
-  write_provenance(file.id(), "heat", m_decomp->size(), ctx.input.to_toml());
+  write_provenance(file.id(), "heat", ctx.segments, ctx.input.to_toml());
   write_attribute(file.id(), "step", static_cast<std::int64_t>(ctx.step));
   write_attribute(file.id(), "time", ctx.time);
   write_attribute(file.id(), "nx", static_cast<std::int64_t>(m_nx));
@@ -208,6 +208,7 @@ void Heat::read_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
   ctx.step = read_int_attribute(file.id(), "step");
   ctx.time = read_double_attribute(file.id(), "time");
   m_mass0 = read_double_attribute(file.id(), "mass0");
+  ctx.segments = continue_segments(read_segments(file.id()), ctx.step, ctx.runtime.size());
 }
 
 int Heat::finish(RunContext& ctx) {
