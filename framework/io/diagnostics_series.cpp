@@ -9,16 +9,15 @@ namespace gosok {
 DiagnosticsSeries::DiagnosticsSeries(std::filesystem::path path, nlohmann::json header, bool writer)
     : m_path(std::move(path)), m_header(std::move(header)), m_writer(writer) {}
 
-void DiagnosticsSeries::resume(long last_step) {
+void DiagnosticsSeries::resume(std::size_t records) {
   m_records = nlohmann::json::array();
   std::ifstream in(m_path);
   if (!in) return;
   const nlohmann::json old = nlohmann::json::parse(in, nullptr, false);
   if (old.is_discarded() || !old.contains("records") || !old["records"].is_array()) return;
   for (const auto& record : old["records"]) {
-    if (record.contains("step") && record["step"].is_number() && record["step"].get<long>() <= last_step) {
-      m_records.push_back(record);
-    }
+    if (m_records.size() == records) break;
+    m_records.push_back(record);
   }
 }
 

@@ -16,10 +16,13 @@ class DiagnosticsSeries {
   DiagnosticsSeries() = default;
   DiagnosticsSeries(std::filesystem::path path, nlohmann::json header, bool writer);
 
-  /// Continues the series of an earlier run: keeps the records of the existing file whose
-  /// "step" is at most `last_step` (a restart drops what was written after its checkpoint).
-  /// A missing or unreadable file starts an empty series.
-  void resume(long last_step);
+  /// Continues the series of an earlier run: keeps the first `records` records of the
+  /// existing file, the ones that existed when the restart's checkpoint was written (the
+  /// interrupted run may have written more: its final record, records past the
+  /// checkpoint). A missing or unreadable file starts an empty series.
+  void resume(std::size_t records);
+  /// Sets one key of the header (e.g. the run's segments after a restart).
+  void set_header(const std::string& key, nlohmann::json value) { m_header[key] = std::move(value); }
   /// Appends a record (an object with at least "step" and "time") and rewrites the file.
   void append(nlohmann::json record);
   const nlohmann::json& records() const { return m_records; }

@@ -21,9 +21,11 @@ H5Id open_dataset(const H5File& file, const std::string& name) {
   return H5Id(h5_check_id(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), "open " + name));
 }
 
-void describe(hid_t dset, const std::string& units, const std::string& long_name) {
+void describe(hid_t dset, const std::string& units, const std::string& long_name,
+              const GriddedSeriesFile::Attributes& attributes) {
   write_attribute(dset, "units", units);
   write_attribute(dset, "long_name", long_name);
+  for (const auto& [name, value] : attributes) write_attribute(dset, name, value);
 }
 
 }  // namespace
@@ -42,7 +44,7 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
       H5Dcreate2(root, time.name.c_str(), H5T_NATIVE_DOUBLE, time_space, H5P_DEFAULT, time_dcpl, H5P_DEFAULT),
       "create " + time.name));
   h5_check(H5DSset_scale(time_set, time.name.c_str()), "H5DSset_scale " + time.name);
-  describe(time_set, time.units, time.long_name);
+  describe(time_set, time.units, time.long_name, time.attributes);
 
   std::vector<H5Id> scales;
   std::vector<hsize_t> extents;
@@ -57,7 +59,7 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
     h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, h5_collective_transfer(), axis.values.data()),
              "write " + axis.name);
     h5_check(H5DSset_scale(dset, axis.name.c_str()), "H5DSset_scale " + axis.name);
-    describe(dset, axis.units, axis.long_name);
+    describe(dset, axis.units, axis.long_name, axis.attributes);
     extents.push_back(n);
     scales.push_back(std::move(dset));
   }
@@ -82,7 +84,7 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
     for (std::size_t d = 0; d < scales.size(); ++d) {
       h5_check(H5DSattach_scale(dset, scales[d], static_cast<unsigned>(d + 1)), "attach scale to " + var.name);
     }
-    describe(dset, var.units, var.long_name);
+    describe(dset, var.units, var.long_name, var.attributes);
     names.push_back(var.name);
   }
   return GriddedSeriesFile(std::move(file), time.name, std::move(names), space.size());

@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,16 +23,20 @@ namespace gosok {
 /// communicator; each rank writes its own block of every record.
 class GriddedSeriesFile {
  public:
+  /// Further attributes by name, e.g. CF's standard_name, axis, positive, calendar.
+  using Attributes = std::map<std::string, std::string>;
   struct Axis {
     std::string name;
     std::string units;
     std::string long_name;
     std::vector<double> values;  // empty for the time axis
+    Attributes attributes{};
   };
   struct Variable {
     std::string name;
     std::string units;
     std::string long_name;
+    Attributes attributes{};
   };
 
   /// Creates (truncates) the file and defines the axes and variables, with no records yet.

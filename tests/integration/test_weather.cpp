@@ -3,6 +3,7 @@
 // atomic checkpoints, clear errors for bad checkpoints, and netCDF-readable output.
 #include <hdf5.h>
 
+#include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
 #include <cstring>
@@ -75,7 +76,30 @@ double max_abs_difference(const std::vector<double>& a, const std::vector<double
   return m;
 }
 
-const std::vector<std::string> fields{"dens", "uwnd", "wwnd", "theta"};
+const std::vector<std::string> fields{"dens", "uwnd", "wwnd", "theta", "density", "potential_temperature"};
+
+/// An integer array attribute of the root group (serial HDF5).
+std::vector<std::int64_t> root_int_array(const fs::path& file, const std::string& name) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  hid_t a = H5Aopen(f, name.c_str(), H5P_DEFAULT);
+  REQUIRE(a >= 0);
+  hid_t space = H5Aget_space(a);
+  std::vector<std::int64_t> values(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space)));
+  REQUIRE(H5Aread(a, H5T_NATIVE_INT64, values.data()) >= 0);
+  H5Sclose(space);
+  H5Aclose(a);
+  H5Fclose(f);
+  return values;
+}
+
+/// (kind, step) of every diagnostics record.
+std::vector<std::pair<std::string, long>> record_kinds(const fs::path& out) {
+  std::vector<std::pair<std::string, long>> kinds;
+  const nlohmann::json d = diagnostics(out);
+  for (const auto& r : d["records"]) kinds.emplace_back(r["kind"].get<std::string>(), r["step"].get<long>());
+  return kinds;
+}
 
 }  // namespace
 
@@ -195,6 +219,36 @@ TEST_CASE("weather: a restarted run ends bitwise identical to an uninterrupted o
   CHECK(da["step"] == db["step"]);
   CHECK(da["mass"].get<double>() == db["mass"].get<double>());
   CHECK(da["energy"].get<double>() == db["energy"].get<double>());
+  // The same records as the uninterrupted run: the first run's own "final" record (for a
+  // frame the restart dropped) is gone, and there is one "final", the last.
+  const auto ka = record_kinds(dir / "a"), kb = record_kinds(dir / "b");
+  CHECK(ka == kb);
+  CHECK(std::count_if(kb.begin(), kb.end(), [](const auto& k) { return k.first == "final"; }) == 1);
+}
+
+TEST_CASE("weather: a restart on another rank count records both segments", "[weather][restart][mpi]") {
+  TempDir dir;
+  const std::vector<std::string> sets{"case=thermal", "nx=40", "nz=20", "end_time=1000", "run.output_every=5"};
+  auto half = sets;
+  half.push_back("run.max_steps=15");
+  REQUIRE(weather(2, dir / "b", half, {"--checkpoint-every", "15"}).exit_code == 0);
+  const Result r =
+      weather(1, dir / "b", half, {"--checkpoint-every", "15", "--restart", (dir / "b" / "checkpoint.h5").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(root_int_array(dir / "b" / "weather.h5", "mpi_ranks") == std::vector<std::int64_t>{2, 1});
+  CHECK(root_int_array(dir / "b" / "weather.h5", "segment_first_step") == std::vector<std::int64_t>{0, 15});
+  CHECK(root_int_array(dir / "b" / "checkpoint.h5", "mpi_ranks") == std::vector<std::int64_t>{2, 1});
+  const auto d = diagnostics(dir / "b");
+  CHECK(d["ranks"] == 1);
+  CHECK(d["segments"] == nlohmann::json::parse(R"([{"first_step": 0, "ranks": 2}, {"first_step": 15, "ranks": 1}])"));
+  // Every output record has its frame: records at t = 0 and every 5 steps to 30, one final.
+  const auto kinds = record_kinds(dir / "b");
+  std::vector<hsize_t> shape;
+  read_dataset(dir / "b" / "weather.h5", "theta", &shape);
+  const auto frames = std::count_if(kinds.begin(), kinds.end(), [](const auto& k) { return k.first != "diagnostics"; });
+  CHECK(static_cast<hsize_t>(frames) == shape[0]);
+  CHECK(kinds.back() == std::pair<std::string, long>{"final", 30});
 }
 
 TEST_CASE("weather: restart identity holds on 2 ranks too", "[weather][restart][mpi]") {
@@ -323,4 +377,56 @@ TEST_CASE("weather: collision under mpirun -np 2 writes a file ncdump reads", "[
         ":gosok_version", ":case = \"collision\"", ":mpi_ranks = 2"}) {
     CHECK(dump.output.find(expected) != std::string::npos);
   }
+}
+
+TEST_CASE("weather: cdo and xarray read the CF metadata", "[weather][netcdf]") {
+  TempDir dir;
+  const Result r = weather(
+      1, dir / "out",
+      {"case=thermal", "nx=40", "nz=20", "end_time=20", "run.output_every=5", "start_date=2024-03-01 06:00:00"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string file = (dir / "out" / "weather.h5").string();
+  // cdo (Debian package cdo): z is the vertical axis (20 height levels, not a second
+  // horizontal one), x the 40-point grid, and the times are dates from start_date.
+  const Result cdo = run({"cdo", "sinfon", file}, 60);
+  INFO(cdo.output);
+  REQUIRE(cdo.exit_code == 0);  // 127: cdo missing
+  for (const char* expected : {"points=40", "height", "levels=20", "RefTime =  2024-03-01 06:00:00",
+                               "2024-03-01 06:00:08", "2024-03-01 06:00:20", "potential_temperature"}) {
+    CHECK(cdo.output.find(expected) != std::string::npos);
+  }
+  CHECK(cdo.output.find("0000-00-00") == std::string::npos);
+  // xarray (python3-xarray with netCDF4): decoded times, coordinates with CF attributes, and
+  // full fields equal to background + departure (the background depends on z only).
+  const std::string script = R"(
+import sys
+import numpy as np
+import xarray as xr
+ds = xr.open_dataset(sys.argv[1])
+assert str(ds.t.values[0]).startswith("2024-03-01T06:00:00"), ds.t.values
+assert (ds.t.values[-1] - ds.t.values[0]) / np.timedelta64(1, "s") == 20.0
+assert ds.z.attrs["axis"] == "Z" and ds.z.attrs["positive"] == "up" and ds.z.attrs["standard_name"] == "height"
+assert ds.x.attrs["axis"] == "X" and ds.t.attrs["standard_name"] == "time"
+assert ds.potential_temperature.attrs["standard_name"] == "air_potential_temperature"
+assert ds.density.attrs["standard_name"] == "air_density"
+for full, departure in (("potential_temperature", "theta"), ("density", "dens")):
+    background = ds[full] - ds[departure]
+    spread = float((background.max("x") - background.min("x")).max())
+    assert spread < 1e-9 * float(abs(ds[full]).max()), (full, spread)
+    assert float(background.min()) > 0, full
+print("xarray ok", ds.sizes)
+)";
+  const Result py = run({"/usr/bin/python3", "-c", script, file}, 120);
+  INFO(py.output);
+  CHECK(py.exit_code == 0);
+}
+
+TEST_CASE("weather: a start_date that is not a date is refused", "[weather]") {
+  TempDir dir;
+  const Result r = weather(1, dir / "out", {"start_date=yesterday"});
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("start_date = 'yesterday'") != std::string::npos);
+  CHECK(r.output.find("YYYY-MM-DD hh:mm:ss") != std::string::npos);
 }

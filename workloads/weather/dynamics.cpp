@@ -318,7 +318,7 @@ OutputFields Dynamics::output_fields() const {
   const long nx = m_grid.nx, nz = m_grid.nz;
   using Device = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>;
   Device d_dens("weather::out_dens", nz, nx), d_u("weather::out_uwnd", nz, nx), d_w("weather::out_wwnd", nz, nx),
-      d_th("weather::out_theta", nz, nx);
+      d_th("weather::out_theta", nz, nx), d_rho("weather::out_density", nz, nx), d_pt("weather::out_pt", nz, nx);
   auto q = m_case.state;
   auto dens_cell = m_case.dens_cell, rhot_cell = m_case.rhot_cell;
   for_each_cell(
@@ -329,12 +329,16 @@ OutputFields Dynamics::output_fields() const {
         d_u(k, i) = q(umom, kk, ii) / r;
         d_w(k, i) = q(wmom, kk, ii) / r;
         d_th(k, i) = (q(rhot, kk, ii) + rhot_cell(kk)) / r - rhot_cell(kk) / dens_cell(kk);
+        d_rho(k, i) = r;
+        d_pt(k, i) = (q(rhot, kk, ii) + rhot_cell(kk)) / r;
       });
   exec_space().fence();
   return OutputFields{Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_dens),
                       Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_u),
                       Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_w),
-                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_th)};
+                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_th),
+                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_rho),
+                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_pt)};
 }
 
 Dynamics::HostState Dynamics::owned_state() const {

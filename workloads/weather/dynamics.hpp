@@ -39,10 +39,12 @@ struct LocalTotals {
 /// Host copies of this rank's owned cells, (k, i), for output.
 struct OutputFields {
   using Host = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace>;
-  Host dens;   // rho' (kg/m^3)
-  Host uwnd;   // u (m/s)
-  Host wwnd;   // w (m/s)
-  Host theta;  // theta' (K)
+  Host dens;                   // rho' (kg/m^3)
+  Host uwnd;                   // u (m/s)
+  Host wwnd;                   // w (m/s)
+  Host theta;                  // theta' (K)
+  Host density;                // rho = background + rho' (kg/m^3)
+  Host potential_temperature;  // theta = background + theta' (K)
 };
 
 class Dynamics {

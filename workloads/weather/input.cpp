@@ -1,10 +1,29 @@
 // weather's input: the keys, defaults, units, bounds and checks that `gosok run weather`
 // and, on a login node, `gosok submit weather` and `gosok validate` read. No Kokkos here:
 // this file is linked into the login-node gosok too.
+#include <cstdio>
+
+#include <gosok/core/error.hpp>
 #include <gosok/workload/input.hpp>
 #include "case_names.hpp"
 
 namespace gosok::weather {
+namespace {
+
+/// start_date must be a plain CF reference time, 'YYYY-MM-DD hh:mm:ss'.
+void check_start_date(const Input& in) {
+  const std::string& d = in.get_string("start_date");
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  char end = 0;
+  const bool parsed = d.size() == 19 && std::sscanf(d.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%c", &year, &month, &day, &hour,
+                                                    &minute, &second, &end) == 6;
+  if (!parsed || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
+    throw InputError("start_date = '" + d + "' (from " + in.origin("start_date") +
+                     ") is not a date and time 'YYYY-MM-DD hh:mm:ss', e.g. '2000-01-01 00:00:00'");
+  }
+}
+
+}  // namespace
 
 void register_input(WorkloadInputs& inputs) {
   inputs.add({"weather",
@@ -23,6 +42,10 @@ void register_input(WorkloadInputs& inputs) {
                     .with_unit("K")
                     .at_least(0);
                 s.choice("decomposition", "x", {"x", "xz"}, "split the grid over ranks in x only, or in x and z");
+                s.string("start_date", "2000-01-01 00:00:00",
+                         "date and time (UTC, 'YYYY-MM-DD hh:mm:ss') of simulated time 0: the reference of the "
+                         "output's CF time axis ('seconds since ...')");
+                s.add_check(check_start_date);
               }});
 }
 

@@ -29,11 +29,16 @@ struct Totals {
   double mass = 0, energy = 0, max_abs_w = 0, theta_min = 0, theta_max = 0, non_finite = 0, inflow_mass = 0;
 };
 
+// CF-1.8 metadata: standard names where CF has one (the departures from the background
+// have none), so that cdo, xarray and other netCDF tools know what each field is.
 std::vector<GriddedSeriesFile::Variable> output_variables() {
-  return {{"dens", "kg m-3", "density departure from the hydrostatic background"},
-          {"uwnd", "m s-1", "horizontal wind"},
-          {"wwnd", "m s-1", "vertical wind"},
-          {"theta", "K", "potential temperature departure from the hydrostatic background"}};
+  return {
+      {"dens", "kg m-3", "density departure from the hydrostatic background"},
+      {"uwnd", "m s-1", "horizontal wind", {{"standard_name", "x_wind"}}},
+      {"wwnd", "m s-1", "vertical wind", {{"standard_name", "upward_air_velocity"}}},
+      {"theta", "K", "potential temperature departure from the hydrostatic background"},
+      {"density", "kg m-3", "air density", {{"standard_name", "air_density"}}},
+      {"potential_temperature", "K", "air potential temperature", {{"standard_name", "air_potential_temperature"}}}};
 }
 
 }  // namespace
@@ -63,6 +68,7 @@ class Weather final : public Workload {
   double m_end_time = 0, m_dt = 0;
   long m_member = 0, m_seed = 0;
   double m_amplitude = 0;
+  std::string m_start_date;
   double m_mass0 = 0, m_energy0 = 0;
   std::unique_ptr<CartDecomposition<2>> m_decomp;
   std::unique_ptr<Dynamics> m_dynamics;
@@ -79,6 +85,7 @@ void Weather::setup(RunContext& ctx, bool restarting) {
   m_member = in.get_int("member");
   m_seed = in.get_int("seed");
   m_amplitude = in.get_real("perturbation");
+  m_start_date = in.get_string("start_date");
   m_cases = all_cases();
   const CaseInfo& info = m_cases.find(m_case);
   const bool split_z = in.get_string("decomposition") == "xz";
@@ -105,7 +112,8 @@ void Weather::setup(RunContext& ctx, bool restarting) {
                                               {"nz", m_nz},
                                               {"member", m_member},
                                               {"seed", m_seed},
-                                              {"ranks", ctx.runtime.size()}},
+                                              {"ranks", ctx.runtime.size()},
+                                              {"segments", segments_json(ctx.segments)}},
                                ctx.runtime.rank() == 0);
   log().info(
       "weather: case {}, {} x {} cells (dx = {:.1f} m, dz = {:.1f} m) on {} ranks ({} x {}), dt = {:.4f} s, "
@@ -123,7 +131,6 @@ void Weather::setup(RunContext& ctx, bool restarting) {
   const Totals t0 = measure();
   m_mass0 = t0.mass;
   m_energy0 = t0.energy;
-  m_series.resume(-1);
   create_output(ctx);
   append_output(ctx);
   record_diagnostics(ctx, "initial");
@@ -179,7 +186,7 @@ Totals Weather::record_diagnostics(RunContext& ctx, const std::string& kind) {
 }
 
 void Weather::write_run_attributes(hid_t object, const RunContext& ctx) const {
-  write_provenance(object, "weather", m_decomp->size(), ctx.input.to_toml());
+  write_provenance(object, "weather", ctx.segments, ctx.input.to_toml());
   write_attribute(object, "case", m_case);
   write_attribute(object, "nx", static_cast<std::int64_t>(m_nx));
   write_attribute(object, "nz", static_cast<std::int64_t>(m_nz));
@@ -193,11 +200,19 @@ void Weather::create_output(RunContext& ctx) {
   if (ctx.runtime.rank() == 0) std::filesystem::create_directories(ctx.output_dir);
   MPI_Barrier(m_decomp->comm());
   const Grid& g = m_dynamics->grid();
-  GriddedSeriesFile::Axis x{"x", "m", "horizontal distance (cell centre)", std::vector<double>(m_nx)};
-  GriddedSeriesFile::Axis z{"z", "m", "height (cell centre)", std::vector<double>(m_nz)};
+  GriddedSeriesFile::Axis x{"x", "m", "horizontal distance (cell centre)", std::vector<double>(m_nx), {{"axis", "X"}}};
+  GriddedSeriesFile::Axis z{"z",
+                            "m",
+                            "height (cell centre)",
+                            std::vector<double>(m_nz),
+                            {{"axis", "Z"}, {"positive", "up"}, {"standard_name", "height"}}};
   for (long i = 0; i < m_nx; ++i) x.values[i] = (i + 0.5) * g.dx;
   for (long k = 0; k < m_nz; ++k) z.values[k] = (k + 0.5) * g.dz;
-  GriddedSeriesFile::Axis t{"t", "s", "simulated time", {}};
+  GriddedSeriesFile::Axis t{"t",
+                            "seconds since " + m_start_date,
+                            "simulated time",
+                            {},
+                            {{"axis", "T"}, {"standard_name", "time"}, {"calendar", "standard"}}};
   auto file = GriddedSeriesFile::create(m_decomp->comm(), m_output_path, t, {z, x}, output_variables());
   write_run_attributes(file.file().id(), ctx);
   write_attribute(file.file().id(), "title", std::string("gosok weather: ") + m_case);
@@ -210,9 +225,10 @@ void Weather::append_output(RunContext& ctx) {
   const Grid& g = m_dynamics->grid();
   auto file = GriddedSeriesFile::open(m_decomp->comm(), m_output_path, "t", output_variables(),
                                       {static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)});
-  file.append(ctx.time, {static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
-              {static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)},
-              {f.dens.data(), f.uwnd.data(), f.wwnd.data(), f.theta.data()});
+  file.append(
+      ctx.time, {static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
+      {static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)},
+      {f.dens.data(), f.uwnd.data(), f.wwnd.data(), f.theta.data(), f.density.data(), f.potential_temperature.data()});
   file.close();
 }
 
@@ -240,6 +256,7 @@ void Weather::write_checkpoint(RunContext& ctx, const std::filesystem::path& pat
   write_attribute(file.id(), "energy0", m_energy0);
   write_attribute(file.id(), "mass_inflow", t.inflow_mass);
   write_attribute(file.id(), "output_records", static_cast<std::int64_t>(records));
+  write_attribute(file.id(), "diagnostics_records", static_cast<std::int64_t>(m_series.records().size()));
   H5Id dset = file.write_block("state", {num_vars, static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)},
                                {0, static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
                                {num_vars, static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)}, state.data());
@@ -281,6 +298,8 @@ void Weather::read_checkpoint(RunContext& ctx, const std::filesystem::path& path
   // The global inflow so far lives on rank 0; the others continue from zero.
   m_dynamics->set_inflow_mass(ctx.runtime.rank() == 0 ? read_double_attribute(file.id(), "mass_inflow") : 0.0);
   const auto records = static_cast<hsize_t>(read_int_attribute(file.id(), "output_records"));
+  const auto diagnostics_records = static_cast<std::size_t>(read_int_attribute(file.id(), "diagnostics_records"));
+  ctx.segments = continue_segments(read_segments(file.id()), ctx.step, ctx.runtime.size());
   file.close();
 
   // Continue the output series where the checkpoint left it, or start a new one.
@@ -291,6 +310,7 @@ void Weather::read_checkpoint(RunContext& ctx, const std::filesystem::path& path
                                          {static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)});
       if (out.records() >= records) {
         out.truncate(records);
+        write_run_attributes(out.file().id(), ctx);  // the segments now include this one
         continued = true;
       }
     } catch (const InputError& e) {
@@ -298,7 +318,8 @@ void Weather::read_checkpoint(RunContext& ctx, const std::filesystem::path& path
     }
   }
   if (!continued) create_output(ctx);
-  m_series.resume(ctx.step);
+  m_series.set_header("segments", segments_json(ctx.segments));
+  m_series.resume(diagnostics_records);
 }
 
 int Weather::finish(RunContext& ctx) {
