@@ -2,7 +2,11 @@
 
 #include <hdf5.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include <gosok/core/error.hpp>
 #include <gosok/core/version.hpp>
@@ -44,6 +48,24 @@ H5Id group(hid_t loc, const std::string& path) {
   return H5Id(h5_check_id(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open group " + path));
 }
 
+void int_scalar_attribute(hid_t obj, const std::string& name, int value) {
+  H5Id space(h5_check_id(H5Screate(H5S_SCALAR), "dataspace"));
+  H5Id attr(
+      h5_check_id(H5Acreate2(obj, name.c_str(), H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name));
+  h5_check(H5Awrite(attr, H5T_NATIVE_INT, &value), "write attr " + name);
+}
+
+/// A scalar variable-length string attribute (what h5py, and so MDAnalysis, reads as str).
+void vlen_string_attribute(hid_t obj, const std::string& name, const std::string& value) {
+  H5Id type(h5_check_id(H5Tcopy(H5T_C_S1), "string type"));
+  h5_check(H5Tset_size(type, H5T_VARIABLE), "string size");
+  H5Id space(h5_check_id(H5Screate(H5S_SCALAR), "dataspace"));
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  H5Id attr(h5_check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name));
+  const char* text = value.c_str();
+  h5_check(H5Awrite(attr, type, &text), "write attr " + name);
+}
+
 void int_array_attribute(hid_t obj, const std::string& name, const std::vector<int>& values) {
   const hsize_t n = values.size();
   H5Id space(h5_check_id(H5Screate_simple(1, &n, nullptr), "dataspace"));
@@ -81,8 +103,9 @@ H5Id create_series(hid_t loc, const std::string& name, hid_t type, const std::ve
     chunk.push_back(d);
   }
   if (inner.empty()) chunk[0] = 256;
+  if (!inner.empty() && inner[0] <= 3) chunk[0] = 64;  // small per-frame entries (the box)
   // Keep chunks near a megabyte: split the particle dimension when it is large.
-  if (inner.size() >= 1 && inner[0] > 32768) chunk[1] = 32768;
+  if (inner.size() >= 2 && inner[0] > 32768) chunk[1] = 32768;
   H5Id space(h5_check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()), "dataspace"));
   H5Id dcpl(h5_check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
   h5_check(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
@@ -102,15 +125,19 @@ hsize_t extend(hid_t dset, hsize_t count, std::vector<hsize_t>& dims) {
   return old;
 }
 
-/// Writes rows [start, start + count) of a 1-D series from rank 0 only (others select none).
-void append_scalars(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t count, bool writer) {
+/// Appends `count` entries (each the whole of the inner dimensions) to a series from rank
+/// 0 only (others select none); `data` holds them row-major.
+void append_rows(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t count, bool writer) {
   H5Id dset(h5_check_id(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name));
   std::vector<hsize_t> dims;
   const hsize_t start = extend(dset, count, dims);
   H5Id space(h5_check_id(H5Dget_space(dset), "get space"));
-  H5Id mem(h5_check_id(H5Screate_simple(1, &count, nullptr), "memspace"));
+  std::vector<hsize_t> file_start(dims.size(), 0), shape = dims;
+  file_start[0] = start;
+  shape[0] = count;
+  H5Id mem(h5_check_id(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), "memspace"));
   if (writer) {
-    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select");
+    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, file_start.data(), nullptr, shape.data(), nullptr), "select");
   } else {
     H5Sselect_none(space);
     H5Sselect_none(mem);
@@ -119,34 +146,30 @@ void append_scalars(hid_t loc, const std::string& name, hid_t type, const void* 
   h5_check(H5Dwrite(dset, type, mem, space, xfer, data), "write " + name);
 }
 
+void append_scalars(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t count, bool writer) {
+  append_rows(loc, name, type, data, count, writer);
+}
+
 void time_series_group(hid_t loc, const std::string& name, hid_t value_type, const std::vector<hsize_t>& inner,
                        const std::string& time_unit, const std::string& value_unit) {
   H5Id g = group(loc, name);
   H5Id step = create_series(g, "step", H5T_NATIVE_LONG, {});
   H5Id time = create_series(g, "time", H5T_NATIVE_DOUBLE, {});
   H5Id value = create_series(g, "value", value_type, inner);
-  if (!time_unit.empty()) write_attribute(time, "unit", time_unit);
-  if (!value_unit.empty()) write_attribute(value, "unit", value_unit);
+  if (!time_unit.empty()) vlen_string_attribute(time, "unit", time_unit);
+  if (!value_unit.empty()) vlen_string_attribute(value, "unit", value_unit);
 }
 
-/// Drops the entries of a time-series group whose step is greater than `last`.
-void truncate_series(hid_t file, const std::string& name, long last) {
+/// Keeps the first `keep` entries of a time-series group.
+void truncate_series(hid_t file, const std::string& name, long keep) {
   if (!exists(file, name + "/step")) return;
-  H5Id step(h5_check_id(H5Dopen2(file, (name + "/step").c_str(), H5P_DEFAULT), "open step"));
-  H5Id space(h5_check_id(H5Dget_space(step), "space"));
-  hsize_t n = 0;
-  H5Sget_simple_extent_dims(space, &n, nullptr);
-  std::vector<long> steps(n);
-  if (n > 0) h5_check(H5Dread(step, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), "read steps");
-  hsize_t keep = 0;
-  while (keep < n && steps[keep] <= last) ++keep;
-  if (keep == n) return;
   for (const char* part : {"step", "time", "value"}) {
     H5Id d(h5_check_id(H5Dopen2(file, (name + "/" + part).c_str(), H5P_DEFAULT), "open series"));
     H5Id s(h5_check_id(H5Dget_space(d), "space"));
     std::vector<hsize_t> dims(static_cast<std::size_t>(H5Sget_simple_extent_ndims(s)));
     H5Sget_simple_extent_dims(s, dims.data(), nullptr);
-    dims[0] = keep;
+    if (dims[0] <= static_cast<hsize_t>(keep)) continue;
+    dims[0] = static_cast<hsize_t>(keep);
     h5_check(H5Dset_extent(d, dims.data()), "truncate " + name);
   }
 }
@@ -165,48 +188,63 @@ std::vector<std::string> observable_names(hid_t file) {
   return names;
 }
 
+/// The login name of the person running this process (H5MD's author), from rank 0.
+std::string author_name(MPI_Comm comm, int rank) {
+  std::string name;
+  if (rank == 0) {
+    const passwd* pw = getpwuid(geteuid());
+    if (pw != nullptr && pw->pw_name != nullptr) name = pw->pw_name;
+    if (name.empty() && std::getenv("USER") != nullptr) name = std::getenv("USER");
+    if (name.empty()) name = "unknown";
+  }
+  int length = static_cast<int>(name.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
+  name.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(name.data(), length, MPI_CHAR, 0, comm);
+  return name;
+}
+
+const char* const particle_series[] = {"/particles/all/position", "/particles/all/velocity", "/particles/all/image",
+                                       "/particles/all/box/edges"};
+
 }  // namespace
 
 H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles, const std::array<double, 3>& edges,
-                       const std::string& author, long resume_after_step, const Units& units)
-    : m_comm(comm), m_path(std::move(path)), m_particles(particles), m_units(units) {
+                       const Units& units, const std::optional<Keep>& keep)
+    : m_comm(comm), m_path(std::move(path)), m_particles(particles), m_edges(edges), m_units(units) {
   MPI_Comm_rank(comm, &m_rank);
   MPI_Comm_size(comm, &m_size);
   int present = 0;
   if (m_rank == 0) present = std::filesystem::exists(m_path) ? 1 : 0;
   MPI_Bcast(&present, 1, MPI_INT, 0, comm);
-  if (resume_after_step >= 0 && present) {
+  if (keep && present) {
     H5Id file = open_file(comm, m_path, false);
-    for (const char* name : {"/particles/all/position", "/particles/all/velocity", "/particles/all/image"}) {
-      truncate_series(file, name, resume_after_step);
-    }
-    for (const auto& name : observable_names(file)) truncate_series(file, "/observables/" + name, resume_after_step);
+    for (const char* name : particle_series) truncate_series(file, name, keep->frames);
+    for (const auto& name : observable_names(file)) truncate_series(file, "/observables/" + name, keep->observations);
     return;
   }
+  m_created = true;
   H5Id file = open_file(comm, m_path, true);
   {
     H5Id h5md = group(file, "/h5md");
     int_array_attribute(h5md, "version", {1, 1});
     H5Id a = group(file, "/h5md/author");
-    write_attribute(a, "name", author);
+    write_attribute(a, "name", author_name(comm, m_rank));
     H5Id c = group(file, "/h5md/creator");
     write_attribute(c, "name", std::string("gosok"));
     write_attribute(c, "version", std::string(version()));
+    if (!units.system.empty()) {
+      H5Id u = group(file, "/h5md/modules/units");
+      int_array_attribute(u, "version", {1, 0});
+      write_attribute(u, "system", units.system);
+    }
   }
   H5Id box = group(file, "/particles/all/box");
-  int_array_attribute(box, "dimension", {3});
+  int_scalar_attribute(box, "dimension", 3);
   string_array_attribute(box, "boundary", {"periodic", "periodic", "periodic"});
-  const hsize_t three = 3;
-  H5Id space(h5_check_id(H5Screate_simple(1, &three, nullptr), "dataspace"));
-  H5Id dset(h5_check_id(H5Dcreate2(box, "edges", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                        "create edges"));
-  if (!units.length.empty()) write_attribute(dset, "unit", units.length);
-  H5Sselect_none(space);
-  if (m_rank == 0) H5Sselect_all(space);
-  H5Id mem(h5_check_id(H5Screate_simple(1, &three, nullptr), "memspace"));
-  if (m_rank != 0) H5Sselect_none(mem);
-  H5Id xfer = collective();
-  h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mem, space, xfer, edges.data()), "write edges");
+  // The edges as a 3 x 3 matrix (a diagonal one: the box is a cuboid), which H5MD allows
+  // and MDAnalysis requires.
+  time_series_group(box, "edges", H5T_NATIVE_DOUBLE, {3, 3}, units.time, units.length);
   const hsize_t n = static_cast<hsize_t>(particles);
   H5Id all = group(file, "/particles/all");
   time_series_group(all, "position", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.length);
@@ -214,9 +252,35 @@ H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles
   time_series_group(all, "image", H5T_NATIVE_INT, {n, 3}, units.time, "");
 }
 
-void H5mdWriter::write_provenance(const std::string& workload, const std::string& resolved_input) {
+void H5mdWriter::write_provenance(const std::string& workload, const std::vector<RunSegment>& segments,
+                                  const std::string& resolved_input) {
   H5Id file = open_file(m_comm, m_path, false);
-  gosok::write_provenance(file, workload, m_size, resolved_input);
+  gosok::write_provenance(file, workload, segments, resolved_input);
+}
+
+void H5mdWriter::write_connectivity(const std::string& name, const std::vector<long>& pairs) {
+  long count = static_cast<long>(pairs.size() / 2);
+  MPI_Bcast(&count, 1, MPI_LONG, 0, m_comm);
+  H5Id file = open_file(m_comm, m_path, false);
+  H5Id g = group(file, "/connectivity");
+  const hsize_t shape[2] = {static_cast<hsize_t>(count), 2};
+  H5Id space(h5_check_id(H5Screate_simple(2, shape, nullptr), "dataspace"));
+  H5Id dset(h5_check_id(H5Dcreate2(g, name.c_str(), H5T_NATIVE_LONG, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "create /connectivity/" + name));
+  H5Id mem(h5_check_id(H5Screate_simple(2, shape, nullptr), "memspace"));
+  if (m_rank != 0 || count == 0) {
+    H5Sselect_none(space);
+    H5Sselect_none(mem);
+  }
+  H5Id xfer = collective();
+  h5_check(H5Dwrite(dset, H5T_NATIVE_LONG, mem, space, xfer, pairs.data()), "write /connectivity/" + name);
+  // H5MD: the particles group whose ids the pairs index.
+  hobj_ref_t ref;
+  h5_check(H5Rcreate(&ref, file, "/particles/all", H5R_OBJECT, -1), "reference /particles/all");
+  H5Id scalar(h5_check_id(H5Screate(H5S_SCALAR), "dataspace"));
+  H5Id attr(h5_check_id(H5Acreate2(dset, "particles_group", H5T_STD_REF_OBJ, scalar, H5P_DEFAULT, H5P_DEFAULT),
+                        "attr particles_group"));
+  h5_check(H5Awrite(attr, H5T_STD_REF_OBJ, &ref), "write particles_group");
 }
 
 void H5mdWriter::write_frame(long step, double time, long n, const long* ids, const double* position,
@@ -286,6 +350,11 @@ void H5mdWriter::write_frame(long step, double time, long n, const long* ids, co
     append_scalars(g, "step", H5T_NATIVE_LONG, &step, 1, m_rank == 0);
     append_scalars(g, "time", H5T_NATIVE_DOUBLE, &time, 1, m_rank == 0);
   }
+  H5Id edges(h5_check_id(H5Gopen2(file, "/particles/all/box/edges", H5P_DEFAULT), "open box/edges"));
+  const double matrix[9] = {m_edges[0], 0, 0, 0, m_edges[1], 0, 0, 0, m_edges[2]};
+  append_rows(edges, "value", H5T_NATIVE_DOUBLE, matrix, 1, m_rank == 0);
+  append_scalars(edges, "step", H5T_NATIVE_LONG, &step, 1, m_rank == 0);
+  append_scalars(edges, "time", H5T_NATIVE_DOUBLE, &time, 1, m_rank == 0);
 }
 
 void H5mdWriter::write_observables(const std::vector<std::string>& names, const std::vector<long>& steps,

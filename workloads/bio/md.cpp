@@ -13,7 +13,9 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
@@ -64,6 +66,18 @@ struct ThermoRow {
   double time = 0, temp = 0, epair = 0, emol = 0, etotal = 0, press = 0, ke = 0;
 };
 
+namespace {
+
+std::vector<double> to_vector(const ThermoRow& r) {
+  return {static_cast<double>(r.step), r.time, r.temp, r.epair, r.emol, r.etotal, r.press, r.ke};
+}
+
+ThermoRow from_vector(const std::vector<double>& v) {
+  return {static_cast<long>(v.at(0)), v.at(1), v.at(2), v.at(3), v.at(4), v.at(5), v.at(6), v.at(7)};
+}
+
+}  // namespace
+
 class MolecularDynamics final : public Workload {
  public:
   void setup(RunContext& ctx, bool restarting) override;
@@ -87,13 +101,14 @@ class MolecularDynamics final : public Workload {
   void rebuild();
   void sort_owned();
   void build_topology_lists();
-  bool decide_rebuild(long step);
+  bool decide_rebuild();
   void compute_forces(bool energy);
   void integrate_initial();
   void integrate_final();
   void langevin(long step);
   ThermoRow thermo(const RunContext& ctx);
   void print_thermo(const ThermoRow& row);
+  void thermo_between_steps(const RunContext& ctx);
   void flush_observables();
   void write_frame(const RunContext& ctx);
   System gather_system() const;
@@ -112,7 +127,7 @@ class MolecularDynamics final : public Workload {
   bool m_langevin = false;
   double m_t_target = 1, m_damp = 1;
   std::uint64_t m_seed = 0;
-  long m_thermo_every = 0, m_checkpoint_every = 0;
+  long m_thermo_every = 0;
   std::string m_trajectory, m_write_data;
   Fene m_fene;
   HarmonicAngle m_angle;
@@ -137,7 +152,7 @@ class MolecularDynamics final : public Workload {
   std::unique_ptr<Comm> m_comm;
   std::unique_ptr<NeighborList> m_list;
   ParticleArrays m_p, m_scratch;
-  Vec3View m_xhold;
+  Vec3View m_xhold, m_fsave;
   IndexView m_map;
   BondView m_bondlist;
   AngleView m_anglelist;
@@ -145,13 +160,15 @@ class MolecularDynamics final : public Workload {
   long m_ago = 0;
   long m_builds = 0;
   Tally m_tally;
-  long m_tally_step = -1;
 
   // Output.
   std::unique_ptr<H5mdWriter> m_h5md;
   std::vector<ThermoRow> m_pending;  // thermo rows not yet in the H5MD file
   long m_last_frame = -1;
   long m_last_thermo = -1;
+  long m_frames = 0;        // trajectory frames written
+  long m_thermo_rows = 0;   // rows in thermo.dat
+  long m_observations = 0;  // entries of each observable in the trajectory
   ThermoRow m_first, m_last;
   std::filesystem::path m_thermo_path;
 };
@@ -185,7 +202,6 @@ void MolecularDynamics::read_parameters(const Input& in) {
   m_damp = in.get_real("langevin.damp");
   m_seed = static_cast<std::uint64_t>(in.get_int("langevin.seed"));
   m_thermo_every = in.get_int("thermo.every");
-  m_checkpoint_every = in.get_int("run.checkpoint_every");
   m_trajectory = in.get_string("output.trajectory");
   m_write_data = in.get_string("output.data_file");
 }
@@ -449,48 +465,66 @@ void MolecularDynamics::setup(RunContext& ctx, bool restarting) {
   }
   configure(ctx, s.box, s.atom_types, s.mass, s.bond_types, s.angle_types, topology_of(s), s.size());
   distribute(s);
+  rebuild();
   start(ctx, false);
 }
 
 void MolecularDynamics::start(RunContext& ctx, bool restarted) {
-  rebuild();
   compute_forces(true);
   // As LAMMPS' fix langevin does at setup, so that the first half kick is thermostatted.
   if (m_langevin && !restarted) langevin(ctx.step);
   const ThermoRow row = thermo(ctx);
   m_first = row;
+  const std::string header = "# Step Time Temp E_pair E_mol TotEng Press\n";
   if (ctx.runtime.rank() == 0) {
     if (!restarted) {
-      std::ofstream(m_thermo_path) << "# Step Time Temp E_pair E_mol TotEng Press\n";
+      std::ofstream(m_thermo_path) << header;
     } else {
-      // Keep the rows up to the checkpoint; a run that went on past it wrote more.
+      // Keep the rows that existed at the checkpoint; the interrupted run may have
+      // written more (its last state, rows past the checkpoint).
       std::ifstream in(m_thermo_path);
-      std::string text, line;
-      while (std::getline(in, line)) {
-        long step = 0;
-        if (line.empty() || line[0] == '#' || (std::istringstream(line) >> step && step <= ctx.step)) {
-          text += line + "\n";
-        }
+      std::string text = header, line;
+      long rows = 0;
+      while (std::getline(in, line) && rows < m_thermo_rows) {
+        if (line.empty() || line[0] == '#') continue;
+        text += line + "\n";
+        ++rows;
       }
       in.close();
-      if (text.empty()) text = "# Step Time Temp E_pair E_mol TotEng Press\n";
       std::ofstream(m_thermo_path) << text;
     }
   }
   const std::filesystem::path traj = ctx.output_dir / m_trajectory;
-  m_h5md = std::make_unique<H5mdWriter>(
-      m_world, traj, m_natoms, std::array<double, 3>{m_box.length(0), m_box.length(1), m_box.length(2)}, "gosok md",
-      restarted ? ctx.step : -1, H5mdWriter::Units{"sigma", "tau", "sigma tau-1"});
-  if (!restarted) m_h5md->write_provenance("md", ctx.input.to_toml());
+  // Reduced LJ units: every value is a pure number in units of sigma, tau, epsilon and the
+  // atom mass, which the units module's system says once. The particle data carry no unit
+  // attributes: MDAnalysis refuses any unit it does not know (and knows no reduced ones).
+  std::optional<H5mdWriter::Keep> keep;
+  if (restarted) keep = H5mdWriter::Keep{m_frames, m_observations};
+  m_h5md = std::make_unique<H5mdWriter>(m_world, traj, m_natoms,
+                                        std::array<double, 3>{m_box.length(0), m_box.length(1), m_box.length(2)},
+                                        H5mdWriter::Units{"LJ", "", "", ""}, keep);
+  m_h5md->write_provenance("md", ctx.segments, ctx.input.to_toml());
+  if (m_h5md->created()) {
+    m_frames = 0;
+    m_observations = 0;
+    if (m_topo.present()) {
+      const System s = gather_system();
+      std::vector<long> pairs;
+      for (const auto& b : s.bonds) {
+        pairs.push_back(b.a - 1);
+        pairs.push_back(b.b - 1);
+      }
+      m_h5md->write_connectivity("bonds", pairs);
+    }
+  }
   log().info("md: {:>8} {:>14} {:>14} {:>14} {:>14} {:>14}", "Step", "Temp", "E_pair", "E_mol", "TotEng", "Press");
   if (!restarted) {
     print_thermo(row);
     write_frame(ctx);
   } else {
-    m_last_thermo = ctx.step;  // already in the files
+    m_last_thermo = ctx.step;  // already in the files, or not due at this step
     m_last_frame = ctx.step;
     m_last = row;
-    print_thermo(row);
     m_pending.clear();
   }
 }
@@ -641,11 +675,8 @@ void MolecularDynamics::build_topology_lists() {
   }
 }
 
-bool MolecularDynamics::decide_rebuild(long step) {
+bool MolecularDynamics::decide_rebuild() {
   ++m_ago;
-  // A checkpoint is written right after a rebuild, so that a restart (which rebuilds)
-  // continues bitwise like the uninterrupted run.
-  if (m_checkpoint_every > 0 && step % m_checkpoint_every == 0) return true;
   if (m_ago < m_delay || m_ago % m_every != 0) return false;
   if (!m_check) return true;
   auto x = m_p.x;
@@ -742,7 +773,7 @@ void MolecularDynamics::langevin(long step) {
 void MolecularDynamics::step(RunContext& ctx) {
   const long step = ctx.step + 1;
   integrate_initial();
-  if (decide_rebuild(step)) {
+  if (decide_rebuild()) {
     auto r = ctx.region("md::neighbor_build");
     rebuild();
   } else {
@@ -800,6 +831,7 @@ ThermoRow MolecularDynamics::thermo(const RunContext& ctx) {
 void MolecularDynamics::print_thermo(const ThermoRow& row) {
   if (row.step == m_last_thermo) return;
   m_last_thermo = row.step;
+  ++m_thermo_rows;
   m_last = row;
   m_pending.push_back(row);
   log().info("md: {:>8} {:>14.8g} {:>14.8g} {:>14.8g} {:>14.8g} {:>14.8g}", row.step, row.temp, row.epair, row.emol,
@@ -828,12 +860,14 @@ void MolecularDynamics::flush_observables() {
   m_h5md->write_observables(
       {"temperature", "pair_energy", "molecular_energy", "total_energy", "pressure", "kinetic_energy"}, steps, times,
       values, {"epsilon k_B-1", "epsilon", "epsilon", "epsilon", "epsilon sigma-3", "epsilon"});
+  m_observations += static_cast<long>(m_pending.size());
   m_pending.clear();
 }
 
 void MolecularDynamics::write_frame(const RunContext& ctx) {
   if (ctx.step == m_last_frame) return;
   m_last_frame = ctx.step;
+  ++m_frames;
   const long n = m_p.n_owned;
   auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.x);
   auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.v);
@@ -859,7 +893,23 @@ void MolecularDynamics::write_frame(const RunContext& ctx) {
 
 void MolecularDynamics::output(RunContext& ctx) {
   auto r = ctx.region("md::output");
+  // Every frame gets its thermo row, so that frames and observables share their steps
+  // (MDAnalysis pairs the observables with frames by index).
+  thermo_between_steps(ctx);
   write_frame(ctx);
+}
+
+void MolecularDynamics::thermo_between_steps(const RunContext& ctx) {
+  if (m_last_thermo == ctx.step) return;
+  // Energies need a force evaluation; the forces of this step (with their Langevin part,
+  // which cannot be recomputed) are kept, so the trajectory does not change.
+  const long n = m_p.n_owned;
+  if (static_cast<long>(m_fsave.extent(0)) < n) m_fsave = Vec3View("md::saved_forces", m_p.capacity());
+  const auto owned = std::make_pair(0L, n);
+  Kokkos::deep_copy(Kokkos::subview(m_fsave, owned, Kokkos::ALL), Kokkos::subview(m_p.f, owned, Kokkos::ALL));
+  compute_forces(true);
+  print_thermo(thermo(ctx));
+  Kokkos::deep_copy(Kokkos::subview(m_p.f, owned, Kokkos::ALL), Kokkos::subview(m_fsave, owned, Kokkos::ALL));
 }
 
 System MolecularDynamics::gather_system() const {
@@ -939,6 +989,7 @@ void MolecularDynamics::write_checkpoint(RunContext& ctx, const std::filesystem:
   auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.x);
   auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.v);
   auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.f);
+  auto xhold = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_xhold);
   auto im = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.image);
   auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.type);
   auto id = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.id);
@@ -954,7 +1005,7 @@ void MolecularDynamics::write_checkpoint(RunContext& ctx, const std::filesystem:
     for (int c = 0; c < w; ++c) r[5 + c] = static_cast<double>(extra(i, c));
   }
   H5File file = H5File::create(m_world, path);
-  write_provenance(file.id(), "md", size, ctx.input.to_toml());
+  write_provenance(file.id(), "md", ctx.segments, ctx.input.to_toml());
   write_attribute(file.id(), "kind", std::string(checkpoint_kind));
   write_attribute(file.id(), "step", static_cast<std::int64_t>(ctx.step));
   write_attribute(file.id(), "time", ctx.time);
@@ -969,11 +1020,23 @@ void MolecularDynamics::write_checkpoint(RunContext& ctx, const std::filesystem:
   write_attribute(file.id(), "box_lo", std::vector<double>(m_box.lo.begin(), m_box.lo.end()));
   write_attribute(file.id(), "box_hi", std::vector<double>(m_box.hi.begin(), m_box.hi.end()));
   write_attribute(file.id(), "mass", m_mass);
+  // The neighbour-list schedule: steps since the last build and the builds so far.
+  write_attribute(file.id(), "neighbor_ago", static_cast<std::int64_t>(m_ago));
+  write_attribute(file.id(), "neighbor_builds", static_cast<std::int64_t>(m_builds));
+  // The run's first thermo row, which diagnostics.json compares the last one with, and
+  // how much output existed (a restart cuts thermo.dat and the trajectory back to it).
+  write_attribute(file.id(), "first_thermo", to_vector(m_first));
+  write_attribute(file.id(), "thermo_rows", static_cast<std::int64_t>(m_thermo_rows));
+  write_attribute(file.id(), "trajectory_frames", static_cast<std::int64_t>(m_frames));
+  write_attribute(file.id(), "trajectory_observations", static_cast<std::int64_t>(m_observations));
   file.write_vector("counts", counts);
   const auto N = static_cast<hsize_t>(m_natoms), start = static_cast<hsize_t>(first), cnt = static_cast<hsize_t>(n);
   file.write_block("x", {N, 3}, {start, 0}, {cnt, 3}, x.data());
   file.write_block("v", {N, 3}, {start, 0}, {cnt, 3}, v.data());
   file.write_block("f", {N, 3}, {start, 0}, {cnt, 3}, f.data());
+  // Positions at the last build (the displacement check's reference): a restart rebuilds
+  // from them, which reproduces the last build's ghosts, bond lists and pair list.
+  file.write_block("x_at_build", {N, 3}, {start, 0}, {cnt, 3}, xhold.data());
   file.write_block("atoms", {N, static_cast<hsize_t>(iw)}, {start, 0}, {cnt, static_cast<hsize_t>(iw)}, ints.data());
   file.close();
 }
@@ -984,11 +1047,29 @@ void MolecularDynamics::read_checkpoint(RunContext& ctx, const std::filesystem::
   if (!has_attribute(file.id(), "kind") || read_string_attribute(file.id(), "kind") != checkpoint_kind) {
     throw InputError(name + ": not an md checkpoint (no kind = \"" + checkpoint_kind + "\")");
   }
-  for (const char* key : {"step", "time", "natoms", "ranks", "atom_types", "bond_types", "angle_types", "max_special",
-                          "max_bonds", "max_angles", "box_lo", "box_hi", "mass"}) {
+  for (const char* key : {"step",
+                          "time",
+                          "natoms",
+                          "ranks",
+                          "atom_types",
+                          "bond_types",
+                          "angle_types",
+                          "max_special",
+                          "max_bonds",
+                          "max_angles",
+                          "box_lo",
+                          "box_hi",
+                          "mass",
+                          "neighbor_ago",
+                          "neighbor_builds",
+                          "first_thermo",
+                          "thermo_rows",
+                          "trajectory_frames",
+                          "trajectory_observations",
+                          "mpi_ranks"}) {
     if (!has_attribute(file.id(), key)) throw InputError(name + ": checkpoint attribute '" + key + "' is missing");
   }
-  for (const char* dset : {"counts", "x", "v", "f", "atoms"}) {
+  for (const char* dset : {"counts", "x", "v", "f", "x_at_build", "atoms"}) {
     if (!file.exists(dset)) throw InputError(name + ": checkpoint dataset '" + std::string(dset) + "' is missing");
   }
   auto read_vec = [&](const char* key) {
@@ -1023,34 +1104,54 @@ void MolecularDynamics::read_checkpoint(RunContext& ctx, const std::filesystem::
   configure(ctx, box, types, mass, static_cast<int>(read_int_attribute(file.id(), "bond_types")),
             static_cast<int>(read_int_attribute(file.id(), "angle_types")), topo, natoms);
 
-  // Same rank count: each rank reads back its own block in its own order, which keeps the
-  // run bitwise identical. Otherwise every rank reads all atoms and keeps its own.
+  // The state is rebuilt as it was at the last neighbour-list build: atoms placed at their
+  // positions of that build, then migrated, sorted, given ghosts and lists exactly as that
+  // build did; then they move to where they are now and the build schedule continues.
+  // On the same rank count each rank reads back its own block in its own order, so the
+  // continuation is bitwise identical; otherwise every rank reads all atoms and keeps
+  // those in its sub-box (the same physics; sums in another order).
   const auto counts = file.read_vector("counts");
   const int size = m_cart->size(), rank = ctx.runtime.rank();
+  const bool same_ranks = ranks == size && static_cast<int>(counts.size()) == size;
   long first = 0, n = natoms;
-  if (ranks == size && static_cast<int>(counts.size()) == size) {
-    first = 0;
+  if (same_ranks) {
     for (int r = 0; r < rank; ++r) first += static_cast<long>(counts[static_cast<std::size_t>(r)]);
     n = static_cast<long>(counts[static_cast<std::size_t>(rank)]);
   } else {
     log().warn("md: checkpoint written on {} ranks, restarting on {}: the continuation is not bitwise identical", ranks,
                size);
   }
-  std::vector<double> x(static_cast<std::size_t>(3 * n)), v(x.size()), f(x.size()),
+  std::vector<double> x(static_cast<std::size_t>(3 * n)), v(x.size()), f(x.size()), xhold(x.size()),
       ints(static_cast<std::size_t>(n * iw));
   const auto offset = static_cast<hsize_t>(first), cnt = static_cast<hsize_t>(n);
   file.read_block("x", {offset, 0}, {cnt, 3}, x.data());
   file.read_block("v", {offset, 0}, {cnt, 3}, v.data());
   file.read_block("f", {offset, 0}, {cnt, 3}, f.data());
+  file.read_block("x_at_build", {offset, 0}, {cnt, 3}, xhold.data());
   file.read_block("atoms", {offset, 0}, {cnt, static_cast<hsize_t>(iw)}, ints.data());
   ctx.step = read_int_attribute(file.id(), "step");
   ctx.time = read_double_attribute(file.id(), "time");
+  const long ago = read_int_attribute(file.id(), "neighbor_ago");
+  const long builds = read_int_attribute(file.id(), "neighbor_builds");
+  const auto first_thermo = read_vec("first_thermo");
+  m_thermo_rows = read_int_attribute(file.id(), "thermo_rows");
+  m_frames = read_int_attribute(file.id(), "trajectory_frames");
+  m_observations = read_int_attribute(file.id(), "trajectory_observations");
+  ctx.segments = continue_segments(read_segments(file.id()), ctx.step, size);
+  if (first_thermo.size() != to_vector(ThermoRow{}).size()) {
+    throw InputError(name + ": first_thermo has the wrong length");
+  }
   file.close();
 
+  std::unordered_map<long, std::size_t> row_of;  // atom id -> row read from the file
   std::vector<long> keep;
   for (long i = 0; i < n; ++i) {
     const auto k = static_cast<std::size_t>(i);
-    if (ranks == size || m_comm->owns({x[3 * k], x[3 * k + 1], x[3 * k + 2]})) keep.push_back(i);
+    const long atom = static_cast<long>(ints[k * static_cast<std::size_t>(iw)]);
+    if (atom < 1 || atom > natoms || !row_of.emplace(atom, k).second) {
+      throw InputError(name + ": checkpoint holds an invalid or repeated atom id");
+    }
+    if (same_ranks || m_comm->owns({xhold[3 * k], xhold[3 * k + 1], xhold[3 * k + 2]})) keep.push_back(i);
   }
   const long nk = static_cast<long>(keep.size());
   m_p.reserve(nk);
@@ -1059,41 +1160,48 @@ void MolecularDynamics::read_checkpoint(RunContext& ctx, const std::filesystem::
     const auto i = static_cast<std::size_t>(keep[static_cast<std::size_t>(j)]);
     const double* r = &ints[i * static_cast<std::size_t>(iw)];
     for (int c = 0; c < 3; ++c) {
-      h.x(j, c) = x[3 * i + static_cast<std::size_t>(c)];
+      h.x(j, c) = xhold[3 * i + static_cast<std::size_t>(c)];
       h.v(j, c) = v[3 * i + static_cast<std::size_t>(c)];
       h.image(j, c) = static_cast<int>(r[2 + c]);
     }
     h.id(j) = static_cast<long>(r[0]);
     h.type(j) = static_cast<int>(r[1]);
-    if (h.type(j) < 0 || h.type(j) >= types || h.id(j) < 1 || h.id(j) > natoms) {
-      throw InputError(name + ": checkpoint holds an atom with an invalid id or type");
-    }
+    if (h.type(j) < 0 || h.type(j) >= types) throw InputError(name + ": checkpoint holds an atom with an invalid type");
     for (int c = 0; c < w; ++c) h.extra(j, c) = static_cast<long>(r[5 + c]);
   }
   m_p.upload(h, nk);
   if (global_sum(m_world, nk) != natoms) throw InputError(name + ": checkpoint atoms do not add up to natoms");
+  rebuild();
+  m_ago = ago;
+  m_builds = builds;
 
-  // The stored forces include the Langevin forces of the checkpoint step, which cannot be
-  // recomputed from positions and velocities; they replace the recomputed ones.
-  start(ctx, true);
-  if (ranks == size) {
-    Kokkos::View<double* [3], Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> stored(
-        f.data(), static_cast<std::size_t>(n));
-    auto owned = Kokkos::subview(m_p.f, std::make_pair(0L, n), Kokkos::ALL);
-    Kokkos::deep_copy(owned, stored);
-  } else if (m_langevin) {
-    log().warn("md: the Langevin forces of the checkpoint step are recomputed without their random part");
+  // Current positions and the stored forces, by atom id in the rebuilt order. The forces
+  // include the Langevin forces of the checkpoint step, which cannot be recomputed from
+  // positions and velocities; they replace the recomputed ones.
+  const long owned = m_p.n_owned;
+  auto ids = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.id);
+  Kokkos::View<double*[3], Kokkos::LayoutRight, Kokkos::HostSpace> now("md::restart_x", owned),
+      stored("md::restart_f", owned);
+  for (long i = 0; i < owned; ++i) {
+    const auto it = row_of.find(ids(i));
+    if (it == row_of.end()) throw RunError(fmt::format("md: restart lost atom {} on rank {}", ids(i), rank));
+    for (int c = 0; c < 3; ++c) {
+      now(i, c) = x[3 * it->second + static_cast<std::size_t>(c)];
+      stored(i, c) = f[3 * it->second + static_cast<std::size_t>(c)];
+    }
   }
+  Kokkos::deep_copy(Kokkos::subview(m_p.x, std::make_pair(0L, owned), Kokkos::ALL), now);
+  m_comm->update_ghosts(exec_space(), m_p);
+  start(ctx, true);
+  Kokkos::deep_copy(Kokkos::subview(m_p.f, std::make_pair(0L, owned), Kokkos::ALL), stored);
+  m_first = from_vector(first_thermo);
 }
 
 // ---------------------------------------------------------------------------------------
 // Finish
 
 int MolecularDynamics::finish(RunContext& ctx) {
-  if (m_last_thermo != ctx.step) {
-    compute_forces(true);
-    print_thermo(thermo(ctx));
-  }
+  thermo_between_steps(ctx);
   write_frame(ctx);
   flush_observables();
   if (!m_write_data.empty()) {
@@ -1113,11 +1221,11 @@ int MolecularDynamics::finish(RunContext& ctx) {
       return nlohmann::json{{"step", r.step},  {"time", r.time},     {"temp", r.temp},   {"e_pair", r.epair},
                             {"e_mol", r.emol}, {"etotal", r.etotal}, {"press", r.press}, {"ke", r.ke}};
     };
-    nlohmann::json j{{"workload", "md"},           {"ranks", ctx.runtime.size()},
-                     {"natoms", m_natoms},         {"steps", ctx.step},
-                     {"time", ctx.time},           {"first", row_json(m_first)},
-                     {"last", row_json(m_last)},   {"relative_energy_change", drift},
-                     {"neighbor_builds", m_builds}};
+    nlohmann::json j{
+        {"workload", "md"},           {"ranks", ctx.runtime.size()}, {"segments", segments_json(ctx.segments)},
+        {"natoms", m_natoms},         {"steps", ctx.step},           {"time", ctx.time},
+        {"first", row_json(m_first)}, {"last", row_json(m_last)},    {"relative_energy_change", drift},
+        {"neighbor_builds", m_builds}};
     write_text_atomically(ctx.output_dir / "diagnostics.json", j.dump(2) + "\n");
   }
   return std::isfinite(m_last.etotal) ? 0 : 1;
