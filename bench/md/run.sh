@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The LJ benchmark with gosok md and LAMMPS on the same data file, interleaved, REPEAT
-# times (default 3); the best loop time of each is reported, since on a shared machine
-# the slower runs measure the neighbours, not the code. Timed: LAMMPS' "Loop time" and
-# gosok's md::step region (slowest rank), both the 100 steps without setup.
+# The LJ benchmark (LAMMPS bench/in.lj: 32,000 atoms, fcc 0.8442, rc 2.5, skin 0.3, a
+# rebuild every 20 steps, 100 steps) with gosok md, Debian's LAMMPS (lj/cut) and the same
+# LAMMPS with its OPT package (`-sf opt`: pair lj/cut/opt, the fastest LAMMPS on a CPU
+# here), all from one data file, interleaved, REPEAT times (default 5) at each rank count.
+# Printed per code: the median and the best loop time, atom-steps per second from the
+# median, and gosok's speed-up over both LAMMPS variants (medians). Timed: LAMMPS' "Loop
+# time" and gosok's md::step region (slowest rank), both the steps without setup. The load
+# average before and after is printed: on a shared machine the figures spread with it.
 #   GOSOK_BINARY=build/framework/cli/gosok bash bench/md/run.sh
+#   cmake --build build --target bench_md
 set -euo pipefail
 GOSOK=${GOSOK_BINARY:-gosok}
+# A relative path would break once the script changes into its work folder.
+if [[ $GOSOK == */* ]]; then GOSOK=$(realpath "$GOSOK"); fi
+command -v "$GOSOK" > /dev/null || { echo "bench_md: no gosok at '$GOSOK' (set GOSOK_BINARY)" >&2; exit 1; }
 MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 STEPS=${STEPS:-100}
 RANKS=${RANKS:-"1 2"}
-command -v lmp >/dev/null || { echo "bench_md needs LAMMPS (Debian package 'lammps')" >&2; exit 1; }
+command -v lmp > /dev/null || { echo "bench_md needs LAMMPS (Debian package 'lammps')" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,23 +37,32 @@ thermo $STEPS
 run $STEPS
 EOF
 atoms=32000
-printf '%-6s %-8s %12s %16s\n' ranks code "loop [s]" "atom-steps/s"
+
+# stats TIMES... : "median best" of the arguments.
+stats() { printf '%s\n' "$@" | sort -g | awk '{ t[NR] = $1 } END { m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2; print m, t[1] }'; }
+rate() { awk -v t="$1" -v n=$atoms -v s="$STEPS" 'BEGIN { printf "%.3e", n * s / t }'; }
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $REPEAT interleaved runs per code"
+printf '%-6s %-12s %12s %12s %14s\n' ranks code "median [s]" "best [s]" "atom-steps/s"
 for ranks in $RANKS; do
-  best_l=1e30
-  best_g=1e30
+  plain=() opt=() mine=()
   for ((k = 0; k < REPEAT; ++k)); do
     # shellcheck disable=SC2086
-    l=$($MPIRUN -n "$ranks" lmp -in lj.in -log none | awk '/^Loop time of/ { print $4 }')
+    plain+=("$($MPIRUN -n "$ranks" lmp -in lj.in -log none | awk '/^Loop time of/ { print $4 }')")
     # shellcheck disable=SC2086
-    g=$($MPIRUN -n "$ranks" "$GOSOK" run md --set init=data --set data.file=lj.data --set steps="$STEPS" \
+    opt+=("$($MPIRUN -n "$ranks" lmp -sf opt -in lj.in -log none | awk '/^Loop time of/ { print $4 }')")
+    # shellcheck disable=SC2086
+    mine+=("$($MPIRUN -n "$ranks" "$GOSOK" run md --set init=data --set data.file=lj.data --set steps="$STEPS" \
       --set neighbor.every=20 --set neighbor.check=false --results "out$ranks" 2>&1 |
-      awk '$1 == "md::step" { print $5 }')
-    best_l=$(awk -v a="$best_l" -v b="$l" 'BEGIN { print (b < a ? b : a) }')
-    best_g=$(awk -v a="$best_g" -v b="$g" 'BEGIN { print (b < a ? b : a) }')
+      awk '$1 == "md::step" { print $5 }')")
   done
-  rl=$(awk -v t="$best_l" -v n=$atoms -v s="$STEPS" 'BEGIN { printf "%.3e", n * s / t }')
-  rg=$(awk -v t="$best_g" -v n=$atoms -v s="$STEPS" 'BEGIN { printf "%.3e", n * s / t }')
-  printf '%-6s %-8s %12.4f %16s\n' "$ranks" lammps "$best_l" "$rl"
-  printf '%-6s %-8s %12.4f %16s   (%.2fx LAMMPS)\n' "$ranks" gosok "$best_g" "$rg" \
-    "$(awk -v a="$best_l" -v b="$best_g" 'BEGIN { print a / b }')"
+  read -r mp bp < <(stats "${plain[@]}")
+  read -r mo bo < <(stats "${opt[@]}")
+  read -r mg bg < <(stats "${mine[@]}")
+  printf '%-6s %-12s %12.4f %12.4f %14s\n' "$ranks" lammps "$mp" "$bp" "$(rate "$mp")"
+  printf '%-6s %-12s %12.4f %12.4f %14s\n' "$ranks" "lammps opt" "$mo" "$bo" "$(rate "$mo")"
+  printf '%-6s %-12s %12.4f %12.4f %14s   (%.2fx LAMMPS, %.2fx LAMMPS opt)\n' "$ranks" gosok "$mg" "$bg" \
+    "$(rate "$mg")" "$(awk -v a="$mp" -v b="$mg" 'BEGIN { print a / b }')" \
+    "$(awk -v a="$mo" -v b="$mg" 'BEGIN { print a / b }')"
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -415,11 +415,41 @@ for full, departure in (("potential_temperature", "theta"), ("density", "dens"))
     spread = float((background.max("x") - background.min("x")).max())
     assert spread < 1e-9 * float(abs(ds[full]).max()), (full, spread)
     assert float(background.min()) > 0, full
+# The background density is the 3-point Gauss average of the hydrostatic profile over each
+# cell (theta = 300 K; miniWeather takes the cell-centre value): equal to round-off, and
+# distinguishable from the cell-centre value by far more than that.
+def rho(z):
+    exner = 1.0 - 9.8 * z / (1004.0 * 300.0)
+    p = 1.0e5 * exner ** (1004.0 / 287.0)
+    return (p / 27.5629410929725921310572974482) ** (1.0 / 1.40027894002789400278940027894) / 300.0
+dz = 10000.0 / ds.sizes["z"]
+nodes = (0.112701665379258311482073460022, 0.5, 0.887298334620741688517926539980)
+weights = (0.277777777777777777777777777779, 0.444444444444444444444444444444, 0.277777777777777777777777777779)
+base = (ds.z.values - 0.5 * dz)
+gauss = sum(w * rho(base + q * dz) for q, w in zip(nodes, weights))
+centre = rho(ds.z.values)
+background = (ds.density - ds.dens).isel(t=0, x=0).values
+assert np.abs(background / gauss - 1).max() < 1e-12, np.abs(background / gauss - 1).max()
+assert np.abs(background / centre - 1).max() > 1e-7, np.abs(background / centre - 1).max()
 print("xarray ok", ds.sizes)
 )";
   const Result py = run({"/usr/bin/python3", "-c", script, file}, 120);
   INFO(py.output);
   CHECK(py.exit_code == 0);
+}
+
+TEST_CASE("weather: a final step shorter than 1e-6 dt is not taken", "[weather]") {
+  // 40 x 20 cells: dt = 5/3 s; 30 steps add up to 50 s less 1.4e-14 s. miniWeather would
+  // take a 31st step of 1.4e-14 s, whose hyperviscosity (scaled by 1/dt) is a full dose
+  // (docs/user-guide/weather.md); gosok ends at step 30.
+  TempDir dir;
+  const Result r = weather(1, dir / "out", {"case=thermal", "nx=40", "nz=20", "end_time=50"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto last = diagnostics(dir / "out")["records"].back();
+  CHECK(last["step"] == 30);
+  CHECK(std::abs(last["time"].get<double>() - 50.0) < 1e-6 * 5.0 / 3.0);
+  CHECK(last["time"].get<double>() != 50.0);
 }
 
 TEST_CASE("weather: a start_date that is not a date is refused", "[weather]") {
