@@ -138,26 +138,38 @@ class HalfNeighborList {
     return g;
   }
 
-  // The upper half of the bins within the cutoff, as offsets of the linear bin index.
+  // The upper half of the bins within the cutoff, as rows: for each (y, z) offset, the
+  // first and one past the last offset of the linear bin index. The bins of a row are
+  // consecutive in x, so their particles lie consecutively in the binned arrays and one
+  // loop runs over all of them (a loop per bin, a few particles long, would mispredict
+  // its exit in nearly every bin).
   void build_stencil() {
     std::array<int, 3> reach{};
     for (int d = 0; d < 3; ++d) reach[d] = static_cast<int>(std::ceil(m_cutoff * m_inv[d]));
     auto gap = [&](int k, int d) { return k > 0 ? (k - 1) * m_binsize[d] : (k < 0 ? (k + 1) * m_binsize[d] : 0.0); };
-    std::vector<int> offsets;
+    std::vector<int> rows;
     for (int k = 0; k <= reach[2]; ++k) {
       for (int j = -reach[1]; j <= reach[1]; ++j) {
+        // Within a row the gap grows with |i|, so the bins within the cutoff are a run.
+        int first = 0, last = -1;
+        bool any = false;
         for (int i = -reach[0]; i <= reach[0]; ++i) {
           const bool upper = k > 0 || (k == 0 && j > 0) || (k == 0 && j == 0 && i > 0);
           if (!upper) continue;
           const double dx = gap(i, 0), dy = gap(j, 1), dz = gap(k, 2);
           if (dx * dx + dy * dy + dz * dz >= m_cutoff * m_cutoff) continue;
-          offsets.push_back((k * m_nb[1] + j) * m_nb[0] + i);
+          if (!any) first = i;
+          last = i;
+          any = true;
         }
+        if (!any) continue;
+        rows.push_back((k * m_nb[1] + j) * m_nb[0] + first);
+        rows.push_back((k * m_nb[1] + j) * m_nb[0] + last + 1);
       }
     }
-    m_stencil = index_type("gosok::neighbor::stencil", offsets.size());
+    m_stencil = index_type("gosok::neighbor::stencil", rows.size());
     auto host = Kokkos::create_mirror_view(m_stencil);
-    for (std::size_t s = 0; s < offsets.size(); ++s) host(s) = offsets[s];
+    for (std::size_t s = 0; s < rows.size(); ++s) host(s) = rows[s];
     Kokkos::deep_copy(m_stencil, host);
   }
 
@@ -212,7 +224,7 @@ class HalfNeighborList {
     auto bin_of = m_bin_of;
     auto xb = m_xb;
     auto stencil = m_stencil;
-    const int nstencil = static_cast<int>(stencil.extent(0));
+    const int nrows = static_cast<int>(stencil.extent(0) / 2);
     const int max = m_max;
     const double cutsq = m_cutoff * m_cutoff;
     const int owned = static_cast<int>(n_owned);
@@ -242,10 +254,9 @@ class HalfNeighborList {
               ++n;
             }
           }
-          for (int s = 0; s < nstencil; ++s) {
-            const int bb = b + stencil(s);
-            const int end = start(bb + 1);
-            for (int k = start(bb); k < end; ++k) {
+          for (int s = 0; s < nrows; ++s) {
+            const int end = start(b + stencil(2 * s + 1));
+            for (int k = start(b + stencil(2 * s)); k < end; ++k) {
               const double dx = xi - xb(k, 0), dy = yi - xb(k, 1), dz = zi - xb(k, 2);
               const int j = atoms(k);
               // Branch-free store: every candidate is written to the next free slot, which
