@@ -108,9 +108,9 @@ mdanalysis_check out "id type x y z" own-steps
 melt=(run md --set init=chains --set chains.count=10 --set chains.length=10 --set pair.cutoff=1.12246
   --set pair.shift=true --set neighbor.skin=0.4 --set dt=0.01 --set steps=30 --set run.output_every=10
   --set output.data_file=final.data)
-gosok_np 2 "${melt[@]}" --checkpoint-every 20 --set run.max_steps=20 --output melt > melt1.log 2>&1 ||
+gosok_np 2 "${melt[@]}" --checkpoint-every 20 --set run.max_steps=20 --results melt > melt1.log 2>&1 ||
   { cat melt1.log; fail "melt, first part"; }
-gosok_np 1 "${melt[@]}" --restart melt/checkpoint.h5 --output melt > melt2.log 2>&1 || { cat melt2.log; fail "melt restart"; }
+gosok_np 1 "${melt[@]}" --restart melt/checkpoint.h5 --results melt > melt2.log 2>&1 || { cat melt2.log; fail "melt restart"; }
 [[ $(h5values -d /observables/total_energy/step melt/trajectory.h5 | paste -sd,) == "0,10,20,30" ]] ||
   fail "the melt's observables are not at its frame steps 0, 10, 20, 30"
 mdanalysis_check melt "id resid type x y z" per-frame
@@ -120,7 +120,7 @@ $PYTHON -c "import json, sys; d = json.load(open('melt/diagnostics.json')); sys.
   fail "diagnostics.json does not record the segments"
 # run.output_interval is simulated time in tau: 0.05 tau is every 10 steps of dt = 0.005.
 gosok_np 1 run md --set lattice.nx=3 --set lattice.ny=3 --set lattice.nz=3 --set steps=30 \
-  --set 'run.output_interval=0.05 tau' --output interval > interval.log 2>&1 || { cat interval.log; fail "output_interval"; }
+  --set 'run.output_interval=0.05 tau' --results interval > interval.log 2>&1 || { cat interval.log; fail "output_interval"; }
 [[ $(h5values -d /particles/all/position/step interval/trajectory.h5 | paste -sd,) == "0,10,20,30" ]] ||
   fail "run.output_interval = 0.05 tau does not write frames every 10 steps"
 echo "MDAnalysis reads gosok's H5MD files"

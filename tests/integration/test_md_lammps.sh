@@ -100,7 +100,7 @@ same_numbers "melt with angles, step 100, 2 ranks vs LAMMPS" "$(thermo_row stiff
 #    the codes, skins and rank counts differ only in the order of ~10^4 pair terms
 #    (measured: below 1e-14). One lost pair is 1e-2 / 6.3 = 1e-3 of E_pair.
 "$GOSOK" run md --set lattice.nx=4 --set lattice.ny=4 --set lattice.nz=4 --set steps=10 \
-  --set output.data_file=s.data --output small > small.log 2>&1 || { cat small.log; fail "gosok md 4x4x4"; }
+  --set output.data_file=s.data --results small > small.log 2>&1 || { cat small.log; fail "gosok md 4x4x4"; }
 printf 'units lj\natom_style atomic\npair_style lj/cut 2.5\nread_data small/s.data\npair_coeff 1 1 1.0 1.0 2.5\nneighbor 0.3 bin\nthermo_modify format float %%.16g\nrun 0\n' > run0.in
 lmp -in run0.in -log none > run0.log
 reference=$(lammps_row run0.log 0)
@@ -113,7 +113,7 @@ first=""
 for skin in 0.1 0.2 0.3 0.4 0.8; do
   for ranks in 1 2 4; do
     gosok_np "$ranks" run md --set init=data --set data.file=small/s.data --set steps=0 --set neighbor.skin=$skin \
-      --output "z${skin}_$ranks" > z.log 2>&1 || { cat z.log; fail "gosok md step 0, skin $skin, $ranks ranks"; }
+      --results "z${skin}_$ranks" > z.log 2>&1 || { cat z.log; fail "gosok md step 0, skin $skin, $ranks ranks"; }
     row=$(thermo_row "z${skin}_$ranks/thermo.dat" 0)
     same_numbers "4x4x4 step 0, skin $skin, $ranks rank(s) vs LAMMPS" "$row" "$reference" 1e-12
     if [[ -z $first ]]; then first=$row; fi

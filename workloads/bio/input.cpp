@@ -7,64 +7,65 @@
 namespace gosok::bio {
 
 void register_input(WorkloadInputs& inputs) {
-  inputs.add(
-      {"md", "molecular dynamics: Lennard-Jones liquids and bead-spring polymers (LAMMPS-compatible)", [](Schema& s) {
-         s.choice("init", "lattice", {"lattice", "data", "chains"},
-                  "initial state: an fcc lattice, a LAMMPS data file, or a bead-spring melt");
-         s.string("data.file", "", "LAMMPS data file to start from (init = \"data\")");
-         s.choice("data.atom_style", "auto", {"auto", "atomic", "bond", "angle", "molecular"},
-                  "atom style of the data file (auto: from 'Atoms # style' or the column count)");
-         s.real("lattice.density", 0.8442, "fcc lattice: reduced number density").at_least(1e-6);
-         s.integer("lattice.nx", 10, "fcc lattice: unit cells in x (4 atoms each)").at_least(1);
-         s.integer("lattice.ny", 10, "fcc lattice: unit cells in y").at_least(1);
-         s.integer("lattice.nz", 10, "fcc lattice: unit cells in z").at_least(1);
-         s.integer("chains.count", 40, "melt: number of chains M").at_least(1);
-         s.integer("chains.length", 25, "melt: beads per chain N").at_least(2);
-         s.real("chains.density", 0.85, "melt: reduced bead density").at_least(1e-6).at_most(1.0);
-         s.real("mass", 1.0, "mass of generated atoms").at_least(1e-300);
-         s.real("velocity.temperature", 1.44, "generated systems: initial temperature").at_least(0);
-         s.integer("velocity.seed", 87287, "generated systems: velocity seed").at_least(0);
-         s.choice("pair.style", "lj/cut", {"lj/cut", "soft"},
-                  "pair law: Lennard-Jones, or soft cosine repulsion (epsilon = its prefactor A)");
-         s.real("pair.cutoff", 2.5, "pair cutoff").with_unit("sigma").at_least(1e-6);
-         s.real("pair.epsilon", 1.0, "Lennard-Jones epsilon (soft: prefactor A) of every type pair").at_least(0);
-         s.real("pair.sigma", 1.0, "Lennard-Jones sigma of every type pair").with_unit("sigma").at_least(1e-6);
-         s.boolean("pair.shift", false, "shift the energy to zero at the cutoff (pair_modify shift yes)");
-         s.string("pair.coeffs", "",
-                  "per type pair 'i j epsilon sigma [cutoff]', entries separated by ';' (others mix geometrically)");
-         s.choice("bond.style", "fene", {"none", "fene"}, "bond potential (used when the system has bonds)");
-         s.string("bond.coeffs", "",
-                  "per bond type 'type K R0 epsilon sigma', entries separated by ';' (others: bond.k, ...)");
-         s.real("bond.k", 30.0, "FENE spring constant K").at_least(0);
-         s.real("bond.r0", 1.5, "FENE maximum extent R0").with_unit("sigma").at_least(1e-6);
-         s.real("bond.epsilon", 1.0, "FENE WCA epsilon").at_least(0);
-         s.real("bond.sigma", 1.0, "FENE WCA sigma").with_unit("sigma").at_least(1e-6);
-         s.choice("angle.style", "none", {"none", "harmonic"}, "angle potential");
-         s.string("angle.coeffs", "",
-                  "per angle type 'type K theta0', entries separated by ';' (others: angle.k, ...)");
-         s.real("angle.k", 1.0, "harmonic angle constant K (E = K (theta - theta0)^2)").at_least(0);
-         s.real("angle.theta0", 180.0, "harmonic angle rest angle").with_unit("degree").at_least(0).at_most(180);
-         s.boolean("special.exclude_bonded", true, "no pair force between bonded atoms (special_bonds fene)");
-         s.real("neighbor.skin", 0.3, "neighbour skin added to the cutoff").with_unit("sigma").at_least(0);
-         s.integer("neighbor.every", 1, "consider a rebuild every N steps").at_least(1);
-         s.integer("neighbor.delay", 0, "no rebuild until N steps after the last").at_least(0);
-         s.boolean("neighbor.check", true, "rebuild only when an atom moved more than half the skin");
-         s.real("dt", 0.005, "time step").with_unit("tau").at_least(1e-12);
-         s.integer("steps", 100, "number of steps").at_least(0);
-         s.choice("ensemble", "nve", {"nve", "langevin"}, "velocity Verlet alone or with a Langevin thermostat");
-         s.real("langevin.temperature", 1.0, "Langevin target temperature").at_least(0);
-         s.real("langevin.damp", 1.0, "Langevin damping time").with_unit("tau").at_least(1e-12);
-         s.integer("langevin.seed", 12345, "Langevin random seed").at_least(0);
-         s.integer("thermo.every", 0, "thermo output every N steps (0: first and last step)").at_least(0);
-         s.string("output.trajectory", "trajectory.h5", "H5MD trajectory file in the output folder");
-         s.string("output.data_file", "", "write the final state as a LAMMPS data file (in the output folder)");
-         s.add_check([](const Input& in) {
-           if (in.get_string("init") == "data" && in.get_string("data.file").empty()) {
-             throw InputError("init = \"data\" needs data.file (a LAMMPS data file)");
-           }
-         });
-       },
-       "tau"});
+  inputs.add({"md", "molecular dynamics: Lennard-Jones liquids and bead-spring polymers (LAMMPS-compatible)",
+              [](Schema& s) {
+                s.choice("init", "lattice", {"lattice", "data", "chains"},
+                         "initial state: an fcc lattice, a LAMMPS data file, or a bead-spring melt");
+                s.string("data.file", "", "LAMMPS data file to start from (init = \"data\")");
+                s.choice("data.atom_style", "auto", {"auto", "atomic", "bond", "angle", "molecular"},
+                         "atom style of the data file (auto: from 'Atoms # style' or the column count)");
+                s.real("lattice.density", 0.8442, "fcc lattice: reduced number density").at_least(1e-6);
+                s.integer("lattice.nx", 10, "fcc lattice: unit cells in x (4 atoms each)").at_least(1);
+                s.integer("lattice.ny", 10, "fcc lattice: unit cells in y").at_least(1);
+                s.integer("lattice.nz", 10, "fcc lattice: unit cells in z").at_least(1);
+                s.integer("chains.count", 40, "melt: number of chains M").at_least(1);
+                s.integer("chains.length", 25, "melt: beads per chain N").at_least(2);
+                s.real("chains.density", 0.85, "melt: reduced bead density").at_least(1e-6).at_most(1.0);
+                s.real("mass", 1.0, "mass of generated atoms").at_least(1e-300);
+                s.real("velocity.temperature", 1.44, "generated systems: initial temperature").at_least(0);
+                s.integer("velocity.seed", 87287, "generated systems: velocity seed").at_least(0);
+                s.choice("pair.style", "lj/cut", {"lj/cut", "soft"},
+                         "pair law: Lennard-Jones, or soft cosine repulsion (epsilon = its prefactor A)");
+                s.real("pair.cutoff", 2.5, "pair cutoff").with_unit("sigma").at_least(1e-6);
+                s.real("pair.epsilon", 1.0, "Lennard-Jones epsilon (soft: prefactor A) of every type pair").at_least(0);
+                s.real("pair.sigma", 1.0, "Lennard-Jones sigma of every type pair").with_unit("sigma").at_least(1e-6);
+                s.boolean("pair.shift", false, "shift the energy to zero at the cutoff (pair_modify shift yes)");
+                s.string(
+                    "pair.coeffs", "",
+                    "per type pair 'i j epsilon sigma [cutoff]', entries separated by ';' (others mix geometrically)");
+                s.choice("bond.style", "fene", {"none", "fene"}, "bond potential (used when the system has bonds)");
+                s.string("bond.coeffs", "",
+                         "per bond type 'type K R0 epsilon sigma', entries separated by ';' (others: bond.k, ...)");
+                s.real("bond.k", 30.0, "FENE spring constant K").at_least(0);
+                s.real("bond.r0", 1.5, "FENE maximum extent R0").with_unit("sigma").at_least(1e-6);
+                s.real("bond.epsilon", 1.0, "FENE WCA epsilon").at_least(0);
+                s.real("bond.sigma", 1.0, "FENE WCA sigma").with_unit("sigma").at_least(1e-6);
+                s.choice("angle.style", "none", {"none", "harmonic"}, "angle potential");
+                s.string("angle.coeffs", "",
+                         "per angle type 'type K theta0', entries separated by ';' (others: angle.k, ...)");
+                s.real("angle.k", 1.0, "harmonic angle constant K (E = K (theta - theta0)^2)").at_least(0);
+                s.real("angle.theta0", 180.0, "harmonic angle rest angle").with_unit("degree").at_least(0).at_most(180);
+                s.boolean("special.exclude_bonded", true, "no pair force between bonded atoms (special_bonds fene)");
+                s.real("neighbor.skin", 0.3, "neighbour skin added to the cutoff").with_unit("sigma").at_least(0);
+                s.integer("neighbor.every", 1, "consider a rebuild every N steps").at_least(1);
+                s.integer("neighbor.delay", 0, "no rebuild until N steps after the last").at_least(0);
+                s.boolean("neighbor.check", true, "rebuild only when an atom moved more than half the skin");
+                s.real("dt", 0.005, "time step").with_unit("tau").at_least(1e-12);
+                s.integer("steps", 100, "number of steps").at_least(0);
+                s.choice("ensemble", "nve", {"nve", "langevin"}, "velocity Verlet alone or with a Langevin thermostat");
+                s.real("langevin.temperature", 1.0, "Langevin target temperature").at_least(0);
+                s.real("langevin.damp", 1.0, "Langevin damping time").with_unit("tau").at_least(1e-12);
+                s.integer("langevin.seed", 12345, "Langevin random seed").at_least(0);
+                s.integer("thermo.every", 0, "thermo output every N steps (0: first and last step)").at_least(0);
+                s.string("output.trajectory", "trajectory.h5", "H5MD trajectory file in the output folder");
+                s.string("output.data_file", "", "write the final state as a LAMMPS data file (in the output folder)");
+                s.add_check([](const Input& in) {
+                  if (in.get_string("init") == "data" && in.get_string("data.file").empty()) {
+                    throw InputError("init = \"data\" needs data.file (a LAMMPS data file)");
+                  }
+                });
+              },
+              "tau"});
 }
 
 }  // namespace gosok::bio
