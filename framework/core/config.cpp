@@ -238,7 +238,7 @@ std::string Schema::describe() const {
     if (p.default_value) {
       os << " default " << value_to_string(*p.default_value);
     } else {
-      os << " required";
+      os << (p.is_optional ? " optional" : " required");
     }
     if (!p.unit.empty()) os << " [" << p.unit << "]";
     if (!p.choices.empty()) {
@@ -621,7 +621,7 @@ void fill_defaults(const Schema& schema, Input& input) {
 
 void check_complete(const Schema& schema, const Input& input, const std::string& source, const std::string& prefix) {
   for (const auto& spec : schema.params()) {
-    if (!input.has(spec.key)) {
+    if (!input.has(spec.key) && !spec.is_optional) {
       throw InputError(fmt::format("{}: required key '{}{}' is missing ({}); allowed: {}", source, prefix, spec.key,
                                    spec.description, allowed_for(spec)));
     }
@@ -634,7 +634,18 @@ void check_complete(const Schema& schema, const Input& input, const std::string&
           set.description));
     }
   }
-  for (const auto& check : schema.checks()) check(input);
+  for (const auto& check : schema.checks()) {
+    if (prefix.empty()) {
+      check(input);
+      continue;
+    }
+    // A record's rule: say which record broke it.
+    try {
+      check(input);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {}: {}", source, prefix.substr(0, prefix.size() - 1), e.what()));
+    }
+  }
 }
 
 Input resolve_table(const Schema& schema, const toml::table& table, const std::string& source,

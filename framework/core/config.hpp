@@ -36,7 +36,8 @@ struct ParamSpec {
   std::string key;
   ParamType type = ParamType::string;
   ParamType element = ParamType::string;  // the element type of a list
-  std::optional<Value> default_value;     // empty: the key is required
+  std::optional<Value> default_value;     // empty: the key is required, unless optional
+  bool is_optional = false;               // no default and may be absent (Input::has says)
   std::string description;
   std::string unit;                  // "" for dimensionless; real values accept "10 km"
   std::vector<std::string> choices;  // allowed strings, empty = any
@@ -50,6 +51,11 @@ struct ParamSpec {
   /// Extra rule on one value; throws InputError saying what is wrong.
   std::function<void(const Value&)> value_check;
 
+  /// The key may be left out and then has no value (e.g. a bound that is not given).
+  ParamSpec& optional() {
+    is_optional = true;
+    return *this;
+  }
   ParamSpec& with_unit(std::string u) {
     unit = std::move(u);
     return *this;

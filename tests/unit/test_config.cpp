@@ -109,6 +109,17 @@ TEST_CASE("required keys must be given", "[config]") {
   CHECK(gosok::resolve_input(s, {}, {"steps=5"}).get_int("steps") == 5);
 }
 
+TEST_CASE("optional keys without a default may be left out and still checked when given", "[config]") {
+  gosok::Schema s;
+  s.real("upper", std::nullopt, "upper bound (none: unbounded)").optional().at_least(0);
+  const auto absent = gosok::resolve_text(s, "", "t.toml");
+  CHECK_FALSE(absent.has("upper"));
+  CHECK(gosok::resolve_text(s, "upper = 0.5", "t.toml").get_real("upper") == 0.5);
+  CHECK_THAT(error_of([&] { gosok::resolve_text(s, "upper = -1", "t.toml"); }),
+             ContainsSubstring("t.toml:1: key 'upper' = -1 is too small"));
+  CHECK_THAT(s.describe(), ContainsSubstring("optional"));
+}
+
 TEST_CASE("schema checks can reject contradictory keys", "[config]") {
   gosok::Schema s = example_schema();
   s.add_check([](const gosok::Input& in) {
