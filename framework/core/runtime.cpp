@@ -55,7 +55,7 @@ void Runtime::abort(const std::string& message, int code) {
   std::_Exit(code);  // MPI_Abort does not return; this is for the compiler
 }
 
-std::string Runtime::timer_summary() {
+std::vector<Runtime::RegionStats> Runtime::timer_stats() {
   // Rank 0's region names define the table; others report what they have for those names.
   std::string names;
   if (m_rank == 0) {
@@ -83,9 +83,24 @@ std::string Runtime::timer_summary() {
   MPI_Reduce(mine.data(), min.data(), n, MPI_DOUBLE, MPI_MIN, 0, m_comm);
   MPI_Reduce(mine.data(), max.data(), n, MPI_DOUBLE, MPI_MAX, 0, m_comm);
   MPI_Reduce(mine.data(), sum.data(), n, MPI_DOUBLE, MPI_SUM, 0, m_comm);
+  std::vector<RegionStats> out;
+  if (m_rank != 0) return out;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    out.push_back({order[i], m_timers.stats().at(order[i]).calls, min[i], sum[i] / m_size, max[i]});
+  }
+  return out;
+}
+
+std::string Runtime::timer_summary() {
+  const auto stats = timer_stats();
   if (m_rank != 0) return {};
-  for (auto& s : sum) s /= m_size;
-  return m_timers.summary(min, max, sum);
+  std::vector<double> min, max, avg;
+  for (const auto& s : stats) {
+    min.push_back(s.min_s);
+    max.push_back(s.max_s);
+    avg.push_back(s.avg_s);
+  }
+  return m_timers.summary(min, max, avg);
 }
 
 }  // namespace gosok

@@ -5,6 +5,7 @@
 #include <Kokkos_Core.hpp>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
@@ -59,6 +60,14 @@ class Runtime {
 
   /// Logs `message` on this rank and aborts the whole job with `code`.
   [[noreturn]] void abort(const std::string& message, int code = 1);
+
+  /// Each region's seconds over ranks; collective, complete on rank 0 only (rank 0's regions).
+  struct RegionStats {
+    std::string name;
+    long calls = 0;
+    double min_s = 0, avg_s = 0, max_s = 0;
+  };
+  std::vector<RegionStats> timer_stats();
 
   /// Timer summary over ranks (min/avg/max per region), collective; printed by rank 0.
   std::string timer_summary();

@@ -1,5 +1,6 @@
 #include <gosok/io/hdf5_file.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -105,6 +106,35 @@ H5Id open_existing(MPI_Comm comm, const std::filesystem::path& path, unsigned fl
 }
 
 }  // namespace
+
+HostDataset read_dataset_serial(const std::filesystem::path& path, const std::string& name) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path.string() + ": no such file");
+  QuietHdf5Errors quiet;
+  H5Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (file < 0) throw InputError(path.string() + ": not a readable HDF5 file (truncated or corrupt?)");
+  if (H5Lexists(file, name.c_str(), H5P_DEFAULT) <= 0) {
+    throw InputError(path.string() + ": no dataset '" + name + "'");
+  }
+  H5Id dset(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
+  if (dset < 0) throw InputError(path.string() + ": '" + name + "' is not a dataset");
+  H5Id type(H5Dget_type(dset));
+  const H5T_class_t type_class = H5Tget_class(type);
+  if (type_class != H5T_FLOAT && type_class != H5T_INTEGER) {
+    throw InputError(path.string() + ": dataset '" + name + "' is not numeric");
+  }
+  H5Id space(H5Dget_space(dset));
+  HostDataset out;
+  out.shape.resize(static_cast<std::size_t>(std::max(0, H5Sget_simple_extent_ndims(space))));
+  H5Sget_simple_extent_dims(space, out.shape.data(), nullptr);
+  hsize_t n = 1;
+  for (hsize_t e : out.shape) n *= e;
+  out.values.resize(n);
+  if (n > 0 && H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0) {
+    throw InputError(path.string() + ": cannot read dataset '" + name + "' (corrupt file?)");
+  }
+  return out;
+}
 
 H5File H5File::open_read(MPI_Comm comm, const std::filesystem::path& path) {
   return H5File(open_existing(comm, path, H5F_ACC_RDONLY, ": not a readable HDF5 file (truncated or corrupt?)"), comm,

@@ -78,6 +78,16 @@ class H5File {
   std::filesystem::path m_path;
 };
 
+/// A whole dataset read as doubles by one process with HDF5's serial driver: no MPI needed
+/// (the regression comparator reads results this way on a login node).
+struct HostDataset {
+  std::vector<hsize_t> shape;
+  std::vector<double> values;  // row-major
+};
+/// Throws InputError naming the file and dataset when the file is missing, not HDF5, or
+/// has no such numeric dataset.
+HostDataset read_dataset_serial(const std::filesystem::path& file, const std::string& dataset);
+
 /// Error checks for raw HDF5 calls: throw RunError("HDF5: <what> failed").
 void h5_check(herr_t status, const std::string& what);
 hid_t h5_check_id(hid_t id, const std::string& what);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <gosok/core/error.hpp>
 
 namespace gosok {
@@ -56,6 +58,14 @@ Schema workload_schema(const WorkloadInput& input) {
   declare_run_options(schema, input.name, input.time_unit);
   input.declare(schema);
   return schema;
+}
+
+WorkSize run_size(const WorkloadInput& workload, const Input& input) {
+  if (!workload.size) return {};
+  WorkSize size = workload.size(input);
+  const long max_steps = input.get_int("run.max_steps");
+  if (max_steps > 0) size.steps = std::min(size.steps, max_steps);
+  return size;
 }
 
 Input resolve_workload_input(const WorkloadInput& input, const std::string& file,

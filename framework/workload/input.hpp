@@ -15,6 +15,15 @@ namespace gosok {
 /// job's input with the very schema `gosok run` uses, before anything is reserved.
 /// Each workload declares it in a translation unit of its own that includes no Kokkos
 /// (see gosok_add_workload's INPUT in cmake/GosokHelpers.cmake).
+/// How much work a run does, for its figure of merit (`what` per second) and for walltime
+/// predictions: `per_step` units of `what` ("cell-updates", "atom-steps") each step, and
+/// `steps` steps to the end of the run.
+struct WorkSize {
+  std::string what;
+  double per_step = 0;
+  long steps = 0;
+};
+
 struct WorkloadInput {
   std::string name;
   std::string description;
@@ -22,6 +31,9 @@ struct WorkloadInput {
   /// The unit of simulated time (ctx.time, and the run loop's time-valued keys such as
   /// run.output_interval): "s" for physical workloads, "tau" for reduced LJ units.
   std::string time_unit = "s";
+  /// The size of the run a resolved input describes, from the input alone (so the login
+  /// node can ask it too). Optional: without it a run has no throughput figure.
+  std::function<WorkSize(const Input&)> size;
 };
 
 /// Workload inputs by name, filled from the INPUT register function of every workload the
@@ -44,6 +56,10 @@ void declare_run_options(Schema& schema, const std::string& workload, const std:
 
 /// The full schema of one workload: run.* keys plus its own.
 Schema workload_schema(const WorkloadInput& input);
+
+/// The workload's size of the run `input` describes, its steps capped by run.max_steps;
+/// empty `what` when the workload does not say.
+WorkSize run_size(const WorkloadInput& workload, const Input& input);
 
 /// Resolves a workload's input as `gosok run` does: defaults ⊕ `file` (whose `workload =`,
 /// when present, must name this workload) ⊕ `overrides`, checked against its schema.

@@ -4,13 +4,48 @@
 #include <cmath>
 #include <csignal>
 
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
 #include <gosok/core/error.hpp>
+#include <gosok/core/version.hpp>
 #include <gosok/io/atomic_file.hpp>
 #include <gosok/workload/workload.hpp>
 
 namespace gosok {
 
 namespace {
+
+// timers.json: what the run did and how long each region took, for figures of merit
+// (framework/regression reads it) and walltime predictions. Written by rank 0.
+void write_timers(Runtime& runtime, const WorkloadInfo& info, const Input& input, const RunContext& ctx, long steps_run,
+                  double wall_s) {
+  const auto stats = runtime.timer_stats();
+  if (runtime.rank() != 0) return;
+  std::string backend = Kokkos::DefaultExecutionSpace::name();
+  std::transform(backend.begin(), backend.end(), backend.begin(), [](unsigned char c) { return std::tolower(c); });
+  nlohmann::json regions = nlohmann::json::object();
+  for (const auto& r : stats) {
+    regions[r.name] = {{"calls", r.calls}, {"min_s", r.min_s}, {"avg_s", r.avg_s}, {"max_s", r.max_s}};
+  }
+  nlohmann::json j{{"workload", info.name},
+                   {"ranks", runtime.size()},
+                   {"backend", backend},
+                   // Every field and particle array in the framework and its workloads is double.
+                   {"precision", "double"},
+                   {"gosok_version", version()},
+                   {"git_hash", git_hash()},
+                   {"steps", steps_run},
+                   {"last_step", ctx.step},
+                   {"wall_s", wall_s},
+                   {"regions", regions}};
+  const WorkSize size = run_size(info, input);
+  if (!size.what.empty()) {
+    j["work"] = {{"what", size.what}, {"per_step", size.per_step}, {"total", size.per_step * steps_run}};
+  }
+  write_text_atomically(ctx.output_dir / "timers.json", j.dump(2) + "\n");
+}
 
 std::string format_seconds(double s) {
   if (s < 120) return fmt::format("{:.1f} s", s);
@@ -31,6 +66,8 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   }
   MPI_Barrier(runtime.comm());
 
+  using clock = std::chrono::steady_clock;
+  const auto loop_start = clock::now();
   auto workload = info.create();
   const std::string restart = input.get_string("run.restart");
   {
@@ -53,7 +90,6 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const long kill_in_checkpoint = input.get_int("run.kill_in_checkpoint");
   long checkpoints_written = 0;
 
-  using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto last_progress = start;
   const double start_fraction = workload->progress(ctx);
@@ -116,6 +152,8 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
     status = workload->finish(ctx);
   }
   const double wall = std::chrono::duration<double>(clock::now() - start).count();
+  write_timers(runtime, info, input, ctx, steps_this_run,
+               std::chrono::duration<double>(clock::now() - loop_start).count());
   log().info("{} finished: {} steps in {}, results in {}", info.name, steps_this_run, format_seconds(wall),
              ctx.output_dir.string());
   return status;

@@ -90,7 +90,8 @@ class WorkloadRegistry {
 };
 
 /// The shared run loop. Writes the resolved input into the output folder, drives the
-/// workload, prints a progress line, and returns its exit status. Collective.
+/// workload, prints a progress line, writes `timers.json` (the timed regions, the steps and
+/// the work done, for figures of merit) and returns its exit status. Collective.
 int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input);
 
 }  // namespace gosok

@@ -1,10 +1,34 @@
 // md's input: the keys, defaults, units, bounds and checks that `gosok run md` and, on a
 // login node, `gosok submit md` and `gosok validate` read. No Kokkos here: this file is
 // linked into the login-node gosok too.
+#include <fstream>
+#include <sstream>
+#include <string>
+
 #include <gosok/core/error.hpp>
 #include <gosok/workload/input.hpp>
 
 namespace gosok::bio {
+
+namespace {
+
+// The "N atoms" line of a LAMMPS data file's header (the only thing a run's size needs;
+// the whole file is read by system.cpp when the run starts).
+long data_file_atoms(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot read the LAMMPS data file (data.file)");
+  std::string line;
+  std::getline(in, line);  // the title
+  while (std::getline(in, line)) {
+    std::istringstream words(line.substr(0, line.find('#')));
+    long count = 0;
+    std::string what;
+    if (words >> count >> what && what == "atoms") return count;
+  }
+  throw InputError(path + ": no 'N atoms' line in the header of the LAMMPS data file");
+}
+
+}  // namespace
 
 void register_input(WorkloadInputs& inputs) {
   inputs.add({"md", "molecular dynamics: Lennard-Jones liquids and bead-spring polymers (LAMMPS-compatible)",
@@ -65,7 +89,19 @@ void register_input(WorkloadInputs& inputs) {
                   }
                 });
               },
-              "tau"});
+              "tau",
+              [](const Input& in) {
+                const std::string init = in.get_string("init");
+                long natoms = 0;
+                if (init == "lattice") {
+                  natoms = 4 * in.get_int("lattice.nx") * in.get_int("lattice.ny") * in.get_int("lattice.nz");
+                } else if (init == "chains") {
+                  natoms = in.get_int("chains.count") * in.get_int("chains.length");
+                } else {
+                  natoms = data_file_atoms(in.get_string("data.file"));
+                }
+                return WorkSize{"atom-steps", static_cast<double>(natoms), in.get_int("steps")};
+              }});
 }
 
 }  // namespace gosok::bio

@@ -141,7 +141,7 @@ Dynamics::Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info) {
   m_block_rows = host ? std::max(4L, (256L << 10) / (128L * (nx + 2 * halo))) : nz + 1;
 }
 
-double Dynamics::stable_dt() const { return std::min(m_grid.dx, m_grid.dz) / max_speed * cfl; }
+double Dynamics::stable_dt() const { return weather::stable_dt(m_grid.nx_glob, m_grid.nz_glob); }
 
 void Dynamics::perturb(const EnsemblePerturbation& perturbation) {
   if (perturbation.amplitude == 0) return;

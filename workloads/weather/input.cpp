@@ -1,11 +1,14 @@
 // weather's input: the keys, defaults, units, bounds and checks that `gosok run weather`
 // and, on a login node, `gosok submit weather` and `gosok validate` read. No Kokkos here:
 // this file is linked into the login-node gosok too.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <gosok/core/error.hpp>
 #include <gosok/workload/input.hpp>
 #include "case_names.hpp"
+#include "domain.hpp"
 
 namespace gosok::weather {
 namespace {
@@ -46,6 +49,13 @@ void register_input(WorkloadInputs& inputs) {
                          "date and time (UTC, 'YYYY-MM-DD hh:mm:ss') of simulated time 0: the reference of the "
                          "output's CF time axis ('seconds since ...')");
                 s.add_check(check_start_date);
+              },
+              "s",
+              [](const Input& in) {
+                // As the run loop steps: dt, the last step shortened to land on end_time.
+                const long nx = in.get_int("nx"), nz = in.get_int("nz");
+                const double steps = std::ceil(in.get_real("end_time") / stable_dt(nx, nz) - 1e-6);
+                return WorkSize{"cell-updates", static_cast<double>(nx * nz), static_cast<long>(std::max(0.0, steps))};
               }});
 }
 

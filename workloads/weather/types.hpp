@@ -5,6 +5,8 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "domain.hpp"
+
 namespace gosok::weather {
 
 using exec_space = Kokkos::DefaultExecutionSpace;
@@ -28,6 +30,7 @@ constexpr int num_vars = 4;
 /// Ghost width: the 4-point reconstruction reaches two cells past an interface.
 constexpr int halo = 2;
 
+// With xlen, zlen, cfl and max_speed from domain.hpp.
 namespace constants {
 constexpr double pi = 3.14159265358979323846264338327;
 constexpr double grav = 9.8;     // m/s^2
@@ -39,11 +42,7 @@ constexpr double theta0 = 300.;  // K, background potential temperature at the s
 /// p = c0 (rho theta)^gamma with gamma = cp / cv and c0 = rd^gamma p0^(-rd/cv).
 constexpr double c0 = 27.5629410929725921310572974482;
 constexpr double gamma = 1.40027894002789400278940027894;
-constexpr double xlen = 2.e4;      // m, domain length (periodic)
-constexpr double zlen = 1.e4;      // m, domain height (walls)
-constexpr double hv_beta = 0.05;   // hyperviscosity strength in [0, 1]
-constexpr double cfl = 1.5;        // Courant number for the assumed maximum speed
-constexpr double max_speed = 450;  // m/s, sound speed plus wind, assumed
+constexpr double hv_beta = 0.05;  // hyperviscosity strength in [0, 1]
 }  // namespace constants
 
 /// This rank's piece of the global grid.
