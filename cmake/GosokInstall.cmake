@@ -4,7 +4,7 @@ include(CMakePackageConfigHelpers)
 
 set(gosok_export_targets gosok_base gosok_framework)
 if(TARGET gosok_scheduler)
-  list(APPEND gosok_export_targets gosok_scheduler)
+  list(APPEND gosok_export_targets gosok_scheduler gosok_regression)
 endif()
 install(TARGETS ${gosok_export_targets} EXPORT gosokTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -18,4 +18,4 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/gosokConfigVersion.cmake 
 install(FILES ${PROJECT_BINARY_DIR}/gosokConfig.cmake ${PROJECT_BINARY_DIR}/gosokConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/GosokKokkosFix.cmake
         DESTINATION ${gosok_cmake_dir})
-install(DIRECTORY job_templates site_configs DESTINATION ${CMAKE_INSTALL_DATADIR}/gosok OPTIONAL)
+install(DIRECTORY job_templates site_configs regression DESTINATION ${CMAKE_INSTALL_DATADIR}/gosok OPTIONAL)

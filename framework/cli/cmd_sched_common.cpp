@@ -13,6 +13,7 @@
 #include <gosok/core/logging.hpp>
 #include <gosok/scheduler/service.hpp>
 #include <gosok/scheduler/text.hpp>
+#include "cmd_sched_walltime.hpp"
 
 namespace gosok::cli {
 
@@ -160,15 +161,23 @@ std::vector<sched::JobRef> find_refs(sched::LedgerStore& ledger, const std::vect
   return out;
 }
 
-void refresh(sched::LedgerStore& ledger) {
+void record_settled(sched::LedgerStore& ledger, const std::string& ledger_path, const sched::ReconcileReport& report) {
+  for (const auto& u : report.updates) {
+    if (u.state != "settled") continue;
+    if (const auto job = ledger.find_job(u.id)) record_job_sample(ledger_path, *job);
+  }
+}
+
+void refresh(sched::LedgerStore& ledger, const std::string& ledger_path) {
   try {
-    sched::reconcile_jobs(ledger, "");
+    record_settled(ledger, ledger_path, sched::reconcile_jobs(ledger, ""));
   } catch (const std::exception& e) {
     log().warn("could not query the scheduler: {}", e.what());
   }
 }
 
-bool wait_for_jobs(sched::LedgerStore& ledger, std::vector<sched::JobRecord>& jobs, double timeout_s) {
+bool wait_for_jobs(sched::LedgerStore& ledger, const std::string& ledger_path, std::vector<sched::JobRecord>& jobs,
+                   double timeout_s) {
   const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
     bool active = false;
@@ -178,7 +187,7 @@ bool wait_for_jobs(sched::LedgerStore& ledger, std::vector<sched::JobRecord>& jo
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    refresh(ledger);
+    refresh(ledger, ledger_path);
     for (auto& j : jobs) {
       if (auto updated = ledger.find_job(j.id)) j = *updated;
     }

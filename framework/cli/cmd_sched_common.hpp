@@ -38,11 +38,15 @@ std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t n
 std::vector<sched::JobRef> find_refs(sched::LedgerStore& ledger, const std::vector<std::string>& refs);
 
 /// Brings the ledger's active jobs up to date from the schedulers; a site without Slurm (no
-/// sacct) is only a warning here, since the ledger must still be shown.
-void refresh(sched::LedgerStore& ledger);
+/// sacct) is only a warning here, since the ledger must still be shown. Jobs it settles
+/// leave their timers in the results store beside `ledger_path` (walltime predictions).
+void refresh(sched::LedgerStore& ledger, const std::string& ledger_path);
+/// Records the samples of the jobs `report` settled (see cmd_sched_walltime.hpp).
+void record_settled(sched::LedgerStore& ledger, const std::string& ledger_path, const sched::ReconcileReport& report);
 
 /// Refreshes and re-reads `ids` (gosok ids) until none is active, or `timeout_s` passed
 /// (< 0: no limit); returns false on timeout. `jobs` holds the last state read.
-bool wait_for_jobs(sched::LedgerStore& ledger, std::vector<sched::JobRecord>& jobs, double timeout_s);
+bool wait_for_jobs(sched::LedgerStore& ledger, const std::string& ledger_path, std::vector<sched::JobRecord>& jobs,
+                   double timeout_s);
 
 }  // namespace gosok::cli

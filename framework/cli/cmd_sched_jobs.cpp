@@ -59,8 +59,9 @@ int status_command(const std::vector<std::string>& args) {
     std::cout << desc << "\n";
     return 0;
   }
-  auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true);
-  if (!no_refresh) cli::refresh(*ledger);
+  std::string ledger_path;
+  auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true);
+  if (!no_refresh) cli::refresh(*ledger, ledger_path);
   std::vector<sched::JobRecord> jobs;
   if (!refs.empty()) {
     for (auto& ref : cli::find_refs(*ledger, refs)) {
@@ -69,7 +70,7 @@ int status_command(const std::vector<std::string>& args) {
   } else {
     jobs = ledger->jobs(grant, !all && !wait);
   }
-  if (wait && !cli::wait_for_jobs(*ledger, jobs, timeout)) {
+  if (wait && !cli::wait_for_jobs(*ledger, ledger_path, jobs, timeout)) {
     std::cerr << "gosok status: still running after " << timeout << " s\n";
     return 124;
   }
@@ -142,9 +143,11 @@ int reconcile_command(const std::vector<std::string>& args) {
     std::cout << desc << "\n";
     return 0;
   }
-  auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true);
+  std::string ledger_path;
+  auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true);
   const std::string recorded = from.empty() ? "" : sched::read_text_file(from);
   const auto report = sched::reconcile_jobs(*ledger, recorded, grace);
+  cli::record_settled(*ledger, ledger_path, report);
   print_report(report, json);
   return report.missing.empty() ? 0 : 3;
 }

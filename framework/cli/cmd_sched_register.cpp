@@ -8,6 +8,7 @@
 #include <gosok/scheduler/service.hpp>
 #include <gosok/scheduler/site.hpp>
 #include <gosok/scheduler/text.hpp>
+#include "cmd_sched_walltime.hpp"
 #include "commands.hpp"
 
 namespace gosok {
@@ -46,8 +47,12 @@ void register_scheduler_commands(CommandRegistry& commands) {
                       args[dashes] != "--") {
                     throw InputError("usage: gosok _local-monitor --ledger PATH --job ID [--hold] -- COMMAND...");
                   }
-                  return sched::run_local_job(args[1], std::stoll(args[3]), hold,
-                                              std::vector<std::string>(args.begin() + dashes + 1, args.end()));
+                  const int rc = sched::run_local_job(args[1], std::stoll(args[3]), hold,
+                                                      std::vector<std::string>(args.begin() + dashes + 1, args.end()));
+                  if (auto job = sched::open_sqlite_ledger(args[1])->find_job(std::stoll(args[3]))) {
+                    cli::record_job_sample(args[1], *job);
+                  }
+                  return rc;
                 }});
   add_file_kind(
       {"site configuration ([site] with [partitions.<name>])", {}, nullptr, "site", [](const std::string& path) {

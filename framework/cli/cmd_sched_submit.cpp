@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
@@ -17,6 +19,7 @@
 #include <gosok/scheduler/text.hpp>
 #include <gosok/workload/input.hpp>
 #include "cmd_sched_common.hpp"
+#include "cmd_sched_walltime.hpp"
 #include "commands.hpp"
 #include "options.hpp"
 
@@ -195,7 +198,8 @@ int submit_command(const std::vector<std::string>& args) {
                                                                          "[type:]GPUs in all")(
       "gpus-per-node", po::value(&gpus_per_node), "[type:]GPUs per node")("gpus-per-task", po::value(&gpus_per_task),
                                                                           "[type:]GPUs per task")(
-      "time,t", po::value(&time), "time limit: MM, MM:SS, HH:MM:SS, D-HH[:MM[:SS]] (default 00:10:00)")(
+      "time,t", po::value(&time),
+      "time limit: MM, MM:SS, HH:MM:SS, D-HH[:MM[:SS]] (default 00:10:00), or auto: predicted from past runs")(
       "job-name,J", po::value(&req.name), "job name (default: the workload)")(
       "partition,p", po::value(&req.partition), "partition (default: the site's default)")(
       "output,o", po::value(&req.output), "Slurm's stdout file (default JOBDIR/slurm-%j.out, arrays %A_%a)")(
@@ -247,7 +251,8 @@ int submit_command(const std::vector<std::string>& args) {
   if (!gpus.empty()) req.gpus = gpu_count("-G/--gpus", gpus, gpu_type);
   if (!gpus_per_node.empty()) req.gpus_per_node = gpu_count("--gpus-per-node", gpus_per_node, gpu_type);
   if (!gpus_per_task.empty()) req.gpus_per_task = gpu_count("--gpus-per-task", gpus_per_task, gpu_type);
-  req.time_limit_s = sched::parse_walltime(time, "-t/--time");
+  const bool auto_time = time == "auto";
+  req.time_limit_s = auto_time ? 60 : sched::parse_walltime(time, "-t/--time");  // auto: a placeholder to plan with
   if (!req.input_file.empty()) req.input_file = std::filesystem::absolute(req.input_file).string();
   if (!req.results.empty()) req.results = std::filesystem::absolute(req.results).lexically_normal().string();
   const sched::Site site = sched::find_site(site_arg);
@@ -284,10 +289,59 @@ int submit_command(const std::vector<std::string>& args) {
     }
   };
   auto ledger = cli::open_ledger(ledger_arg, site.ledger, &opt.ledger_path, true);
+  // --time auto takes the time limit predicted from past runs; a dry run shows it beside the
+  // one given. The prediction needs the job's plan (its partition and task count).
+  std::optional<cli::WalltimeAdvice> advice;
+  if (auto_time || opt.dry_run) {
+    if (const auto grant = ledger->find_grant(req.grant_id)) {
+      try {
+        advice = cli::advise_walltime(sched::plan_job(req, site, *grant, sched::now_seconds()), site, opt.ledger_path);
+      } catch (const InputError&) {
+        throw;
+      } catch (const std::exception& e) {
+        if (auto_time) throw;
+        advice = cli::WalltimeAdvice{std::nullopt, 0, e.what()};
+      }
+      if (auto_time && !advice->prediction) {
+        throw InputError("-t/--time auto: " + advice->why_not + "; give the time limit (-t HH:MM:SS)");
+      }
+      if (auto_time) req.time_limit_s = advice->time_limit_s;
+    }
+  }
   auto outcome = sched::submit_job(req, site, ledger.get(), opt);
   auto& jobs = outcome.jobs;
   const auto& plan = outcome.plan;
   const std::int64_t now = sched::now_seconds();
+  // What a time limit reserves for one task of this job.
+  const auto reserves = [&](std::int64_t time_limit_s) {
+    return plan.reserved_gpus * (static_cast<double>(time_limit_s) / 3600.0) * plan.partition->charge_factor;
+  };
+  nlohmann::json prediction_json = nullptr;
+  std::string prediction_text;
+  if (advice && advice->prediction) {
+    const auto& p = *advice->prediction;
+    prediction_json = {{"time_limit", sched::format_walltime(advice->time_limit_s)},
+                       {"time_limit_s", advice->time_limit_s},
+                       {"predicted_s", p.seconds},
+                       {"reserved_gpu_hours", reserves(advice->time_limit_s) * plan.task_count()},
+                       {"samples", p.samples},
+                       {"basis", p.basis}};
+    if (auto_time) {
+      prediction_text =
+          fmt::format("time limit {} predicted from {}", sched::format_walltime(advice->time_limit_s), p.basis);
+    } else {
+      const double extra = (reserves(req.time_limit_s) - reserves(advice->time_limit_s)) * plan.task_count();
+      prediction_json["given_locks_extra_gpu_hours"] = extra;
+      prediction_text = fmt::format(
+          "time limit {} given, {} predicted from {}; the given one reserves {:.4f} GPU-hours, the prediction "
+          "{:.4f}: {:.4f} GPU-hours {} locked until the job ends",
+          sched::format_walltime(req.time_limit_s), sched::format_walltime(advice->time_limit_s), p.basis,
+          outcome.reserved_gpu_h, reserves(advice->time_limit_s) * plan.task_count(), std::abs(extra),
+          extra >= 0 ? "more" : "fewer");
+    }
+  } else if (advice) {
+    prediction_text = "no time limit prediction: " + advice->why_not;
+  }
 
   if (opt.dry_run) {
     if (json) {
@@ -296,6 +350,7 @@ int submit_command(const std::vector<std::string>& args) {
                                        {"template", outcome.script_source},
                                        {"reserved_gpu_hours", outcome.reserved_gpu_h},
                                        {"tasks", plan.task_count()},
+                                       {"time_prediction", prediction_json},
                                        {"grant", req.grant_id},
                                        {"site", site.name},
                                        {"jobs", nlohmann::json::array()}})
@@ -309,6 +364,7 @@ int submit_command(const std::vector<std::string>& args) {
           outcome.reserved_gpu_h, req.grant_id,
           plan.array.tasks.empty() ? "" : fmt::format("{} tasks x ", plan.task_count()), plan.reserved_gpus,
           sched::format_walltime(req.time_limit_s), plan.partition->charge_factor, site.name, plan.partition->name);
+      if (!prediction_text.empty()) std::cout << "# " << prediction_text << "\n";
     }
     return 0;
   }
@@ -319,6 +375,7 @@ int submit_command(const std::vector<std::string>& args) {
   if (parsable) {
     std::cout << (first.backend == "slurm" ? slurm_job : gosok_job) << "\n";
   } else if (!json) {
+    if (auto_time) std::cout << prediction_text << "\n";
     const std::string what = array ? fmt::format("array {} ({} tasks, {} .. {})", gosok_job, jobs.size(),
                                                  first.gosok_id(), jobs.back().gosok_id())
                                    : gosok_job;
@@ -341,7 +398,7 @@ int submit_command(const std::vector<std::string>& args) {
       sched::wait_process(first.pid);
       if (auto updated = ledger->find_job(first.id)) jobs = {*updated};
     } else {
-      cli::wait_for_jobs(*ledger, jobs, -1);
+      cli::wait_for_jobs(*ledger, opt.ledger_path, jobs, -1);
     }
     for (const auto& j : jobs) {
       if (j.sched_state != "COMPLETED") exit_code = 1;
@@ -362,6 +419,7 @@ int submit_command(const std::vector<std::string>& args) {
                                      {"template", outcome.script_source},
                                      {"reserved_gpu_hours", outcome.reserved_gpu_h},
                                      {"tasks", plan.task_count()},
+                                     {"time_prediction", prediction_json},
                                      {"grant", req.grant_id},
                                      {"site", site.name},
                                      {"jobs", list}})

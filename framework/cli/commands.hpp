@@ -34,13 +34,17 @@ int run_command_guarded(const CommandRegistry& commands, const std::string& name
                         int& argc, char** argv);
 
 /// Builds every command of this executable. `gosok` (commands_front.cpp) owns the login-node
-/// commands and hands `run` and `info` to `gosok-run` (commands_runtime.cpp), the only
+/// commands and hands `run`, `info` and `regress` to `gosok-run` (commands_runtime.cpp), the only
 /// executable that links MPI, Kokkos and HDF5.
 void register_builtin_commands(CommandRegistry& commands);
 void register_run_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 void register_info_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 /// validate; and the `workload input` file kind (the workloads' schemas, no Kokkos).
 void register_validate_command(CommandRegistry& commands);
+/// regress (suites, compare, history), in gosok-run: its comparator reads HDF5.
+void register_regress_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
+/// The regression suite file kind of `gosok validate` (regress_front.cpp; no HDF5).
+void register_suite_file_kind();
 /// grants, submit, status, cancel, release, reconcile; and the site, grants and job
 /// template file kinds (framework/scheduler).
 void register_scheduler_commands(CommandRegistry& commands);

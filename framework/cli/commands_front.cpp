@@ -44,7 +44,9 @@ void add_delegate(CommandRegistry& commands, const std::string& name, const std:
 void register_builtin_commands(CommandRegistry& commands) {
   add_delegate(commands, "run", "run a workload (under mpirun/srun for several ranks)");
   add_delegate(commands, "info", "versions of gosok, Kokkos, MPI and HDF5; devices");
+  add_delegate(commands, "regress", "run a regression suite; compare and show stored results");
   register_validate_command(commands);
+  register_suite_file_kind();
   register_scheduler_commands(commands);
 }
 

@@ -1,4 +1,4 @@
-// The commands of gosok-run: workloads (run, info) and, so that the full executable is
+// The commands of gosok-run: workloads (run, info, regress) and, so that the full executable is
 // complete on its own, the login-node commands too.
 #include <gosok/workload/workload.hpp>
 #include "commands.hpp"
@@ -15,7 +15,9 @@ void register_builtin_commands(CommandRegistry& commands) {
   register_builtin_workloads(process_workloads);
   register_run_command(commands, process_workloads);
   register_info_command(commands, process_workloads);
+  register_regress_command(commands, process_workloads);
   register_validate_command(commands);
+  register_suite_file_kind();
   register_scheduler_commands(commands);
 }
 

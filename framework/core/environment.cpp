@@ -16,6 +16,8 @@ constexpr EnvVar table[] = {
     {"GOSOK_TEMPLATE_PATH", "':'-separated folders searched for job templates before the installed ones"},
     {"GOSOK_GRANT", "grant charged when --grant is not given"},
     {"GOSOK_LEDGER", "ledger used when --ledger is not given (a file path)"},
+    {"GOSOK_RESULTS",
+     "results store of gosok regress and walltime predictions (default results.sqlite beside the ledger)"},
     {"GOSOK_OUTPUT_ROOT", "folder under which gosok submit creates job folders (default ./gosok-out)"},
     {"GOSOK_EXECUTABLE", "gosok executable that job scripts run (default: this one)"},
     {"GOSOK_GPU_AWARE_MPI", "1: MPI reads and writes GPU memory directly; 0: stage halos through host memory"},
