@@ -69,7 +69,7 @@ std::vector<std::string> problems(const CaseResult& c) {
   if (!c.message.empty()) out.push_back(c.message);
   for (const auto& k : c.checks) {
     if (k.status == "fail" || k.status == "error") {
-      out.push_back(fmt::format("check '{}' {}: {} (tolerance: {})", k.name, k.status == "fail" ? "failed" : "errored",
+      out.push_back(fmt::format("check '{}' {}: {} (reason: {})", k.name, k.status == "fail" ? "failed" : "errored",
                                 k.detail, k.reason));
     }
   }
@@ -383,11 +383,11 @@ std::string compare_report(const SuiteRun& a, const SuiteRun& b) {
 
 std::string history_report(const std::string& instance, const std::vector<HistoryPoint>& points) {
   std::string out = fmt::format("{}: {} value(s)\n", instance, points.size());
-  out += fmt::format("{:>5}  {:<20}  {:<14} {:<20} {:<22} {:>12}  {}\n", "run", "started", "git", "system", "figure",
-                     "value", "status");
+  out += fmt::format("{:>5}  {:<20}  {:<14} {:<20} {:<22} {:>12} {:<16} {}\n", "run", "started", "git", "system",
+                     "figure", "value", "unit", "status");
   for (const auto& p : points) {
-    out += fmt::format("{:>5}  {:<20}  {:<14} {:<20} {:<22} {:>12}  {}\n", p.run_id, when(p.started_at),
-                       p.git_hash.substr(0, 14), p.system, p.figure, number(p.value) + " " + p.unit, p.status);
+    out += fmt::format("{:>5}  {:<20}  {:<14} {:<20} {:<22} {:>12} {:<16} {}\n", p.run_id, when(p.started_at),
+                       p.git_hash.substr(0, 14), p.system, p.figure, number(p.value), p.unit, p.status);
   }
   return out;
 }

@@ -33,9 +33,16 @@ g validate "$GOSOK_SOURCE_DIR/site_configs/local-slurm.toml"
 # in another process, does; it is not under the shim's rules, so only submit is checked).
 LD_PRELOAD=$shim "$GOSOK_BINARY" submit heat --site localhost --grant SHIM-L -t 5 --job-dir "$tmp/local" \
   --dry-run >/dev/null
+# gosok regress runs in gosok-run without starting MPI; validating a suite and predicting a
+# time limit (-t auto) run in the login gosok.
+g validate "$GOSOK_SOURCE_DIR/regression/quick.toml"
+out=$(g regress history weather-energy.np1 2>&1) && { echo "FAIL: history of an empty store: $out"; exit 1; }
+grep -q "no results store" <<<"$out" || { echo "FAIL: gosok regress history: $out"; exit 1; }
+out=$(g submit weather --site localhost --grant SHIM-L -t auto --dry-run 2>&1) && exit 1
+grep -q "give the time limit" <<<"$out" || { echo "FAIL: -t auto under the shim: $out"; exit 1; }
 if out=$(g run heat --set run.output_dir="$tmp/run" 2>&1); then
   echo "FAIL: gosok run worked under the shim, so the shim proves nothing"
   exit 1
 fi
 grep -q "no-gpu-stack shim" <<<"$out" || { echo "FAIL: gosok run failed for another reason: $out"; exit 1; }
-echo "ok: scheduler commands never called MPI_Init or Kokkos::initialize; gosok run did"
+echo "ok: scheduler, regress and validate commands never called MPI_Init or Kokkos::initialize; gosok run did"

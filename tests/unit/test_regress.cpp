@@ -443,5 +443,5 @@ TEST_CASE("reports: JUnit XML and a self-contained HTML page with charts", "[reg
   CHECK(html.find("https://") == std::string::npos);
   const std::string text = text_report(run);
   CHECK_THAT(text, ContainsSubstring("FAIL     heat.np1"));
-  CHECK_THAT(text, ContainsSubstring("(tolerance: analytic)"));
+  CHECK_THAT(text, ContainsSubstring("(reason: analytic)"));
 }

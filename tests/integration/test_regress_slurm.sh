@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# gosok regress through the Slurm adapter on the test cluster (scripts/slurm-local, which
+# the test command starts): the cases are sbatch jobs charged to an evaluation grant,
+# settled from sacct, checked across rank counts and a restart; the report carries what
+# they cost, as the ledger booked it.
+set -euo pipefail
+: "${GOSOK_BINARY:?}" "${GOSOK_SOURCE_DIR:?}"
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+[[ -n ${SLURM_CONF:-} ]] && scontrol ping | grep -q UP ||
+  fail "needs the test Slurm (scripts/test starts one; or scripts/slurm-local start DIR and source DIR/env)"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+export GOSOK_LEDGER=$work/ledger.sqlite
+grant=EVAL$RANDOM$RANDOM
+cat >grants.csv <<EOF
+id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account
+$grant,evaluation,Center,national_project,local-slurm,fake,10,2026-01-01,2099-12-31,acct${grant,,}
+EOF
+"$GOSOK_BINARY" grants import grants.csv >/dev/null
+"$GOSOK_BINARY" grants provision "$grant" >/dev/null
+cat >suite.toml <<'EOF'
+suite = "slurm-smoke"
+[[case]]
+name = "ranks"
+workload = "weather"
+set = ["case=collision", "nx=200", "nz=100", "end_time=600"]  # a second or more: Slurm counts whole seconds
+ranks = [1, 2]
+systems = ["local-slurm:gpu", "localhost:local"]
+time = "00:05:00"
+  [[case.check]]
+  value = "h5:weather.h5:/theta[-1]"
+  against = "ranks"
+  norm = "max"
+  rtol = 1e-12
+  reason = "the decomposition does not change a cell's arithmetic"
+[[case]]
+name = "restart"
+workload = "heat"
+set = ["nx=32", "ny=32", "end_time=0.01"]
+restart_at = 10
+systems = ["local-slurm:debug"]
+time = "00:05:00"
+  [[case.check]]
+  value = "json:diagnostics.json:"
+  against = "restart"
+  bitwise = true
+  reason = "a restart continues from the exact state: the final errors and mass are the same bits"
+EOF
+"$GOSOK_BINARY" validate suite.toml
+"$GOSOK_BINARY" regress suite.toml --site local-slurm --grant "$grant" --results "$work/out" >run.log 2>&1 ||
+  { cat run.log; fail "the suite did not pass on Slurm"; }
+cat run.log
+grep -q "gosok regress slurm-smoke on local-slurm (run 1): PASS" run.log || fail "no PASS"
+grep -q "pass     ranks.np2 .* local-slurm:gpu" run.log || fail "the rank check did not run on local-slurm:gpu"
+grep -q "pass     restart.np1.restart .* local-slurm:debug" run.log || fail "the restart did not run on local-slurm:debug"
+# Every job went through sbatch, was settled from accounting and charged to the grant.
+"$GOSOK_BINARY" status --all --json --no-refresh >jobs.json
+/usr/bin/python3 - jobs.json run.log <<'EOF' || fail "the ledger's jobs"
+import json, re, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+assert len(jobs) == 5, len(jobs)  # np1, np2, the straight heat run, its two parts
+for j in jobs:
+    assert j["backend"] == "slurm" and j["slurm_id"], j
+    assert j["state"] == "settled" and j["scheduler_state"] == "COMPLETED", j
+charged = sum(j["charged_gpu_hours"] for j in jobs)
+assert charged > 0
+cost = float(re.search(r"cost: ([0-9.]+) GPU-hours", open(sys.argv[2]).read()).group(1))
+assert abs(cost - charged) < 1e-4, (cost, charged)
+assert any(j["partition"] == "debug" for j in jobs) and any(j["partition"] == "gpu" for j in jobs)
+print(f"{len(jobs)} Slurm jobs settled, {charged:.4f} GPU-hours charged, as the report says")
+EOF
+echo "ok: a suite ran through sbatch on two partitions, checked and costed"
