@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every example in docs/: each fenced block whose info string is `sh` runs with bash
 # (-euo pipefail) in a fresh temporary folder that links the repository's examples/,
-# site_configs/ and job_templates/, with the gosok under test first on PATH. Blocks fenced
+# site_configs/, job_templates/, scripts/ and regression/, with the gosok under test first
+# on PATH. Blocks fenced
 # `sh slurm` run only when a test Slurm is up (SLURM_CONF set). Blocks fenced `text` or
 # anything else are prose.
 set -euo pipefail
@@ -40,7 +41,7 @@ while IFS= read -r -d '' doc; do
       *) continue ;;
     esac
     sandbox=$(mktemp -d)
-    for d in examples site_configs job_templates scripts; do
+    for d in examples site_configs job_templates scripts regression; do
       [[ -e "$GOSOK_SOURCE_DIR/$d" ]] && ln -s "$GOSOK_SOURCE_DIR/$d" "$sandbox/$d"
     done
     name="${doc#"$GOSOK_SOURCE_DIR"/} block $(basename "$block" .sh)"
