@@ -29,9 +29,21 @@ RunFacts read_run_facts(const std::filesystem::path& dir) {
       f.what = j["work"].at("what").get<std::string>();
       f.work = j["work"].at("total").get<double>();
     }
-    if (j.contains("energy_j") && j["energy_j"].is_number()) f.energy_j = j["energy_j"].get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path.string() + ": unreadable: " + e.what());
+  }
+  // The GPUs' energy, where the run measured it: diagnostics.json's "energy" record
+  // ({"measured": true, "joules": ...} or {"measured": false, "reason": ...}).
+  const auto diagnostics = dir / "diagnostics.json";
+  std::ifstream d(diagnostics);
+  const auto doc = nlohmann::json::parse(d, nullptr, false);
+  if (d && !doc.is_discarded() && doc.is_object() && doc.contains("energy") && doc["energy"].is_object()) {
+    const auto& e = doc["energy"];
+    if (e.value("measured", false) && e.contains("joules") && e["joules"].is_number()) {
+      f.energy_j = e["joules"].get<double>();
+    } else {
+      f.energy_note = "not measured: " + e.value("reason", std::string("no reason given"));
+    }
   }
   return f;
 }

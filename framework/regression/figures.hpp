@@ -8,8 +8,9 @@
 namespace gosok::regress {
 
 /// What a finished run's own files say about it: the one place that knows their layout
-/// (today `timers.json`, written by the run loop beside the workload's diagnostics), so a
-/// change of those files is adapted here and nowhere else.
+/// (today `timers.json`, written by the run loop beside the workload's diagnostics, and the
+/// energy record in `diagnostics.json`), so a change of those files is adapted here and
+/// nowhere else.
 struct RunFacts {
   std::string workload;
   std::string backend;    // Kokkos default execution space, lower case ("serial", "cuda")
@@ -23,6 +24,7 @@ struct RunFacts {
   std::string what;                // unit of work: "cell-updates", "atom-steps" ("" when not known)
   double work = 0;                 // units of `what` done
   std::optional<double> energy_j;  // GPU energy, where the run measured it
+  std::string energy_note;         // else why not ("" when the run says nothing)
 };
 
 /// Reads the facts of the run whose results are in `dir`; throws InputError naming the file

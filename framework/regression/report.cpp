@@ -81,6 +81,11 @@ std::vector<std::string> problems(const CaseResult& c) {
 
 std::string when(std::int64_t t) { return t ? sched::format_time(t) : "-"; }
 
+std::string energy_text(const CaseResult& c) {
+  if (c.energy_j) return number(*c.energy_j) + " J";
+  return c.energy_note.empty() ? "not measured" : c.energy_note;
+}
+
 std::string cost_line(const SuiteRun& run) {
   std::set<std::string> jobs;
   double elapsed = 0;
@@ -128,8 +133,7 @@ std::string junit_xml(const SuiteRun& run) {
     for (const auto& f : c.figures) {
       out += fmt::format("figure {} = {} {} ({}; {})\n", f.name, number(f.value), f.unit, f.status, reference_text(f));
     }
-    out += fmt::format("jobs {}; {:.6f} GPU-hours; energy {}\n", join(c.jobs, " "), c.gpu_hours,
-                       c.energy_j ? number(*c.energy_j) + " J" : std::string("not measured"));
+    out += fmt::format("jobs {}; {:.6f} GPU-hours; energy {}\n", join(c.jobs, " "), c.gpu_hours, energy_text(c));
     cases += "      <system-out>" + xml_escape(out) + "</system-out>\n    </testcase>\n";
   }
   return fmt::format(
@@ -244,7 +248,7 @@ std::string html_report(const SuiteRun& run, const FigureHistory& history) {
         "<td><ul>{}</ul></td><td>{}</td><td>{:.1f} s</td><td>{:.5f}</td><td>{}</td></tr>\n",
         c.status, xml_escape(c.instance), xml_escape(c.system), c.status, checks,
         c.message.empty() ? "" : "<p class=\"message\">" + xml_escape(c.message) + "</p>", figures, xml_escape(jobs),
-        c.elapsed_s, c.gpu_hours, c.energy_j ? number(*c.energy_j) + " J" : "not measured");
+        c.elapsed_s, c.gpu_hours, xml_escape(energy_text(c)));
   }
   std::string charts;
   for (const auto& c : run.cases) {

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS cases (
   case_name TEXT NOT NULL, variant TEXT NOT NULL, ranks INTEGER NOT NULL, restart INTEGER NOT NULL,
   system TEXT NOT NULL, backend TEXT NOT NULL, precision TEXT NOT NULL, status TEXT NOT NULL,
   message TEXT NOT NULL, jobs TEXT NOT NULL, elapsed_s REAL NOT NULL, gpu_hours REAL NOT NULL, energy_j REAL,
-  output_dir TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+  energy_note TEXT NOT NULL, output_dir TEXT NOT NULL, PRIMARY KEY (run_id, seq));
 CREATE TABLE IF NOT EXISTS checks (
   run_id INTEGER NOT NULL, case_seq INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,
   status TEXT NOT NULL, detail TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, case_seq, seq));
@@ -172,12 +172,12 @@ class SqliteResults final : public ResultsStore {
       const auto s = static_cast<std::int64_t>(seq);
       Stmt q(m_db,
              "INSERT INTO cases(run_id, seq, instance, case_name, variant, ranks, restart, system, backend, "
-             "precision, status, message, jobs, elapsed_s, gpu_hours, energy_j, output_dir) "
-             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+             "precision, status, message, jobs, elapsed_s, gpu_hours, energy_j, energy_note, output_dir) "
+             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       q.bind(1, run.id).bind(2, s).bind(3, c.instance).bind(4, c.case_name).bind(5, c.variant);
       q.bind(6, std::int64_t{c.ranks}).bind(7, std::int64_t{c.restart}).bind(8, c.system).bind(9, c.backend);
       q.bind(10, c.precision).bind(11, c.status).bind(12, c.message).bind(13, join(c.jobs)).bind(14, c.elapsed_s);
-      q.bind(15, c.gpu_hours).bind(16, c.energy_j).bind(17, c.output_dir);
+      q.bind(15, c.gpu_hours).bind(16, c.energy_j).bind(17, c.energy_note).bind(18, c.output_dir);
       q.step();
       for (std::size_t k = 0; k < c.checks.size(); ++k) {
         const auto& ch = c.checks[k];
@@ -217,7 +217,7 @@ class SqliteResults final : public ResultsStore {
     SuiteRun run = found.front();
     Stmt c(m_db,
            "SELECT seq, instance, case_name, variant, ranks, restart, system, backend, precision, status, message, "
-           "jobs, elapsed_s, gpu_hours, energy_j, output_dir FROM cases WHERE run_id = ? ORDER BY seq");
+           "jobs, elapsed_s, gpu_hours, energy_j, energy_note, output_dir FROM cases WHERE run_id = ? ORDER BY seq");
     c.bind(1, id);
     std::vector<std::int64_t> seqs;
     while (c.step()) {
@@ -237,7 +237,8 @@ class SqliteResults final : public ResultsStore {
       r.elapsed_s = c.real(12);
       r.gpu_hours = c.real(13);
       r.energy_j = c.maybe(14);
-      r.output_dir = c.text(15);
+      r.energy_note = c.text(15);
+      r.output_dir = c.text(16);
       run.cases.push_back(r);
     }
     for (std::size_t i = 0; i < seqs.size(); ++i) {

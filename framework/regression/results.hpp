@@ -41,10 +41,11 @@ struct CaseResult {
   std::string message;  // why it errored
   std::vector<CheckResult> checks;
   std::vector<FigureResult> figures;
-  std::vector<std::string> jobs;  // gosok job ids (g12)
-  double elapsed_s = 0;           // the jobs' elapsed time, as accounted
-  double gpu_hours = 0;           // charged
-  std::optional<double> energy_j;
+  std::vector<std::string> jobs;   // gosok job ids (g12)
+  double elapsed_s = 0;            // the jobs' elapsed time, as accounted
+  double gpu_hours = 0;            // charged
+  std::optional<double> energy_j;  // the GPUs' energy, where the runs measured it
+  std::string energy_note;         // else why not
   std::string output_dir;
 };
 

@@ -320,6 +320,7 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
       p.result.backend = p.facts->backend;
       p.result.precision = p.facts->precision;
       p.result.energy_j = p.facts->energy_j;
+      p.result.energy_note = p.facts->energy_note;
       auto figures = figures_of(*p.facts);
       figures.push_back({"gpu_hours", p.result.gpu_hours, "GPU-h"});
       for (const auto& f : figures) {

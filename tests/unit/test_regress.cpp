@@ -445,3 +445,29 @@ TEST_CASE("reports: JUnit XML and a self-contained HTML page with charts", "[reg
   CHECK_THAT(text, ContainsSubstring("FAIL     heat.np1"));
   CHECK_THAT(text, ContainsSubstring("(reason: analytic)"));
 }
+
+TEST_CASE("figures of merit come from the run's own files; energy where measured", "[regress][figures]") {
+  TempDir dir;
+  CHECK_THAT(error_of([&] { read_run_facts(dir.path()); }), ContainsSubstring("timers.json: no such file"));
+  write_file(dir / "timers.json", R"({"workload": "weather", "ranks": 2, "backend": "cuda", "precision": "double",
+    "steps": 40, "last_step": 60, "wall_s": 3.5, "work": {"what": "cell-updates", "per_step": 1000, "total": 40000},
+    "regions": {"weather::step": {"calls": 40, "min_s": 1.5, "avg_s": 1.8, "max_s": 2.0}}})");
+  write_file(dir / "diagnostics.json", R"({"energy": {"measured": false, "reason": "NVML is not available"}})");
+  RunFacts f = read_run_facts(dir.path());
+  CHECK(f.backend == "cuda");
+  CHECK(f.last_step - f.steps == 20);  // a restarted run began at step 20
+  CHECK_FALSE(f.energy_j);
+  CHECK(f.energy_note == "not measured: NVML is not available");
+  auto figures = figures_of(f);
+  REQUIRE(figures.size() == 2);
+  CHECK(figures[1].name == "cell_updates_per_s");
+  CHECK(figures[1].value == 20000);  // over the slowest rank's time in steps
+  CHECK(figures[1].unit == "cell-updates/s");
+  write_file(dir / "diagnostics.json", R"({"energy": {"measured": true, "joules": 5321.5, "gpus": 2}})");
+  f = read_run_facts(dir.path());
+  REQUIRE(f.energy_j);
+  CHECK(*f.energy_j == 5321.5);
+  figures = figures_of(f);
+  CHECK(figures.back().name == "energy_j");
+  CHECK(figures.back().unit == "J");
+}
