@@ -73,4 +73,16 @@ assert abs(cost - charged) < 1e-4, (cost, charged)
 assert any(j["partition"] == "debug" for j in jobs) and any(j["partition"] == "gpu" for j in jobs)
 print(f"{len(jobs)} Slurm jobs settled, {charged:.4f} GPU-hours charged, as the report says")
 EOF
+# The runs are samples of the workloads' speed for -t auto; so is any Slurm job once
+# reconcile (here through status --wait) settles it.
+samples() { sqlite3 "$work/results.sqlite" "SELECT COUNT(*) FROM job_samples WHERE source = '$1'"; }
+(( $(samples regress) == 3 )) || fail "$(samples regress) samples from the suite, expected 3 (the restart is none)"
+"$GOSOK_BINARY" submit weather --site local-slurm --grant "$grant" -t 5 -G 1 --set nx=200 --set nz=100 \
+  --set end_time=300 --job-dir "$work/job" --json >job.json || fail "submit"
+id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["id"])' job.json)
+"$GOSOK_BINARY" status --wait --timeout 300 "$id" >/dev/null || fail "the job did not finish"
+(( $(samples job) == 1 )) || fail "the settled Slurm job left no sample"
+"$GOSOK_BINARY" submit weather --site local-slurm --grant "$grant" -G 1 --set nx=400 --set nz=200 --set end_time=300 \
+  -t auto --dry-run | grep -Eq "^# time limit 00:01:00 predicted from 2 past run\(s\) on local-slurm:gpu" ||
+  fail "no prediction from the Slurm job, rounded to Slurm's whole minutes"
 echo "ok: a suite ran through sbatch on two partitions, checked and costed"
