@@ -5,6 +5,7 @@
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/runtime.hpp>
+#include <gosok/scheduler/emit.hpp>
 #include <gosok/workload/workload.hpp>
 #include "commands.hpp"
 #include "options.hpp"
@@ -52,8 +53,8 @@ int run_command(const WorkloadRegistry& workloads, const std::vector<std::string
   RunArgs ra;
   po::options_description desc("gosok run " + info.name + " options");
   desc.add_options()("help,h", po::bool_switch(&ra.help), "describe this workload's input")(
-      "input", po::value(&ra.input), "TOML input file")("set", po::value(&ra.overrides)->composing(),
-                                                        "override one input key: key=value (repeatable)")(
+      "input", po::value(&ra.input), "TOML input file; %a: the Slurm array task's index")(
+      "set", po::value(&ra.overrides)->composing(), "override one input key: key=value (repeatable)")(
       "set-from-array", po::value(&ra.array_key),
       "in a Slurm array task: set input KEY to the task's index ($SLURM_ARRAY_TASK_ID)")(
       "log-level", po::value(&ra.log_level), "error, warn, info or debug")(
@@ -97,6 +98,10 @@ int run_command(const WorkloadRegistry& workloads, const std::vector<std::string
   options.log_level = parse_log_level(ra.log_level);
   options.log_all_ranks = ra.log_all_ranks;
   // Input is resolved before MPI starts, so a bad input is exit 2 on every rank.
+  // Each task of an array may read its own input file: %a in its name is the task's index.
+  if (ra.input.find("%a") != std::string::npos) {
+    ra.input = sched::array_task_path(ra.input, std::stoi(array_task_index("--input '" + ra.input + "' (%a)")));
+  }
   Input input = resolve_workload_input(info, ra.input, ra.overrides);
   // Each task of an array writes into its own folder: %a in the results folder is its index.
   std::string results = input.get_string("run.output_dir");

@@ -277,15 +277,19 @@ int submit_command(const std::vector<std::string>& args) {
     const WorkloadInput& input = inputs.find(plan.request.workload);
     auto overrides = plan.request.overrides;
     overrides.push_back("run.output_dir=" + plan.results);
-    if (plan.request.array_key.empty()) {
+    const bool file_per_task = plan.request.input_file.find("%a") != std::string::npos;
+    if (plan.request.array_key.empty() && !file_per_task) {
       resolve_workload_input(input, plan.request.input_file, overrides);
       return;
     }
-    // Bounds are the schema's checks on a number: the first and the last index cover them.
-    for (int task : {plan.array.tasks.front(), plan.array.tasks.back()}) {
+    // Bounds are the schema's checks on a number: the first and the last index cover them;
+    // an input file per task (--input with %a) is checked for every task.
+    std::vector<int> tasks{plan.array.tasks.front(), plan.array.tasks.back()};
+    if (file_per_task) tasks = plan.array.tasks;
+    for (int task : tasks) {
       auto with_task = overrides;
-      with_task.push_back(plan.request.array_key + "=" + std::to_string(task));
-      resolve_workload_input(input, plan.request.input_file, with_task);
+      if (!plan.request.array_key.empty()) with_task.push_back(plan.request.array_key + "=" + std::to_string(task));
+      resolve_workload_input(input, sched::array_task_path(plan.request.input_file, task), with_task);
     }
   };
   auto ledger = cli::open_ledger(ledger_arg, site.ledger, &opt.ledger_path, true);

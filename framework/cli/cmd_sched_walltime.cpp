@@ -21,10 +21,10 @@ WalltimeAdvice advise_walltime(const sched::JobPlan& plan, const sched::Site& si
   const WorkloadInput& workload = inputs.find(plan.request.workload);
   auto overrides = plan.request.overrides;
   overrides.push_back("run.output_dir=" + plan.results);
-  if (!plan.request.array_key.empty() && !plan.array.tasks.empty()) {
-    overrides.push_back(plan.request.array_key + "=" + std::to_string(plan.array.tasks.front()));
-  }
-  const WorkSize size = run_size(workload, resolve_workload_input(workload, plan.request.input_file, overrides));
+  const int task = plan.array.tasks.empty() ? 0 : plan.array.tasks.front();
+  if (!plan.request.array_key.empty()) overrides.push_back(plan.request.array_key + "=" + std::to_string(task));
+  const WorkSize size = run_size(
+      workload, resolve_workload_input(workload, sched::array_task_path(plan.request.input_file, task), overrides));
   const std::string where = fmt::format("{}:{} with {} task(s)", site.name, plan.partition->name, plan.ntasks);
   WalltimeAdvice advice;
   if (size.what.empty()) {

@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// One job of an instance: its whole run, or one part of a stopped-and-restarted one.
+/// One job of an instance: its whole run, or one part of a stopped-and-restarted one. On
+/// a Slurm site the jobs of one shape (workload, resources, time) are tasks of one array.
 struct Job {
   std::size_t instance = 0;
   int part = 0;  // 0: the run (or its first part), 1: the restart
@@ -46,6 +47,14 @@ struct Planned {
   CaseResult result;
   std::optional<RunFacts> facts;
   bool ran = false;  // every job completed
+  int array = -1;    // the array its jobs are tasks of (-1: none), and their task index
+  int task = -1;
+};
+
+/// An array: instances of one shape, task k of each part writing into results/<k>.
+struct ArrayGroup {
+  fs::path dir;
+  std::vector<std::size_t> instances;
 };
 
 std::string stamp() {
@@ -82,16 +91,59 @@ std::string failure_of(const sched::JobRecord& r) {
   return why;
 }
 
+/// Submits one array: each task's whole input is a file (its resolved input, written
+/// here), read by `gosok run --input <dir>/part<N>-%a.toml`; the tasks' records go back to
+/// their jobs. Returns false (every job failed) when the array could not be submitted.
+void submit_array(std::vector<Job*>& members, const ArrayGroup& group, int part, const std::vector<Planned>& planned,
+                  const sched::Site& site, sched::LedgerStore& ledger, const sched::SubmitOptions& options,
+                  const RunnerOptions& opt) {
+  sched::JobRequest q = members.front()->request;
+  std::string tasks;
+  for (Job* job : members) {
+    const Planned& p = planned[job->instance];
+    const Input input = opt.resolve(job->request.workload, job->request.input_file, job->request.overrides);
+    write_file_atomically(group.dir / fmt::format("part{}-{}.toml", part, p.task),
+                          "# " + p.inst.id + (part ? " (restarted)" : "") +
+                              ", written by gosok regress\nworkload = \"" + q.workload + "\"\n" + input.to_toml());
+    tasks += (tasks.empty() ? "" : ",") + std::to_string(p.task);
+  }
+  q.input_file = (group.dir / fmt::format("part{}-%a.toml", part)).string();
+  q.overrides.clear();
+  q.array = tasks;
+  q.results = (group.dir / "results").string();
+  q.job_dir = (group.dir / fmt::format("job-part{}", part)).string();
+  q.name = fs::path(group.dir).filename().string().substr(0, 64);
+  try {
+    const auto outcome = sched::submit_job(q, site, &ledger, options);
+    for (Job* job : members) {
+      for (const auto& r : outcome.jobs) {
+        if (r.array_task == planned[job->instance].task) job->record = r;
+      }
+      job->request.job_dir = q.job_dir;
+      job->submitted = true;
+    }
+  } catch (const std::exception& e) {
+    for (Job* job : members) job->failure = std::string("not submitted: ") + e.what();
+  }
+}
+
 /// Runs a wave of jobs to their end. Local sites run them one after another (timings stay
-/// clean on a shared machine); Slurm sites get them all, then accounting is read until
-/// every one has ended, one sacct call per look, less often the longer they run.
-void run_wave(std::vector<Job*>& wave, std::vector<Planned>& planned, const sched::Site& site,
-              sched::LedgerStore& ledger, const std::string& ledger_path, std::ostream* progress, std::size_t& finished,
-              std::size_t total) {
+/// clean on a shared machine); Slurm sites get them all, the jobs of one shape as one array,
+/// then accounting is read until every one has ended, one sacct call per look, less often
+/// the longer they run.
+void run_wave(std::vector<Job*>& wave, std::vector<Planned>& planned, const std::vector<ArrayGroup>& arrays, int part,
+              const sched::Site& site, sched::LedgerStore& ledger, const std::string& ledger_path,
+              const RunnerOptions& opt, std::size_t& finished, std::size_t total) {
+  std::ostream* progress = opt.progress;
   sched::SubmitOptions options;
   options.ledger_path = ledger_path;
   const bool local = site.scheduler == "local";
+  std::map<int, std::vector<Job*>> by_array;
   for (Job* job : wave) {
+    if (planned[job->instance].array >= 0) {
+      by_array[planned[job->instance].array].push_back(job);
+      continue;
+    }
     try {
       const auto outcome = sched::submit_job(job->request, site, &ledger, options);
       job->record = outcome.jobs.front();
@@ -106,6 +158,12 @@ void run_wave(std::vector<Job*>& wave, std::vector<Planned>& planned, const sche
     if (local || !job->submitted) {
       if (job->submitted) job->failure = failure_of(job->record);
       describe_end(progress, *job, planned[job->instance], ++finished, total);
+    }
+  }
+  for (auto& [index, members] : by_array) {
+    submit_array(members, arrays[static_cast<std::size_t>(index)], part, planned, site, ledger, options, opt);
+    for (Job* job : members) {
+      if (!job->submitted) describe_end(progress, *job, planned[job->instance], ++finished, total);
     }
   }
   if (local) return;
@@ -227,6 +285,35 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
   run.updated_baselines = opt.update_baselines;
   run.skipped = skipped;
 
+  // On a Slurm site, instances of one shape are tasks of one array (one sbatch for many
+  // small cases); task k writes into the array's results/<k>, both parts of a restart alike.
+  std::vector<ArrayGroup> arrays;
+  if (site.scheduler != "local") {
+    std::map<std::string, std::vector<std::size_t>> shapes;
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      const auto& in = planned[i].inst;
+      shapes[fmt::format("{}|{}|{}|{}|{}|{}", in.spec->workload, in.partition, in.spec->nodes, in.ranks,
+                         in.spec->gpus_per_task, in.spec->time_s)]
+          .push_back(i);
+    }
+    for (auto& [shape, members] : shapes) {
+      if (members.size() < 2) continue;
+      ArrayGroup g;
+      const auto& first = planned[members.front()].inst;
+      g.dir =
+          out_dir / first.partition / fmt::format("array{}-{}-np{}", arrays.size(), first.spec->workload, first.ranks);
+      g.instances = members;
+      for (std::size_t k = 0; k < members.size(); ++k) {
+        auto& p = planned[members[k]];
+        p.array = static_cast<int>(arrays.size());
+        p.task = static_cast<int>(k);
+        p.results = g.dir / "results" / std::to_string(k);
+        p.result.output_dir = p.results.string();
+      }
+      arrays.push_back(g);
+    }
+  }
+
   // Jobs: each instance's run; a restart instance's first part stops at restart_at with a
   // checkpoint, and its second part (the next wave) continues from it.
   std::vector<Job> jobs;
@@ -281,7 +368,7 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
       }
       wave.push_back(&job);
     }
-    run_wave(wave, planned, site, *ledger, ledger_path, opt.progress, finished, jobs.size());
+    run_wave(wave, planned, arrays, part, site, *ledger, ledger_path, opt, finished, jobs.size());
   }
 
   // What each instance's jobs did and cost.
@@ -303,8 +390,10 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
                       job.failure, job.submitted ? " as " + job.record.gosok_id() : std::string(), log);
     } else if (!p.inst.restart) {
       // A whole run is a sample of this workload's speed here, for walltime predictions.
-      if (auto s = sample_from_results(p.results.string(), job.record.tag, "regress", site.name, p.inst.partition,
-                                       job.record.gpus, static_cast<double>(job.record.elapsed_s))) {
+      const std::string key = job.record.in_array() ? job.record.tag + "_" + std::to_string(job.record.array_task)
+                                                    : job.record.tag;  // an array's tasks share its tag
+      if (auto s = sample_from_results(p.results.string(), key, "regress", site.name, p.inst.partition, job.record.gpus,
+                                       static_cast<double>(job.record.elapsed_s))) {
         store->record_sample(*s);
       }
     }

@@ -175,9 +175,6 @@ JobPlan plan_job(const JobRequest& req, const Site& site, const Grant& grant, st
       throw InputError("--set " + o + ": the results folder of a submitted job is --results DIR");
     }
   }
-  if (!req.input_file.empty() && !std::filesystem::exists(req.input_file)) {
-    throw InputError("input file '" + req.input_file + "' does not exist");
-  }
   check_option_values(req);
 
   const Partition& part = site.partition(req.partition);
@@ -293,6 +290,17 @@ JobPlan plan_job(const JobRequest& req, const Site& site, const Grant& grant, st
   }
   plan.results = req.results.empty() ? req.job_dir + "/results" : req.results;
   if (!plan.array.tasks.empty()) plan.results += "/%a";
+  if (!req.input_file.empty()) {
+    // With %a, every array task reads its own input file.
+    const bool per_task = req.input_file.find("%a") != std::string::npos;
+    if (per_task && plan.array.tasks.empty()) {
+      throw InputError("--input " + req.input_file + ": %a (the array task index) needs --array");
+    }
+    for (int task : per_task ? plan.array.tasks : std::vector<int>{0}) {
+      const std::string file = per_task ? array_task_path(req.input_file, task) : req.input_file;
+      if (!std::filesystem::exists(file)) throw InputError("input file '" + file + "' does not exist");
+    }
+  }
 
   std::string account = site.account_format;
   for (const auto& [key, value] : {std::pair<std::string, std::string>{"{account}", grant.account},
@@ -307,6 +315,15 @@ JobPlan plan_job(const JobRequest& req, const Site& site, const Grant& grant, st
   plan.qos = grant.qos;
   plan.reserve_gpu_h = plan.reserved_gpus * (static_cast<double>(req.time_limit_s) / 3600.0) * part.charge_factor;
   return plan;
+}
+
+std::string array_task_path(const std::string& pattern, int task) {
+  std::string out = pattern;
+  const std::string index = std::to_string(task);
+  for (auto p = out.find("%a"); p != std::string::npos; p = out.find("%a", p + index.size())) {
+    out.replace(p, 2, index);
+  }
+  return out;
 }
 
 std::vector<std::string> launch_argv(const JobPlan& plan, const Site& site, const std::string& gosok_path) {

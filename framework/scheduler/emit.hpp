@@ -15,7 +15,7 @@ namespace gosok::sched {
 /// derives the rest as sbatch does.
 struct JobRequest {
   std::string workload;
-  std::string input_file;              // --input: the workload's TOML input (absolute), optional
+  std::string input_file;  // --input: the workload's TOML input (absolute), optional; %a: each array task's own
   std::vector<std::string> overrides;  // --set key=value, passed to `gosok run`
   std::string array_key;               // --set-from-array KEY: the array task index as input KEY
   std::string name;                    // -J/--job-name; default: the workload
@@ -53,6 +53,10 @@ struct ArraySpec {
 /// Reads sbatch's --array list: comma-separated N, N-M or N-M:S, then an optional %P.
 /// Throws InputError naming the accepted forms.
 ArraySpec parse_array_spec(const std::string& text);
+
+/// `pattern` with every %a (Slurm's array task index in file names) replaced by `task`:
+/// an array task's own --input file or results folder.
+std::string array_task_path(const std::string& pattern, int task);
 
 /// A request checked against a site and a grant: every value here is safe to emit.
 struct JobPlan {

@@ -38,6 +38,25 @@ time = "00:05:00"
   rtol = 1e-12
   reason = "the decomposition does not change a cell's arithmetic"
 [[case]]
+name = "grids"
+workload = "weather"
+set = ["case=thermal", "end_time=100"]
+systems = ["local-slurm:gpu"]
+time = "00:05:00"
+  [[case.variant]]
+  name = "small"
+  set = ["nx=40", "nz=20"]
+  [[case.variant]]
+  name = "medium"
+  set = ["nx=80", "nz=40"]
+  [[case.variant]]
+  name = "large"
+  set = ["nx=120", "nz=60"]
+  [[case.check]]
+  value = "json:diagnostics.json:records[-1].mass_rel_change"
+  abs_max = 1e-13
+  reason = "the flux form conserves mass"
+[[case]]
 name = "restart"
 workload = "heat"
 set = ["nx=32", "ny=32", "end_time=0.01"]
@@ -57,12 +76,18 @@ cat run.log
 grep -q "gosok regress slurm-smoke on local-slurm (run 1): PASS" run.log || fail "no PASS"
 grep -q "pass     ranks.np2 .* local-slurm:gpu" run.log || fail "the rank check did not run on local-slurm:gpu"
 grep -q "pass     restart.np1.restart .* local-slurm:debug" run.log || fail "the restart did not run on local-slurm:debug"
-# Every job went through sbatch, was settled from accounting and charged to the grant.
+grep -q "pass     grids.large.np1 .* local-slurm:gpu" run.log || fail "the grid variants did not pass"
+# Every job went through sbatch, was settled from accounting and charged to the grant; the
+# four one-rank weather runs were one array, the heat run and its restart's first part
+# another, the restart a third (its task writes where its first part wrote).
 "$GOSOK_BINARY" status --all --json --no-refresh >jobs.json
 /usr/bin/python3 - jobs.json run.log <<'EOF' || fail "the ledger's jobs"
 import json, re, sys
 jobs = json.load(open(sys.argv[1]))["jobs"]
-assert len(jobs) == 5, len(jobs)  # np1, np2, the straight heat run, its two parts
+assert len(jobs) == 8, len(jobs)  # 3 grids + ranks.np1, ranks.np2, the heat run and the two parts of its restart
+submissions = {j["slurm_id"].split("_")[0] for j in jobs}
+assert len(submissions) == 4, submissions
+assert sum(1 for j in jobs if j["array_task"] is not None) == 7
 for j in jobs:
     assert j["backend"] == "slurm" and j["slurm_id"], j
     assert j["state"] == "settled" and j["scheduler_state"] == "COMPLETED", j
@@ -76,13 +101,13 @@ EOF
 # The runs are samples of the workloads' speed for -t auto; so is any Slurm job once
 # reconcile (here through status --wait) settles it.
 samples() { sqlite3 "$work/results.sqlite" "SELECT COUNT(*) FROM job_samples WHERE source = '$1'"; }
-(( $(samples regress) == 3 )) || fail "$(samples regress) samples from the suite, expected 3 (the restart is none)"
+(( $(samples regress) == 6 )) || fail "$(samples regress) samples from the suite, expected 6 (the restart is none)"
 "$GOSOK_BINARY" submit weather --site local-slurm --grant "$grant" -t 5 -G 1 --set nx=200 --set nz=100 \
   --set end_time=300 --job-dir "$work/job" --json >job.json || fail "submit"
 id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["id"])' job.json)
 "$GOSOK_BINARY" status --wait --timeout 300 "$id" >/dev/null || fail "the job did not finish"
 (( $(samples job) == 1 )) || fail "the settled Slurm job left no sample"
 "$GOSOK_BINARY" submit weather --site local-slurm --grant "$grant" -G 1 --set nx=400 --set nz=200 --set end_time=300 \
-  -t auto --dry-run | grep -Eq "^# time limit 00:01:00 predicted from 2 past run\(s\) on local-slurm:gpu" ||
+  -t auto --dry-run | grep -Eq "^# time limit [0-9]{2}:[0-9]{2}:00 predicted from 5 past run\(s\) on local-slurm:gpu" ||
   fail "no prediction from the Slurm job, rounded to Slurm's whole minutes"
-echo "ok: a suite ran through sbatch on two partitions, checked and costed"
+echo "ok: a suite ran through sbatch as arrays on two partitions, checked and costed"

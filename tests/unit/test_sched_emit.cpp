@@ -198,6 +198,26 @@ TEST_CASE("emit: an array is reserved task by task and each task writes its own 
   CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("needs --array"));
 }
 
+TEST_CASE("emit: an array task may read its own input file (%a in --input)", "[sched][emit][array]") {
+  gosok::test::TempDir dir;
+  const auto site = test_site();
+  auto r = test_request();
+  r.array = "0,2";
+  r.input_file = (dir / "task-%a.toml").string();
+  gosok::test::write_file(dir / "task-0.toml", "nx = 8\n");
+  // Every task's file must exist before anything is reserved.
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("task-2.toml' does not exist"));
+  gosok::test::write_file(dir / "task-2.toml", "nx = 16\n");
+  const auto plan = plan_job(r, site, test_grant(), kNow);
+  const std::string script = render_script(plan, site, embedded_default_template(), "t", "tag", "gosok");
+  CHECK_THAT(script, ContainsSubstring("'--input' '" + (dir / "task-%a.toml").string() + "'"));
+  CHECK(array_task_path(r.input_file, 2) == (dir / "task-2.toml").string());
+  CHECK(array_task_path("a%a/b%a", 13) == "a13/b13");
+  r.array.clear();
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow),
+                    ContainsSubstring("%a (the array task index) needs --array"));
+}
+
 TEST_CASE("emit: Slurm's --array forms", "[sched][emit][array]") {
   CHECK(parse_array_spec("0-999").tasks.size() == 1000);
   CHECK(parse_array_spec("7").tasks == std::vector<int>{7});
