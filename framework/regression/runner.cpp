@@ -240,9 +240,8 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
       p.input = opt.resolve(inst.spec->workload, inst.spec->input, inst.overrides);
       if (inst.restart) {
         const long max_steps = p.input.get_int("run.max_steps");
-        if (max_steps > 0 && inst.spec->restart_at >= max_steps) {
-          throw InputError(
-              fmt::format("restart_at = {} is not before run.max_steps = {}", inst.spec->restart_at, max_steps));
+        if (max_steps > 0 && inst.restart_at >= max_steps) {
+          throw InputError(fmt::format("restart_at {} is not before run.max_steps = {}", inst.restart_at, max_steps));
         }
       }
     } catch (const InputError& e) {
@@ -329,7 +328,7 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
       q.input_file = p.inst.spec->input;
       q.overrides = p.inst.overrides;
       q.results = p.results.string();  // both parts of a restart write into the same folder
-      const long at = p.inst.spec->restart_at;
+      const long at = p.inst.restart_at;
       if (p.inst.restart && part == 0) {
         q.overrides.push_back("run.max_steps=" + std::to_string(at));
         q.overrides.push_back("run.checkpoint_every=" + std::to_string(at));
@@ -464,7 +463,7 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
       // The harness's own check: the second part continued from the checkpoint instead of
       // running from the start (which would make every comparison pass vacuously).
       const long began = p.facts->last_step - p.facts->steps;
-      const long at = p.inst.spec->restart_at;
+      const long at = p.inst.restart_at;
       p.result.checks.push_back(
           {"restarted at step " + std::to_string(at), began == at ? "pass" : "fail",
            fmt::format("the restarted part ran steps {} to {} (timers.json)", began, p.facts->last_step),

@@ -88,7 +88,9 @@ Schema suite_schema() {
   c.list("systems", ParamType::string, List{}, "site:partition pairs it runs on (none: any site's default partition)")
       .checked_by(check_system);
   c.string("time", "00:10:00", "walltime of each run (reserved against the grant)").checked_by(check_walltime);
-  c.integer("restart_at", 0, "also run stopped at this step and restarted from its checkpoint (0: no)").at_least(0);
+  c.list("restart_at", ParamType::integer, List{},
+         "steps at which to also run stopped with a checkpoint and restarted; one instance each")
+      .at_least(1);
 
   Schema& v = c.records("variant", "a named set of extra overrides (e.g. a grid size); one instance each");
   v.string("name", std::nullopt, "name of the variant").checked_by(check_name);
@@ -218,7 +220,9 @@ Suite load_suite(const fs::path& file) {
     }
     spec.systems = c.get_strings("systems");
     spec.time_s = sched::parse_walltime(c.get_string("time"), "time");
-    spec.restart_at = c.get_int("restart_at");
+    for (const auto& r : c.get_list("restart_at")) {
+      spec.restart_at.push_back(static_cast<long>(std::get<std::int64_t>(r)));
+    }
     std::set<std::string> variants;
     for (const auto& rv : c.records("variant")) {
       VariantSpec v{rv.values.get_string("name"), rv.values.get_strings("set")};
@@ -238,9 +242,9 @@ Suite load_suite(const fs::path& file) {
                          k.get_bool("bitwise")};
       check.bounds = read_bounds(k);
       check.reason = k.get_string("reason");
-      if (check.against == "restart" && spec.restart_at == 0) {
+      if (check.against == "restart" && spec.restart_at.empty()) {
         throw InputError(
-            fmt::format("{}: against = \"restart\" needs restart_at > 0 in case '{}'", rk.origin, spec.name));
+            fmt::format("{}: against = \"restart\" needs restart_at steps in case '{}'", rk.origin, spec.name));
       }
       if (check.against == "ranks" && spec.ranks.size() < 2) {
         throw InputError(
@@ -327,15 +331,18 @@ std::vector<Instance> expand(const Suite& suite, const std::string& site, const 
     for (const auto& partition : partitions) {
       for (const VariantSpec* v : variants) {
         for (long ranks : c.ranks) {
-          for (bool restart : {false, true}) {
-            if (restart && c.restart_at == 0) continue;
+          std::vector<long> stops{0};  // 0: the uninterrupted run
+          stops.insert(stops.end(), c.restart_at.begin(), c.restart_at.end());
+          for (long at : stops) {
             Instance inst;
             inst.spec = &c;
             inst.variant = v;
             inst.ranks = ranks;
-            inst.restart = restart;
+            inst.restart = at > 0;
+            inst.restart_at = at;
             inst.partition = partition;
-            inst.id = fmt::format("{}{}.np{}{}", c.name, v ? "." + v->name : "", ranks, restart ? ".restart" : "");
+            inst.id = fmt::format("{}{}.np{}{}", c.name, v ? "." + v->name : "", ranks,
+                                  at > 0 ? ".restart" + std::to_string(at) : "");
             inst.overrides = c.set;
             if (v) inst.overrides.insert(inst.overrides.end(), v->set.begin(), v->set.end());
             out.push_back(inst);

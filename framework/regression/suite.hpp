@@ -19,8 +19,8 @@ namespace gosok::regress {
 ///    site partitions ("site:partition", a *system*) it runs on, and what to check;
 ///  - a case is *parameterised* by its rank counts and its *variants* (named sets of extra
 ///    overrides, e.g. grid sizes): each combination is one *instance*, named
-///    case[.variant].np<ranks>[.restart]; a case with `restart_at` also runs stopped at that
-///    step and restarted (the `.restart` instance);
+///    case[.variant].np<ranks>[.restart<step>]; a case with `restart_at` steps also runs
+///    stopped at each of them and restarted (one `.restart<step>` instance each);
 ///  - a *check* reads a source (quantity.hpp) and either keeps bounds (an invariant) or is
 ///    compared `against` something: the stored baseline, the case's first rank count
 ///    (`ranks`), the uninterrupted run (`restart`) or another case (`case:NAME`); its
@@ -78,7 +78,7 @@ struct CaseSpec {
   long gpus_per_task = 1;  // at most what a node of the partition has
   std::vector<std::string> systems;
   std::int64_t time_s = 600;
-  long restart_at = 0;
+  std::vector<long> restart_at;  // steps to stop at, checkpoint and restart from
   std::vector<VariantSpec> variants;
   std::vector<CheckSpec> checks;
   std::vector<ReferenceSpec> references;
@@ -102,11 +102,12 @@ Suite load_suite(const std::filesystem::path& file);
 
 /// One run to make and check.
 struct Instance {
-  std::string id;  // case[.variant].npN[.restart]
+  std::string id;  // case[.variant].npN[.restart<step>]
   const CaseSpec* spec = nullptr;
   const VariantSpec* variant = nullptr;  // null: the case has none
   long ranks = 1;
   bool restart = false;
+  long restart_at = 0;                 // the step a restarted instance stops and continues at
   std::string partition;               // of the chosen site
   std::vector<std::string> overrides;  // the case's and the variant's --set values
   std::string baseline_name() const;   // case[.variant]

@@ -60,7 +60,7 @@ time = "00:05:00"
 name = "restart"
 workload = "heat"
 set = ["nx=32", "ny=32", "end_time=0.01"]
-restart_at = 10
+restart_at = [10]
 systems = ["local-slurm:debug"]
 time = "00:05:00"
   [[case.check]]
@@ -75,7 +75,7 @@ EOF
 cat run.log
 grep -q "gosok regress slurm-smoke on local-slurm (run 1): PASS" run.log || fail "no PASS"
 grep -q "pass     ranks.np2 .* local-slurm:gpu" run.log || fail "the rank check did not run on local-slurm:gpu"
-grep -q "pass     restart.np1.restart .* local-slurm:debug" run.log || fail "the restart did not run on local-slurm:debug"
+grep -q "pass     restart.np1.restart10 .* local-slurm:debug" run.log || fail "the restart did not run on local-slurm:debug"
 grep -q "pass     grids.large.np1 .* local-slurm:gpu" run.log || fail "the grid variants did not pass"
 # Every job went through sbatch, was settled from accounting and charged to the grant; the
 # four one-rank weather runs were one array, the heat run and its restart's first part

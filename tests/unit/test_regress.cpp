@@ -47,7 +47,7 @@ workload = "heat"
 set = ["nx=32", "ny=32"]
 ranks = [1, 2]
 systems = ["localhost:local", "big:gpu", "big:cpu"]
-restart_at = 5
+restart_at = [5]
   [[case.variant]]
   name = "small"
   set = ["end_time=0.001"]
@@ -91,6 +91,7 @@ restart_at = 5
 [[case]]
 name = "other"
 workload = "heat"
+restart_at = [3, 7]
   [[case.check]]
   value = "json:d.json:x"
   against = "case:heat"
@@ -113,15 +114,17 @@ TEST_CASE("a suite expands into one instance per variant, rank count and restart
   const auto local = expand(s, "localhost", "local", {});
   std::vector<std::string> ids;
   for (const auto& i : local) ids.push_back(i.id);
-  CHECK(ids == std::vector<std::string>{"heat.small.np1", "heat.small.np1.restart", "heat.small.np2",
-                                        "heat.small.np2.restart", "heat.large.np1", "heat.large.np1.restart",
-                                        "heat.large.np2", "heat.large.np2.restart", "other.np1"});
+  CHECK(ids == std::vector<std::string>{"heat.small.np1", "heat.small.np1.restart5", "heat.small.np2",
+                                        "heat.small.np2.restart5", "heat.large.np1", "heat.large.np1.restart5",
+                                        "heat.large.np2", "heat.large.np2.restart5", "other.np1", "other.np1.restart3",
+                                        "other.np1.restart7"});
+  CHECK(local[1].restart_at == 5);
   CHECK(local[0].overrides == std::vector<std::string>{"nx=32", "ny=32", "end_time=0.001"});
   CHECK(local[0].baseline_name() == "heat.small");
   // Two partitions of "big"; "other" names no system and runs on the default partition.
   std::vector<std::string> skipped;
   const auto big = expand(s, "big", "gpu", {}, &skipped);
-  CHECK(big.size() == 17);
+  CHECK(big.size() == 19);
   CHECK(skipped.empty());
   const auto nowhere = expand(s, "elsewhere", "p", {"heat"}, &skipped);
   CHECK(nowhere.empty());
@@ -199,7 +202,7 @@ TEST_CASE("suite errors name the file, line and key", "[regress][suite]") {
   CHECK_THAT(err(head + "[[case.check]]\nvalue = \"json:d.json:x\"\nagainst = \"ranks\"\nmax = 1\nreason = \"r\"\n"),
              ContainsSubstring("bounds (min, max, above, below, abs_max) belong to checks without"));
   CHECK_THAT(err(head + "[[case.check]]\nvalue = \"json:d.json:x\"\nagainst = \"restart\"\nreason = \"r\"\n"),
-             ContainsSubstring("against = \"restart\" needs restart_at > 0"));
+             ContainsSubstring("against = \"restart\" needs restart_at steps"));
   CHECK_THAT(err(head + "[[case.check]]\nvalue = \"json:d.json:x\"\nagainst = \"sideways\"\nreason = \"r\"\n"),
              ContainsSubstring("allowed: \"\" (bounds only), baseline, ranks, restart, case:NAME"));
   CHECK_THAT(err(head + "[[case.check]]\nvalue = \"file:out.data\"\nagainst = \"baseline\"\nbitwise = true\n"
