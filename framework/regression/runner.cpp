@@ -333,6 +333,8 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
         q.overrides.push_back("run.max_steps=" + std::to_string(at));
         q.overrides.push_back("run.checkpoint_every=" + std::to_string(at));
       } else if (p.inst.restart) {
+        // The continued run keeps checkpointing as its first part did.
+        q.overrides.push_back("run.checkpoint_every=" + std::to_string(at));
         q.overrides.push_back("run.restart=" + (p.results / "checkpoint.h5").string());
         const long max_steps = p.input.get_int("run.max_steps");
         if (max_steps > 0) q.overrides.push_back("run.max_steps=" + std::to_string(max_steps - at));
