@@ -172,10 +172,23 @@ void run_wave(std::vector<Job*>& wave, std::vector<Planned>& planned, const std:
   for (Job* job : wave) {
     if (job->submitted) waiting.push_back(job);
   }
+  using clock = std::chrono::steady_clock;
+  auto last_said = clock::now();
   while (!waiting.empty()) {
     std::this_thread::sleep_for(std::chrono::duration<double>(interval));
     interval = std::min(30.0, interval * 1.5);
     sched::reconcile_jobs(ledger, "");
+    // Say now and then what the suite waits for: a queue can hold jobs for hours.
+    if (progress && clock::now() - last_said > std::chrono::minutes(5)) {
+      last_said = clock::now();
+      int pending = 0;
+      for (Job* job : waiting) {
+        if (auto r = ledger.find_job(job->record.id); r && r->state != "running") ++pending;
+      }
+      *progress << fmt::format("waiting for {} job(s): {} not started yet, {} running\n", waiting.size(), pending,
+                               waiting.size() - static_cast<std::size_t>(pending));
+      progress->flush();
+    }
     std::vector<Job*> still;
     for (Job* job : waiting) {
       if (auto r = ledger.find_job(job->record.id)) job->record = *r;
