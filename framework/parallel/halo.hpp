@@ -4,11 +4,11 @@
 
 #include <Kokkos_Core.hpp>
 #include <array>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/mpi_buffers.hpp>
 
 namespace gosok {
 
@@ -25,17 +25,16 @@ namespace gosok {
 ///
 /// The object is built once per grid: it owns a duplicated communicator and persistent
 /// pack buffers for up to `max_fields` fields; `exchange` allocates nothing. A single rank
-/// runs the same path (sending to itself across a periodic boundary). When the memory
-/// space is not host-accessible the buffers are staged through host mirrors unless MPI is
-/// GPU-aware (GOSOK_GPU_AWARE_MPI=1).
+/// runs the same path (sending to itself across a periodic boundary). `buffers` says how
+/// the pack buffers reach MPI: directly, or staged through pinned host memory (see
+/// MpiBufferPolicy); only the packed faces cross between host and device, never a field.
 template <class MemorySpace>
 class GridHalo2D {
  public:
   using field_type = Kokkos::View<double**, Kokkos::LayoutRight, MemorySpace>;
-  using buffer_type = Kokkos::View<double*, MemorySpace>;
-  using host_buffer_type = typename buffer_type::HostMirror;
+  using buffer_type = MpiBuffer<MemorySpace>;
 
-  GridHalo2D(const CartDecomposition<2>& decomp, int width, int max_fields)
+  GridHalo2D(const CartDecomposition<2>& decomp, int width, int max_fields, const MpiBufferPolicy& buffers)
       : m_nx(decomp.extent(0)), m_ny(decomp.extent(1)), m_width(width), m_max_fields(max_fields) {
     MPI_Comm_dup(decomp.comm(), &m_comm);
     for (int d = 0; d < 2; ++d) {
@@ -47,14 +46,9 @@ class GridHalo2D {
                                "; use fewer ranks or a larger grid");
     }
     const long len = max_fields * width * std::max(m_ny, m_nx + 2L * width);
-    const char* env = std::getenv("GOSOK_GPU_AWARE_MPI");
-    const bool host_space = Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemorySpace>::accessible;
-    m_stage = !host_space && !(env && std::string(env) == "1");
     for (int s = 0; s < 2; ++s) {
-      m_send[s] = buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::halo::send"), len);
-      m_recv[s] = buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::halo::recv"), len);
-      m_send_host[s] = Kokkos::create_mirror_view(m_send[s]);
-      m_recv_host[s] = Kokkos::create_mirror_view(m_recv[s]);
+      m_send[s] = buffer_type("gosok::halo::send", buffers, len);
+      m_recv[s] = buffer_type("gosok::halo::recv", buffers, len);
     }
   }
   ~GridHalo2D() {
@@ -101,7 +95,7 @@ class GridHalo2D {
 
     for (int s = 0; s < 2; ++s) {
       if (m_neighbor[d][s] == MPI_PROC_NULL) continue;
-      auto buf = m_send[s];
+      auto buf = m_send[s].view();
       const long layer0 = s == 0 ? w : n;
       Kokkos::parallel_for(
           "gosok::halo::pack", range, KOKKOS_LAMBDA(const int f, const long l, const long a) {
@@ -115,23 +109,22 @@ class GridHalo2D {
     int nreq = 0;
     for (int s = 0; s < 2; ++s) {
       if (m_neighbor[d][s] == MPI_PROC_NULL) continue;
-      double* rbuf = m_stage ? m_recv_host[s].data() : m_recv[s].data();
       // The message from my low neighbour was sent to its high side (tag s^1 there).
-      MPI_Irecv(rbuf, static_cast<int>(len), MPI_DOUBLE, m_neighbor[d][s], 2 * d + (1 - s), m_comm, &req[nreq++]);
+      MPI_Irecv(m_recv[s].incoming(0), static_cast<int>(len), MPI_DOUBLE, m_neighbor[d][s], 2 * d + (1 - s), m_comm,
+                &req[nreq++]);
     }
     for (int s = 0; s < 2; ++s) {
       if (m_neighbor[d][s] == MPI_PROC_NULL) continue;
-      if (m_stage) Kokkos::deep_copy(m_send_host[s], m_send[s]);
-      double* sbuf = m_stage ? m_send_host[s].data() : m_send[s].data();
-      MPI_Isend(sbuf, static_cast<int>(len), MPI_DOUBLE, m_neighbor[d][s], 2 * d + s, m_comm, &req[nreq++]);
+      MPI_Isend(m_send[s].outgoing(0, len), static_cast<int>(len), MPI_DOUBLE, m_neighbor[d][s], 2 * d + s, m_comm,
+                &req[nreq++]);
     }
     const int rc = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) throw std::runtime_error("gosok::halo: MPI_Waitall failed");
 
     for (int s = 0; s < 2; ++s) {
       if (m_neighbor[d][s] == MPI_PROC_NULL) continue;
-      if (m_stage) Kokkos::deep_copy(m_recv[s], m_recv_host[s]);
-      auto buf = m_recv[s];
+      m_recv[s].arrived(0, len);
+      auto buf = m_recv[s].view();
       const long layer0 = s == 0 ? 0 : n + w;
       Kokkos::parallel_for(
           "gosok::halo::unpack", range, KOKKOS_LAMBDA(const int f, const long l, const long a) {
@@ -152,12 +145,9 @@ class GridHalo2D {
   long m_ny;
   int m_width;
   int m_max_fields;
-  bool m_stage = false;
   std::array<std::array<int, 2>, 2> m_neighbor{};
   std::array<buffer_type, 2> m_send;
   std::array<buffer_type, 2> m_recv;
-  std::array<host_buffer_type, 2> m_send_host;
-  std::array<host_buffer_type, 2> m_recv_host;
 };
 
 }  // namespace gosok

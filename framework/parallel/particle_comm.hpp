@@ -6,10 +6,10 @@
 #include <array>
 #include <cmath>
 #include <string>
-#include <vector>
 
 #include <gosok/core/error.hpp>
 #include <gosok/parallel/cart.hpp>
+#include <gosok/parallel/mpi_buffers.hpp>
 #include <gosok/parallel/particles.hpp>
 
 namespace gosok {
@@ -31,16 +31,22 @@ namespace gosok {
 /// Built once per run: it owns a duplicated communicator and persistent buffers that grow
 /// but are never freed between steps. A single rank takes the same path (it sends to
 /// itself across its periodic faces). Each sub-box must be at least `ghost_cutoff` long,
-/// so that one swap per direction suffices.
+/// so that one swap per direction suffices. Particles stay in MemorySpace throughout: only
+/// the packed messages reach MPI, directly or staged through pinned host memory as
+/// `buffers` says (MpiBufferPolicy).
 template <class MemorySpace>
 class ParticleComm {
  public:
   using particles_type = Particles<MemorySpace>;
-  using buffer_type = Kokkos::View<double*, MemorySpace>;
+  using buffer_type = MpiBuffer<MemorySpace>;
   using index_type = Kokkos::View<int*, MemorySpace>;
 
-  ParticleComm(const CartDecomposition<3>& topology, const Box3& box, double ghost_cutoff)
-      : m_box(box), m_cutoff(ghost_cutoff) {
+  ParticleComm(const CartDecomposition<3>& topology, const Box3& box, double ghost_cutoff,
+               const MpiBufferPolicy& buffers)
+      : m_box(box),
+        m_cutoff(ghost_cutoff),
+        m_send("gosok::particle_comm::send", buffers),
+        m_recv("gosok::particle_comm::recv", buffers) {
     MPI_Comm_dup(topology.comm(), &m_comm);
     for (int d = 0; d < 3; ++d) {
       m_dims[d] = topology.dims(d);
@@ -57,9 +63,6 @@ class ParticleComm {
                          "a larger system");
       }
     }
-    const char* env = std::getenv("GOSOK_GPU_AWARE_MPI");
-    const bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemorySpace>::accessible;
-    m_stage = !host && !(env && std::string(env) == "1");
   }
   ~ParticleComm() {
     if (m_comm != MPI_COMM_NULL) MPI_Comm_free(&m_comm);
@@ -134,7 +137,7 @@ class ParticleComm {
         sw.from = m_neighbor[d][1 - s];
 
         reserve_buffers(nsend * stride);
-        auto buf = m_send;
+        auto buf = m_send.view();
         auto type = p.type;
         auto id = p.id;
         const double sx = sw.shift[0], sy = sw.shift[1], sz = sw.shift[2];
@@ -156,7 +159,7 @@ class ParticleComm {
         auto xr = p.x;
         auto tr = p.type;
         auto ir = p.id;
-        auto rbuf = m_recv;
+        auto rbuf = m_recv.view();
         const long first = sw.first;
         Kokkos::parallel_for(
             "gosok::particle_comm::unpack_ghosts", Kokkos::RangePolicy<Exec>(exec, 0, sw.nrecv),
@@ -180,7 +183,7 @@ class ParticleComm {
       Swap& sw = m_swaps[k];
       auto x = p.x;
       auto list = sw.send;
-      auto buf = m_send;
+      auto buf = m_send.view();
       const double sx = sw.shift[0], sy = sw.shift[1], sz = sw.shift[2];
       Kokkos::parallel_for(
           "gosok::particle_comm::pack_positions", Kokkos::RangePolicy<Exec>(exec, 0, sw.nsend),
@@ -191,7 +194,7 @@ class ParticleComm {
             buf(3 * n + 2) = x(i, 2) + sz;
           });
       sendrecv(exec, 3 * sw.nsend, sw.to, 3 * sw.nrecv, sw.from);
-      auto rbuf = m_recv;
+      auto rbuf = m_recv.view();
       const long first = sw.first;
       Kokkos::parallel_for(
           "gosok::particle_comm::unpack_positions", Kokkos::RangePolicy<Exec>(exec, 0, sw.nrecv),
@@ -210,7 +213,7 @@ class ParticleComm {
     for (int k = 5; k >= 0; --k) {
       Swap& sw = m_swaps[k];
       auto f = p.f;
-      auto buf = m_send;
+      auto buf = m_send.view();
       const long first = sw.first;
       Kokkos::parallel_for(
           "gosok::particle_comm::pack_forces", Kokkos::RangePolicy<Exec>(exec, 0, sw.nrecv),
@@ -220,7 +223,7 @@ class ParticleComm {
             buf(3 * n + 2) = f(first + n, 2);
           });
       sendrecv(exec, 3 * sw.nrecv, sw.from, 3 * sw.nsend, sw.to);
-      auto rbuf = m_recv;
+      auto rbuf = m_recv.view();
       auto list = sw.send;
       // A particle appears at most once per send list, so this is free of races.
       Kokkos::parallel_for(
@@ -285,10 +288,8 @@ class ParticleComm {
     const double lo = m_box.lo[d];
     const double scale = dims / m_box.length(d);
     auto x = p.x;
-    if (static_cast<long>(m_leave.extent(0)) < n + 1) {
-      m_leave = index_type("gosok::particle_comm::leave", n + n / 2 + 16);
-      m_keep = index_type("gosok::particle_comm::keep", n + n / 2 + 16);
-    }
+    grow(m_leave, n, "gosok::particle_comm::leave");
+    grow(m_keep, n, "gosok::particle_comm::keep");
     auto leave = m_leave;
     auto keep = m_keep;
     long nleave = 0;
@@ -316,36 +317,31 @@ class ParticleComm {
         },
         nkeep);
     reserve_buffers(nleave * width);
-    pack_rows(exec, p, leave, nleave, m_send, 0);
+    pack_rows(exec, p, leave, nleave, m_send.view(), 0);
     // Compact the staying particles through the receive buffer (no extra arrays).
     reserve_buffers(nkeep * width);
-    pack_rows(exec, p, keep, nkeep, m_recv, 0);
-    unpack_rows(exec, p, m_recv, 0, nkeep, 0);
+    pack_rows(exec, p, keep, nkeep, m_recv.view(), 0);
+    unpack_rows(exec, p, m_recv.view(), 0, nkeep, 0);
     p.n_owned = nkeep;
 
     // Send the leavers to both neighbours (one, when both are the same rank); each keeps
-    // those that are now inside its slab.
+    // those that are now inside its slab. Both sides' arrivals land one after the other in
+    // the receive buffer, on the device: the particles never pass through the host.
     const int nsides = dims == 2 ? 1 : 2;
-    std::vector<double> received;
+    std::array<long, 2> nrecv{0, 0};
+    for (int s = 0; s < nsides; ++s) nrecv[s] = exchange_counts(nleave, m_neighbor[d][s], m_neighbor[d][1 - s]);
+    const long nin = nrecv[0] + nrecv[1];
+    reserve_buffers(nin * width);
     for (int s = 0; s < nsides; ++s) {
-      const int to = m_neighbor[d][s];
-      const int from = m_neighbor[d][1 - s];
-      const long nrecv = exchange_counts(nleave, to, from);
-      reserve_buffers(nrecv * width);
-      sendrecv(exec, nleave * width, to, nrecv * width, from);
-      // Append to a host copy: the send buffer is needed again for the second side.
-      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
-                                                      Kokkos::subview(m_recv, std::make_pair(0L, nrecv * width)));
-      received.insert(received.end(), host.data(), host.data() + nrecv * width);
+      sendrecv(exec, nleave * width, m_neighbor[d][s], nrecv[s] * width, m_neighbor[d][1 - s],
+               s == 0 ? 0 : nrecv[0] * width);
     }
-    const long nin = static_cast<long>(received.size()) / width;
     if (nin == 0) return;
-    Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> host_in(received.data(),
-                                                                                              received.size());
-    buffer_type in("gosok::particle_comm::incoming", received.size());
-    Kokkos::deep_copy(in, host_in);
-    // Keep only the rows inside this slab, in arrival order.
-    index_type take("gosok::particle_comm::take", nin);
+    // Keep only the rows inside this slab, in arrival order; gather them into the send
+    // buffer, which is free again once the messages are out.
+    grow(m_leave, nin, "gosok::particle_comm::leave");
+    auto take = m_leave;
+    auto in = m_recv.view();
     long ntake = 0;
     Kokkos::parallel_scan(
         "gosok::particle_comm::select_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, nin),
@@ -358,7 +354,7 @@ class ParticleComm {
           }
         },
         ntake);
-    buffer_type kept("gosok::particle_comm::arrivals", ntake * width);
+    auto kept = m_send.view();
     Kokkos::parallel_for(
         "gosok::particle_comm::gather_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, ntake),
         KOKKOS_LAMBDA(const long k) {
@@ -370,8 +366,8 @@ class ParticleComm {
   }
 
   template <class Exec>
-  void pack_rows(const Exec& exec, const particles_type& p, const index_type& rows, long count, const buffer_type& buf,
-                 long offset) const {
+  void pack_rows(const Exec& exec, const particles_type& p, const index_type& rows, long count,
+                 const typename buffer_type::view_type& buf, long offset) const {
     const int width = row_width(p);
     const int we = p.extra_width();
     auto x = p.x;
@@ -396,8 +392,8 @@ class ParticleComm {
   }
 
   template <class Exec>
-  void unpack_rows(const Exec& exec, particles_type& p, const buffer_type& buf, long offset, long count,
-                   long dest) const {
+  void unpack_rows(const Exec& exec, particles_type& p, const typename buffer_type::view_type& buf, long offset,
+                   long count, long dest) const {
     const int width = row_width(p);
     const int we = p.extra_width();
     auto x = p.x;
@@ -422,17 +418,15 @@ class ParticleComm {
   }
 
   void reserve_buffers(long n) {
-    if (n <= static_cast<long>(m_send.extent(0)) && n <= static_cast<long>(m_recv.extent(0))) return;
-    const long c = n + n / 2 + 64;
     // The send buffer may hold packed data that must survive (migration packs before it
-    // learns the receive size), so it is resized with its contents.
-    if (static_cast<long>(m_send.extent(0)) < c) Kokkos::resize(m_send, c);
-    if (static_cast<long>(m_recv.extent(0)) < c) {
-      m_recv = buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::particle_comm::recv"), c);
-    }
-    if (m_stage) {
-      m_send_host = Kokkos::create_mirror_view(m_send);
-      m_recv_host = Kokkos::create_mirror_view(m_recv);
+    // learns the receive size), so it grows with its contents.
+    m_send.reserve(n, true);
+    m_recv.reserve(n, false);
+  }
+
+  static void grow(index_type& list, long n, const std::string& label) {
+    if (static_cast<long>(list.extent(0)) < n + 1) {
+      list = index_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, label), n + n / 2 + 16);
     }
   }
 
@@ -443,24 +437,15 @@ class ParticleComm {
     return nrecv;
   }
 
+  /// Sends the first `nsend` values of the send buffer to `to` and receives `nrecv` values
+  /// from `from` into the receive buffer at `offset`.
   template <class Exec>
-  void sendrecv(const Exec& exec, long nsend, int to, long nrecv, int from) {
+  void sendrecv(const Exec& exec, long nsend, int to, long nrecv, int from, long offset = 0) {
     exec.fence();
-    const double* out = m_send.data();
-    double* in = m_recv.data();
-    if (m_stage) {
-      Kokkos::deep_copy(Kokkos::subview(m_send_host, std::make_pair(0L, nsend)),
-                        Kokkos::subview(m_send, std::make_pair(0L, nsend)));
-      out = m_send_host.data();
-      in = m_recv_host.data();
-    }
-    check(MPI_Sendrecv(out, static_cast<int>(nsend), MPI_DOUBLE, to, 12, in, static_cast<int>(nrecv), MPI_DOUBLE, from,
-                       12, m_comm, MPI_STATUS_IGNORE),
+    check(MPI_Sendrecv(m_send.outgoing(0, nsend), static_cast<int>(nsend), MPI_DOUBLE, to, 12, m_recv.incoming(offset),
+                       static_cast<int>(nrecv), MPI_DOUBLE, from, 12, m_comm, MPI_STATUS_IGNORE),
           "data");
-    if (m_stage) {
-      Kokkos::deep_copy(Kokkos::subview(m_recv, std::make_pair(0L, nrecv)),
-                        Kokkos::subview(m_recv_host, std::make_pair(0L, nrecv)));
-    }
+    m_recv.arrived(offset, nrecv);
   }
 
   static void check(int status, const char* what) {
@@ -477,9 +462,7 @@ class ParticleComm {
   std::array<std::array<int, 2>, 3> m_neighbor{};
   std::array<Swap, 6> m_swaps{};
   buffer_type m_send, m_recv;
-  typename buffer_type::HostMirror m_send_host, m_recv_host;
   index_type m_leave, m_keep;
-  bool m_stage = false;
 };
 
 }  // namespace gosok

@@ -58,18 +58,72 @@ struct Particles {
     extra = extra_type("gosok::particles::extra", capacity, extra_width);
   }
 
-  /// Host copies of the arrays a workload fills when it places particles (x, v, image,
-  /// type, id, extra; forces are computed, not placed). Fill rows [0, n), then upload().
+  /// Host copies of the particle arrays. A workload fills rows [0, n) of x, v, image, type,
+  /// id and extra when it places particles, then upload()s them (forces are computed, not
+  /// placed); download() gives the owned rows back for output and checkpoints.
   struct HostArrays {
-    typename vec_type::HostMirror x, v;
+    typename vec_type::HostMirror x, v, f;
     typename ivec_type::HostMirror image;
     typename int_type::HostMirror type;
     typename id_type::HostMirror id;
     typename extra_type::HostMirror extra;
   };
   HostArrays host_arrays() const {
-    return {Kokkos::create_mirror_view(x),    Kokkos::create_mirror_view(v),  Kokkos::create_mirror_view(image),
-            Kokkos::create_mirror_view(type), Kokkos::create_mirror_view(id), Kokkos::create_mirror_view(extra)};
+    return {Kokkos::create_mirror_view(x),     Kokkos::create_mirror_view(v),    Kokkos::create_mirror_view(f),
+            Kokkos::create_mirror_view(image), Kokkos::create_mirror_view(type), Kokkos::create_mirror_view(id),
+            Kokkos::create_mirror_view(extra)};
+  }
+
+  /// The first `n` rows of every array on the host. In host memory these are the arrays
+  /// themselves; in device memory one kernel packs the rows into one buffer, which crosses
+  /// to the host in one copy (not a transfer per array of its whole capacity).
+  HostArrays download(long n) const {
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemorySpace>::accessible) {
+      return {x, v, f, image, type, id, extra};
+    } else {
+      const int we = extra_width();
+      const int width = 14 + we;  // x, v, f, image: 3 each; type, id; extra
+      Kokkos::View<double**, Kokkos::LayoutRight, MemorySpace> packed(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::particles::download"), n, width);
+      auto px = x, pv = v, pf = f;
+      auto pimage = image;
+      auto ptype = type;
+      auto pid = id;
+      auto pextra = extra;
+      using exec = typename MemorySpace::execution_space;
+      Kokkos::parallel_for(
+          "gosok::particles::pack_download", Kokkos::RangePolicy<exec>(0, n), KOKKOS_LAMBDA(const long i) {
+            for (int c = 0; c < 3; ++c) {
+              packed(i, c) = px(i, c);
+              packed(i, 3 + c) = pv(i, c);
+              packed(i, 6 + c) = pf(i, c);
+              packed(i, 9 + c) = static_cast<double>(pimage(i, c));
+            }
+            packed(i, 12) = static_cast<double>(ptype(i));
+            packed(i, 13) = static_cast<double>(pid(i));  // exact up to 2^53
+            for (int c = 0; c < we; ++c) packed(i, 14 + c) = static_cast<double>(pextra(i, c));
+          });
+      const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), packed);
+      HostArrays h{typename vec_type::HostMirror("gosok::particles::x", n),
+                   typename vec_type::HostMirror("gosok::particles::v", n),
+                   typename vec_type::HostMirror("gosok::particles::f", n),
+                   typename ivec_type::HostMirror("gosok::particles::image", n),
+                   typename int_type::HostMirror("gosok::particles::type", n),
+                   typename id_type::HostMirror("gosok::particles::id", n),
+                   typename extra_type::HostMirror("gosok::particles::extra", n, we)};
+      for (long i = 0; i < n; ++i) {
+        for (int c = 0; c < 3; ++c) {
+          h.x(i, c) = host(i, c);
+          h.v(i, c) = host(i, 3 + c);
+          h.f(i, c) = host(i, 6 + c);
+          h.image(i, c) = static_cast<int>(host(i, 9 + c));
+        }
+        h.type(i) = static_cast<int>(host(i, 12));
+        h.id(i) = static_cast<long>(host(i, 13));
+        for (int c = 0; c < we; ++c) h.extra(i, c) = static_cast<long>(host(i, 14 + c));
+      }
+      return h;
+    }
   }
   /// Copies `h` into the particle arrays; its first `n` rows become the owned particles and
   /// there are no ghosts until the next exchange.

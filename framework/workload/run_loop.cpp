@@ -56,7 +56,17 @@ std::string format_seconds(double s) {
 }  // namespace
 
 int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input) {
-  RunContext ctx{runtime, input, std::filesystem::path(input.get_string("run.output_dir")), info.name};
+  RunContext ctx{
+      runtime, input, std::filesystem::path(input.get_string("run.output_dir")), info.name,
+      MpiBufferPolicy::choose_for<Kokkos::DefaultExecutionSpace::memory_space>(input.get_string("run.mpi_buffers"))};
+  // Worth a line where it matters: fields in device memory.
+  constexpr bool device_fields =
+      !Kokkos::SpaceAccessibility<Kokkos::HostSpace, Kokkos::DefaultExecutionSpace::memory_space>::accessible;
+  if (device_fields) {
+    log().info("MPI buffers: {}", ctx.mpi_buffers.describe());
+  } else {
+    log().debug("MPI buffers: {}", ctx.mpi_buffers.describe());
+  }
   ctx.segments = {{0, runtime.size()}};
   if (runtime.rank() == 0) {
     std::filesystem::create_directories(ctx.output_dir);

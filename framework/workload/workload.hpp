@@ -11,13 +11,15 @@
 #include <gosok/core/error.hpp>
 #include <gosok/core/run_segment.hpp>
 #include <gosok/core/runtime.hpp>
+#include <gosok/parallel/mpi_buffers.hpp>
 #include <gosok/workload/input.hpp>
 
 namespace gosok {
 
 /// What a workload sees while it runs: the runtime (communicator, timers), its resolved
-/// input, the output folder, and the loop's clock. `step` and `time` are owned by the run
-/// loop's caller: a workload advances `time` in step() and the loop counts steps.
+/// input, the output folder, how its communication objects hand buffers to MPI, and the
+/// loop's clock. `step` and `time` are owned by the run loop's caller: a workload advances
+/// `time` in step() and the loop counts steps.
 /// `segments` is the run's history for provenance: the loop starts it as one segment on
 /// this rank count; read_checkpoint replaces it with the checkpoint's segments continued
 /// (continue_segments(read_segments(file), step, ranks)).
@@ -26,6 +28,8 @@ struct RunContext {
   const Input& input;
   std::filesystem::path output_dir;
   std::string workload_name;
+  /// From run.mpi_buffers; give it to every GridHalo2D and ParticleComm the workload builds.
+  MpiBufferPolicy mpi_buffers;
   long step = 0;
   double time = 0.0;
   std::vector<RunSegment> segments{};

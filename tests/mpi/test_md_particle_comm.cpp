@@ -43,7 +43,7 @@ TEST_CASE("particle comm and half neighbour list agree with brute force", "[md][
     }
   }
   gosok::CartDecomposition<3> cart(world, {1L << 20, 1L << 20, 1L << 20}, {true, true, true});
-  gosok::ParticleComm<Space> comm(cart, box, cutoff);
+  gosok::ParticleComm<Space> comm(cart, box, cutoff, gosok::MpiBufferPolicy::direct("host memory"));
   gosok::Particles<Space> p(16, 2);
   // Rank 0 starts with everything; the others with nothing.
   if (rank == 0) {

@@ -358,7 +358,7 @@ void MolecularDynamics::configure(RunContext& ctx, const Box3& box, int atom_typ
   m_cart = std::make_unique<CartDecomposition<3>>(m_world, std::array<long, 3>{big, big, big},
                                                   std::array<bool, 3>{true, true, true});
   const double ghost = m_cutmax + m_skin;
-  m_comm = std::make_unique<Comm>(*m_cart, box, ghost);
+  m_comm = std::make_unique<Comm>(*m_cart, box, ghost, ctx.mpi_buffers);
   m_list = std::make_unique<NeighborList>(box, m_comm->sub_box(), ghost, ghost);
   const long guess = natoms / m_cart->size() + 64;
   m_p = ParticleArrays(guess * 2, topo.width());
@@ -869,11 +869,11 @@ void MolecularDynamics::write_frame(const RunContext& ctx) {
   m_last_frame = ctx.step;
   ++m_frames;
   const long n = m_p.n_owned;
-  auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.x);
-  auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.v);
-  auto im = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.image);
-  auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.type);
-  auto id = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.id);
+  const auto h = m_p.download(n);
+  const auto &x = h.x, &v = h.v;
+  const auto& im = h.image;
+  const auto& type = h.type;
+  const auto& id = h.id;
   std::vector<long> ids(static_cast<std::size_t>(n));
   std::vector<double> pos(static_cast<std::size_t>(3 * n)), vel(pos.size());
   std::vector<int> img(pos.size()), species(ids.size());
@@ -915,12 +915,12 @@ void MolecularDynamics::thermo_between_steps(const RunContext& ctx) {
 System MolecularDynamics::gather_system() const {
   const int width = 11 + m_topo.width();
   const long n = m_p.n_owned;
-  auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.x);
-  auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.v);
-  auto im = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.image);
-  auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.type);
-  auto id = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.id);
-  auto extra = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.extra);
+  const auto h = m_p.download(n);
+  const auto &x = h.x, &v = h.v;
+  const auto& im = h.image;
+  const auto& type = h.type;
+  const auto& id = h.id;
+  const auto& extra = h.extra;
   std::vector<double> rows;
   rows.reserve(static_cast<std::size_t>(n * width));
   for (long i = 0; i < n; ++i) {
@@ -986,14 +986,15 @@ void MolecularDynamics::write_checkpoint(RunContext& ctx, const std::filesystem:
   counts[static_cast<std::size_t>(ctx.runtime.rank())] = static_cast<double>(n);
   global_sum_inplace(m_world, counts);
 
-  auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.x);
-  auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.v);
-  auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.f);
-  auto xhold = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_xhold);
-  auto im = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.image);
-  auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.type);
-  auto id = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.id);
-  auto extra = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p.extra);
+  const auto h = m_p.download(n);
+  const auto &x = h.x, &v = h.v, &f = h.f;
+  const auto& im = h.image;
+  const auto& type = h.type;
+  const auto& id = h.id;
+  const auto& extra = h.extra;
+  // The positions at the last list build: owned rows only, one copy.
+  const auto xhold = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::subview(m_xhold, std::make_pair(0L, n), Kokkos::ALL));
   // Per-atom rows: id, type, image 3, extra w (exact in doubles up to 2^53).
   const int iw = 5 + w;
   std::vector<double> ints(static_cast<std::size_t>(n * iw));

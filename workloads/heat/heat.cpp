@@ -92,7 +92,7 @@ void Heat::setup(RunContext& ctx, bool restarting) {
 
   m_decomp = std::make_unique<CartDecomposition<2>>(ctx.runtime.comm(), std::array<long, 2>{m_nx, m_ny},
                                                     std::array<bool, 2>{true, true});
-  m_halo = std::make_unique<GridHalo2D<memory_space>>(*m_decomp, 1, 1);
+  m_halo = std::make_unique<GridHalo2D<memory_space>>(*m_decomp, 1, 1, ctx.mpi_buffers);
   const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
   m_u = Field("heat::u", ly + 2, lx + 2);
   m_next = Field("heat::next", ly + 2, lx + 2);

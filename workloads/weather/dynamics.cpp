@@ -114,7 +114,7 @@ struct Update {
 
 }  // namespace
 
-Dynamics::Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info) {
+Dynamics::Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info, const MpiBufferPolicy& mpi_buffers) {
   m_grid.nx_glob = decomp.global(0);
   m_grid.nz_glob = decomp.global(1);
   m_grid.nx = decomp.extent(0);
@@ -133,7 +133,7 @@ Dynamics::Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info) {
   m_tmp = StateView("weather::state_tmp", num_vars, nz + 2 * halo, nx + 2 * halo);
   m_flux_x = FluxView("weather::flux_x", num_vars, nz, nx + 1);
   m_flux_z = FluxView("weather::flux_z", num_vars, nz + 1, nx);
-  m_halo = std::make_unique<GridHalo2D<memory_space>>(decomp, halo, num_vars);
+  m_halo = std::make_unique<GridHalo2D<memory_space>>(decomp, halo, num_vars, mpi_buffers);
   // On a CPU, flux and update kernels run on blocks of rows whose fluxes and state (about
   // 128 bytes per cell) stay in a 256 KiB share of the cache between the two kernels; on a
   // device one block covers the grid, so each kernel is one launch.
@@ -314,31 +314,34 @@ LocalTotals Dynamics::local_totals() const {
   return t;
 }
 
-OutputFields Dynamics::output_fields() const {
+OutputFields Dynamics::output_fields() {
   const long nx = m_grid.nx, nz = m_grid.nz;
-  using Device = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>;
-  Device d_dens("weather::out_dens", nz, nx), d_u("weather::out_uwnd", nz, nx), d_w("weather::out_wwnd", nz, nx),
-      d_th("weather::out_theta", nz, nx), d_rho("weather::out_density", nz, nx), d_pt("weather::out_pt", nz, nx);
+  // One buffer for the six output variables, computed on the device, copied in one piece.
+  constexpr int output_vars = 6;
+  if (m_out.extent(0) == 0) {
+    m_out = StateView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "weather::output_fields"), output_vars, nz, nx);
+    m_out_host = Kokkos::create_mirror_view(m_out);
+  }
+  auto out = m_out;
   auto q = m_case.state;
   auto dens_cell = m_case.dens_cell, rhot_cell = m_case.rhot_cell;
   for_each_cell(
       "weather::output_fields", exec_space(), 0, nz, 0, nx, KOKKOS_LAMBDA(const long k, const long i) {
         const long kk = k + halo, ii = i + halo;
         const double r = q(dens, kk, ii) + dens_cell(kk);
-        d_dens(k, i) = q(dens, kk, ii);
-        d_u(k, i) = q(umom, kk, ii) / r;
-        d_w(k, i) = q(wmom, kk, ii) / r;
-        d_th(k, i) = (q(rhot, kk, ii) + rhot_cell(kk)) / r - rhot_cell(kk) / dens_cell(kk);
-        d_rho(k, i) = r;
-        d_pt(k, i) = (q(rhot, kk, ii) + rhot_cell(kk)) / r;
+        out(0, k, i) = q(dens, kk, ii);
+        out(1, k, i) = q(umom, kk, ii) / r;
+        out(2, k, i) = q(wmom, kk, ii) / r;
+        out(3, k, i) = (q(rhot, kk, ii) + rhot_cell(kk)) / r - rhot_cell(kk) / dens_cell(kk);
+        out(4, k, i) = r;
+        out(5, k, i) = (q(rhot, kk, ii) + rhot_cell(kk)) / r;
       });
   exec_space().fence();
-  return OutputFields{Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_dens),
-                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_u),
-                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_w),
-                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_th),
-                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_rho),
-                      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d_pt)};
+  Kokkos::deep_copy(m_out_host, m_out);
+  using Kokkos::ALL;
+  return OutputFields{Kokkos::subview(m_out_host, 0, ALL, ALL), Kokkos::subview(m_out_host, 1, ALL, ALL),
+                      Kokkos::subview(m_out_host, 2, ALL, ALL), Kokkos::subview(m_out_host, 3, ALL, ALL),
+                      Kokkos::subview(m_out_host, 4, ALL, ALL), Kokkos::subview(m_out_host, 5, ALL, ALL)};
 }
 
 Dynamics::HostState Dynamics::owned_state() const {

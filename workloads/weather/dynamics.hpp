@@ -36,7 +36,8 @@ struct LocalTotals {
   double non_finite = 0;  // cells holding a NaN or an infinity
 };
 
-/// Host copies of this rank's owned cells, (k, i), for output.
+/// Host views of this rank's owned cells, (k, i), for output; valid until the next
+/// Dynamics::output_fields() call, which reuses their memory.
 struct OutputFields {
   using Host = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace>;
   Host dens;                   // rho' (kg/m^3)
@@ -52,8 +53,8 @@ class Dynamics {
   using HostState = Kokkos::View<double***, Kokkos::LayoutRight, Kokkos::HostSpace>;
 
   /// Sets up the grid of this rank and the case's initial state. `decomp` must outlive
-  /// this object (the halo exchange keeps its neighbours).
-  Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info);
+  /// this object (the halo exchange keeps its neighbours); `mpi_buffers` goes to the halo.
+  Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info, const MpiBufferPolicy& mpi_buffers);
 
   const Grid& grid() const { return m_grid; }
   /// The stable step for the assumed maximum wave speed: min(dx, dz) / 450 m/s * 1.5.
@@ -70,7 +71,9 @@ class Dynamics {
   double inflow_mass() const { return m_inflow_mass; }
   void set_inflow_mass(double mass) { m_inflow_mass = mass; }
 
-  OutputFields output_fields() const;
+  /// The output variables of the owned cells, computed on the device into one buffer that
+  /// crosses to the host in one copy.
+  OutputFields output_fields();
   /// The owned cells of the prognostic state, (var, k, i), for checkpoints.
   HostState owned_state() const;
   void set_owned_state(const HostState& state);
@@ -89,6 +92,8 @@ class Dynamics {
   StateView m_tmp;
   FluxView m_flux_x;
   FluxView m_flux_z;
+  StateView m_out;                   // output variables (var, k, i) of the owned cells
+  StateView::HostMirror m_out_host;  // its host twin (the same memory on a CPU build)
   std::unique_ptr<GridHalo2D<memory_space>> m_halo;
   double m_inflow_mass = 0;
   long m_block_rows = 1;  // rows per flux + update block (see the constructor)

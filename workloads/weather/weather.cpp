@@ -102,7 +102,7 @@ void Weather::setup(RunContext& ctx, bool restarting) {
     throw InputError(
         fmt::format("weather: nx = {}, nz = {} on {} ranks: {}", m_nx, m_nz, ctx.runtime.size(), e.what()));
   }
-  m_dynamics = std::make_unique<Dynamics>(*m_decomp, info);
+  m_dynamics = std::make_unique<Dynamics>(*m_decomp, info, ctx.mpi_buffers);
   m_dt = m_dynamics->stable_dt();
   m_output_path = ctx.output_dir / output_name;
   m_series = DiagnosticsSeries(ctx.output_dir / diagnostics_name,
