@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include <gosok/core/error.hpp>
+#include <gosok/core/gpu_energy.hpp>
 #include <gosok/core/version.hpp>
 #include <gosok/io/atomic_file.hpp>
 #include <gosok/workload/workload.hpp>
@@ -47,6 +49,23 @@ void write_timers(Runtime& runtime, const WorkloadInfo& info, const Input& input
   write_text_atomically(ctx.output_dir / "timers.json", j.dump(2) + "\n");
 }
 
+/// Adds the run's energy to diagnostics.json under "energy" (creating the file when the
+/// workload wrote none), so that the ledger and the regression harness find it beside the
+/// workload's own diagnostics. Rank 0 only.
+void record_energy(const std::filesystem::path& output_dir, const RunEnergy& energy) {
+  const auto path = output_dir / "diagnostics.json";
+  nlohmann::json doc = nlohmann::json::object();
+  if (std::ifstream in(path); in) {
+    doc = nlohmann::json::parse(in, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      log().warn("{} is not a JSON object; the run's energy is not recorded there", path.string());
+      return;
+    }
+  }
+  doc["energy"] = energy.to_json();
+  write_text_atomically(path, doc.dump(2) + "\n");
+}
+
 std::string format_seconds(double s) {
   if (s < 120) return fmt::format("{:.1f} s", s);
   if (s < 7200) return fmt::format("{:.1f} min", s / 60);
@@ -75,6 +94,7 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
                                                                       info.name + "\"\n" + input.to_toml());
   }
   MPI_Barrier(runtime.comm());
+  GpuEnergyMeter energy_meter(runtime.comm());
 
   using clock = std::chrono::steady_clock;
   const auto loop_start = clock::now();
@@ -164,6 +184,15 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const double wall = std::chrono::duration<double>(clock::now() - start).count();
   write_timers(runtime, info, input, ctx, steps_this_run,
                std::chrono::duration<double>(clock::now() - loop_start).count());
+  const RunEnergy energy = energy_meter.finish();
+  if (runtime.rank() == 0) {
+    record_energy(ctx.output_dir, energy);
+    if (energy.measured) {
+      log().info("energy of the run's GPUs: {}", energy.summary());
+    } else {
+      log().debug("energy of the run's GPUs: {}", energy.summary());
+    }
+  }
   log().info("{} finished: {} steps in {}, results in {}", info.name, steps_this_run, format_seconds(wall),
              ctx.output_dir.string());
   return status;
