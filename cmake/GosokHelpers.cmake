@@ -8,15 +8,22 @@ endif()
 # Code generation for the CPU that builds gosok. A supercomputer builds per partition, and
 # the kernels (weather's fluxes above all) vectorise only with the machine's vector unit:
 # the portable default x86-64 code runs the weather benchmark at a quarter of the speed.
-# Set GOSOK_ARCH_FLAGS="" for a binary that runs on any x86-64. Applied to every gosok
-# target alike, so that inline Kokkos code is compiled one way throughout.
+# Set GOSOK_ARCH_FLAGS="" for a binary that runs on any x86-64. With a host-only Kokkos
+# every gosok target gets them alike, so that inline Kokkos code is compiled one way
+# throughout. With a device backend, targets whose code nvcc compiles (those of
+# gosok_uses_kokkos, or all of them when nvcc_wrapper is the project's compiler) get none:
+# nvcc hands host flags to its preprocessing of device code too, where -march=native's
+# AVX-512 intrinsic headers do not get through its front end, and their kernels run on the
+# device anyway. Host-only targets (configuration, the scheduler) keep them.
 set(GOSOK_ARCH_FLAGS "-march=native" CACHE STRING "CPU code-generation flags for gosok's own targets")
 separate_arguments(GOSOK_ARCH_FLAG_LIST NATIVE_COMMAND "${GOSOK_ARCH_FLAGS}")
 
 function(gosok_target_defaults target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${GOSOK_WARNING_FLAGS}>)
-  if(GOSOK_ARCH_FLAG_LIST AND NOT GOSOK_KOKKOS_LAUNCHER)
-    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${GOSOK_ARCH_FLAG_LIST}>)
+  if(GOSOK_ARCH_FLAG_LIST AND NOT GOSOK_NVCC_EVERYWHERE)
+    target_compile_options(
+      ${target} PRIVATE
+      $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<NOT:$<BOOL:$<TARGET_PROPERTY:GOSOK_DEVICE_CODE>>>>:${GOSOK_ARCH_FLAG_LIST}>)
   endif()
 endfunction()
 

@@ -6,7 +6,9 @@
 #include <sstream>
 
 #include <gosok/core/error.hpp>
+#include <gosok/core/gpu_energy.hpp>
 #include <gosok/core/version.hpp>
+#include <gosok/parallel/mpi_buffers.hpp>
 #include <gosok/workload/workload.hpp>
 #include "commands.hpp"
 
@@ -51,6 +53,37 @@ std::string kokkos_backends() {
   return s;
 }
 
+/// The device architectures Kokkos compiled kernels for (its KOKKOS_ARCH_* macros).
+std::string device_architectures() {
+  std::string s;
+  [[maybe_unused]] auto add = [&s](const char* name) { s += (s.empty() ? "" : ", ") + std::string(name); };
+#if defined(KOKKOS_ARCH_VOLTA70)
+  add("Volta70 (sm_70)");
+#endif
+#if defined(KOKKOS_ARCH_AMPERE80)
+  add("Ampere80 (sm_80)");
+#endif
+#if defined(KOKKOS_ARCH_AMPERE86)
+  add("Ampere86 (sm_86)");
+#endif
+#if defined(KOKKOS_ARCH_ADA89)
+  add("Ada89 (sm_89)");
+#endif
+#if defined(KOKKOS_ARCH_HOPPER90)
+  add("Hopper90 (sm_90)");
+#endif
+#if defined(KOKKOS_ARCH_BLACKWELL100)
+  add("Blackwell100 (sm_100)");
+#endif
+#if defined(KOKKOS_ARCH_AMD_GFX90A)
+  add("AMD gfx90a");
+#endif
+#if defined(KOKKOS_ARCH_AMD_GFX942)
+  add("AMD gfx942");
+#endif
+  return s.empty() ? "none (host backends only)" : s;
+}
+
 std::string devices() {
 #if defined(KOKKOS_ENABLE_CUDA)
   int count = 0;
@@ -68,7 +101,9 @@ std::string devices() {
 
 int info_command(const WorkloadRegistry& workloads, const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << "usage: gosok info\nPrints versions of gosok and of the libraries it was built with.\n";
+    std::cout << "usage: gosok info\nPrints versions of gosok and of the libraries it was built with, the Kokkos\n"
+                 "backends and device architectures, the GPUs, whether MPI is CUDA-aware and how halo\n"
+                 "messages would reach it, and whether GPU energy can be measured.\n";
     return 0;
   }
   if (!args.empty()) throw InputError("unexpected argument '" + args[0] + "' (gosok info takes none)");
@@ -86,12 +121,27 @@ int info_command(const WorkloadRegistry& workloads, const std::vector<std::strin
 #else
   const char* h5_parallel = "serial";
 #endif
+  // The CUDA-awareness query and the buffer policy need a running MPI (a singleton here).
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) MPI_Init(nullptr, nullptr);
+  const MpiGpuSupport gpu_support = query_mpi_gpu_support();
+  const MpiBufferPolicy buffers = MpiBufferPolicy::choose_for<Kokkos::DefaultExecutionSpace::memory_space>("auto");
+  if (!initialized) MPI_Finalize();
+  const NvmlEnergyCounters nvml;
+  const std::string energy = nvml.error().empty() ? "NVML energy counters of " + std::to_string(nvml.gpus()) +
+                                                        " GPU(s); each run records its joules in diagnostics.json"
+                                                  : "not measured: " + nvml.error();
   std::cout << "gosok      " << version() << " (git " << git_hash() << ")\n"
             << "Kokkos     " << kokkos_version() << ", backends: " << kokkos_backends()
             << ", default execution space: " << Kokkos::DefaultExecutionSpace::name() << "\n"
+            << "built for  " << device_architectures() << "\n"
             << "devices    " << devices() << "\n"
-            << "MPI        " << mpi << " (MPI standard " << mpi_major << "." << mpi_minor << ")\n"
+            << "MPI        " << mpi << " (MPI standard " << mpi_major << "." << mpi_minor
+            << "); CUDA-aware: " << (gpu_support.cuda_aware ? "yes" : "no") << " (" << gpu_support.how << ")\n"
+            << "buffers    run.mpi_buffers = auto: " << buffers.describe() << "\n"
             << "HDF5       " << h5_major << "." << h5_minor << "." << h5_release << " (" << h5_parallel << ")\n"
+            << "energy     " << energy << "\n"
             << "workloads  " << workloads.names_list() << "\n";
   return 0;
 }
@@ -100,7 +150,7 @@ int info_command(const WorkloadRegistry& workloads, const std::vector<std::strin
 
 void register_info_command(CommandRegistry& commands, const WorkloadRegistry& workloads) {
   commands.add(
-      {"info", "versions of gosok, Kokkos, MPI and HDF5; devices",
+      {"info", "versions of gosok, Kokkos, MPI and HDF5; backends, devices, MPI GPU support, energy",
        [&workloads](const std::vector<std::string>& args, int&, char**) { return info_command(workloads, args); }});
 }
 

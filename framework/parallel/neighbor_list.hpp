@@ -195,7 +195,7 @@ class HalfNeighborList {
         "gosok::neighbor::bin_count", Kokkos::RangePolicy<Exec>(exec, 0, n), KOKKOS_LAMBDA(const long i) {
           const int b = g(x(i, 0), x(i, 1), x(i, 2));
           bin_of(i) = b;
-          Kokkos::atomic_increment(&count(b));
+          Kokkos::atomic_add(&count(b), 1);
         });
     Kokkos::parallel_scan(
         "gosok::neighbor::bin_start", Kokkos::RangePolicy<Exec>(exec, 0, nbins + 1),
