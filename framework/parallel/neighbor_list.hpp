@@ -174,7 +174,9 @@ class HalfNeighborList {
   }
 
   // Counting sort of particles [0, n) into bins; positions are copied in bin order so that
-  // the distance loop streams through memory.
+  // the distance loop streams through memory. Within a bin, particles stay in index order
+  // whatever order the threads placed them in, so that lists, sums over them and the
+  // sorted particle order are the same on every run and thread count.
   template <class Exec>
   void bin(const Exec& exec, const vec_type& x, long n) {
     if (static_cast<long>(m_bin_of.extent(0)) < n) {
@@ -209,9 +211,23 @@ class HalfNeighborList {
           const int b = bin_of(i);
           const int k = start(b) + Kokkos::atomic_fetch_add(&count(b), 1);
           atoms(k) = static_cast<int>(i);
-          xb(k, 0) = x(i, 0);
-          xb(k, 1) = x(i, 1);
-          xb(k, 2) = x(i, 2);
+        });
+    Kokkos::parallel_for(
+        "gosok::neighbor::bin_order", Kokkos::RangePolicy<Exec>(exec, 0, nbins), KOKKOS_LAMBDA(const long b) {
+          // Insertion sort: a bin holds a handful of particles.
+          const int first = start(b), last = start(b + 1);
+          for (int k = first + 1; k < last; ++k) {
+            const int a = atoms(k);
+            int m = k;
+            for (; m > first && atoms(m - 1) > a; --m) atoms(m) = atoms(m - 1);
+            atoms(m) = a;
+          }
+          for (int k = first; k < last; ++k) {
+            const int i = atoms(k);
+            xb(k, 0) = x(i, 0);
+            xb(k, 1) = x(i, 1);
+            xb(k, 2) = x(i, 2);
+          }
         });
   }
 

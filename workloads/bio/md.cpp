@@ -608,9 +608,11 @@ void MolecularDynamics::build_topology_lists() {
   auto map = m_map;
   auto id = m_p.id;
   Kokkos::deep_copy(map, -1);
-  // Ghost images first, then owned atoms, so that an owned copy wins.
+  // Ghost images first, then owned atoms, so that an owned copy wins. An atom may have
+  // several ghost images; the highest index wins, whichever thread gets there first.
   Kokkos::parallel_for(
-      "md::map_ghosts", RangePolicy(nowned, ntotal), KOKKOS_LAMBDA(const long i) { map(id(i)) = static_cast<int>(i); });
+      "md::map_ghosts", RangePolicy(nowned, ntotal),
+      KOKKOS_LAMBDA(const long i) { Kokkos::atomic_max(&map(id(i)), static_cast<int>(i)); });
   Kokkos::parallel_for(
       "md::map_owned", RangePolicy(0, nowned), KOKKOS_LAMBDA(const long i) { map(id(i)) = static_cast<int>(i); });
   auto extra = m_p.extra;
