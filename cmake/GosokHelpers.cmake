@@ -12,9 +12,10 @@ endif()
 # every gosok target gets them alike, so that inline Kokkos code is compiled one way
 # throughout. With a device backend, targets whose code nvcc compiles (those of
 # gosok_uses_kokkos, or all of them when nvcc_wrapper is the project's compiler) get none:
-# nvcc hands host flags to its preprocessing of device code too, where -march=native's
-# AVX-512 intrinsic headers do not get through its front end, and their kernels run on the
-# device anyway. Host-only targets (configuration, the scheduler) keep them.
+# nvcc hands host flags to its preprocessing of device code too, where -march=native on a
+# CPU with AVX-512 FP16 makes GCC's avx512fp16intrin.h collide with CUDA's half-precision
+# headers, and their kernels run on the device anyway. Host-only targets (configuration,
+# the scheduler) keep them.
 set(GOSOK_ARCH_FLAGS "-march=native" CACHE STRING "CPU code-generation flags for gosok's own targets")
 separate_arguments(GOSOK_ARCH_FLAG_LIST NATIVE_COMMAND "${GOSOK_ARCH_FLAGS}")
 

@@ -102,8 +102,8 @@ NvmlEnergyCounters::NvmlEnergyCounters() {
       }
       for (unsigned int i = 0; i < count; ++i) {
         const bool by_uuid = entry.rfind("GPU-", 0) == 0 && uuids[i].rfind(entry, 0) == 0;
-        const bool by_index = !entry.empty() && entry.find_first_not_of("0123456789") == std::string::npos &&
-                              std::stoul(entry) == i;
+        const bool by_index =
+            !entry.empty() && entry.find_first_not_of("0123456789") == std::string::npos && std::stoul(entry) == i;
         if (by_uuid || by_index) {
           m_devices.push_back(all[i]);
           m_uuids.push_back(uuids[i]);
@@ -112,9 +112,9 @@ NvmlEnergyCounters::NvmlEnergyCounters() {
     }
   }
   if (m_devices.empty()) {
-    m_error = visible != nullptr ? "no NVIDIA GPU is visible to this run (CUDA_VISIBLE_DEVICES=\"" +
-                                       std::string(visible) + "\")"
-                                 : "NVML lists no GPU";
+    m_error = visible != nullptr
+                  ? "no NVIDIA GPU is visible to this run (CUDA_VISIBLE_DEVICES=\"" + std::string(visible) + "\")"
+                  : "NVML lists no GPU";
   }
 }
 

@@ -26,8 +26,9 @@ nlohmann::json RunEnergy::to_json() const {
 
 RunEnergy RunEnergy::from_json(const nlohmann::json& j, const std::string& where) {
   auto bad = [&](const std::string& what) {
-    return InputError(where + ": \"energy\" " + what +
-                      " (expected {\"measured\": true, \"joules\": ..., ...} or {\"measured\": false, \"reason\": ...})");
+    return InputError(
+        where + ": \"energy\" " + what +
+        " (expected {\"measured\": true, \"joules\": ..., ...} or {\"measured\": false, \"reason\": ...})");
   };
   if (!j.is_object() || !j.contains("measured") || !j["measured"].is_boolean()) throw bad("has no boolean 'measured'");
   RunEnergy e;
