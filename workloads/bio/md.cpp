@@ -612,7 +612,7 @@ void MolecularDynamics::build_topology_lists() {
   // several ghost images; the highest index wins, whichever thread gets there first.
   Kokkos::parallel_for(
       "md::map_ghosts", RangePolicy(nowned, ntotal),
-      KOKKOS_LAMBDA(const long i) { Kokkos::atomic_max(&map(id(i)), static_cast<int>(i)); });
+      KOKKOS_LAMBDA(const long i) { Kokkos::atomic_fetch_max(&map(id(i)), static_cast<int>(i)); });
   Kokkos::parallel_for(
       "md::map_owned", RangePolicy(0, nowned), KOKKOS_LAMBDA(const long i) { map(id(i)) = static_cast<int>(i); });
   auto extra = m_p.extra;
