@@ -21,8 +21,9 @@
 #      taken by bench/gpu/libgosok_kernel_timer.so);
 #   d. the energy those benchmark runs used (NVML, as gosok run records it);
 #   a. the CUDA build's test suite (bench/gpu/run_tests.py) in the time that is left.
-# The figures are printed; everything is also kept under $GOSOK_GPU_OUT (default
-# ./gpu-check-out) for the device tool to bring back.
+# The figures are printed; logs, diagnostics and kernel times are kept under $GOSOK_GPU_OUT
+# (default: $OUT, the folder the device tool brings back; else build-gpupack/out). Large
+# outputs (the benchmarks' HDF5 files) are deleted once their figures are taken.
 set -uo pipefail
 root=$(pwd)
 rehearse=0
@@ -32,7 +33,7 @@ if [[ ${1:-} == --rehearse ]]; then
 fi
 pack=${1:-$root/build-gpupack/gosok-gpu.tar.xz}
 budget=${GOSOK_GPU_BUDGET:-450}
-out=${GOSOK_GPU_OUT:-${OUT:-$root/gpu-check-out}}
+out=${GOSOK_GPU_OUT:-${OUT:-$root/build-gpupack/out}}
 started=$(date +%s)
 mkdir -p "$out"
 log() { printf '\n=== %s (%d s)\n' "$*" $(($(date +%s) - started)); }
@@ -117,6 +118,7 @@ if s=$(bench weather-bench 150 run weather --set case=thermal --set nx=$nx --set
   python3 "$root/bench/gpu/report.py" weather "$out/weather-bench.kernels" $nx $nz
   python3 "$root/bench/gpu/report.py" energy "$out/weather-bench"
 fi
+rm -f "$out"/weather-bench/*.h5
 atoms=$((4 * cells * cells * cells))
 if s=$(bench md-bench 200 run md --set init=lattice --set lattice.nx=$cells --set lattice.ny=$cells \
   --set lattice.nz=$cells --set steps="$md_steps" --set thermo.every="$md_steps" --set neighbor.every=20 \
@@ -127,6 +129,7 @@ if s=$(bench md-bench 200 run md --set init=lattice --set lattice.nx=$cells --se
   python3 "$root/bench/gpu/report.py" md "$out/md-bench.kernels" $atoms 38.8
   python3 "$root/bench/gpu/report.py" energy "$out/md-bench"
 fi
+rm -f "$out"/md-bench/*.h5
 
 log "a. the CUDA build's test suite ($(left) s left)"
 # Left out: what needs tools a GPU node may lack (clang-format, CMake, LAMMPS, a test Slurm,
