@@ -92,11 +92,11 @@ agreement=0
 for workload in weather md; do
   cmp_args=${workload}_cmp
   # shellcheck disable=SC2086
-  timeout 120 "$gpu" ${!cmp_args} --output "$out/$workload-gpu" >"$out/$workload-gpu.log" 2>&1 ||
+  timeout 120 "$gpu" ${!cmp_args} --results "$out/$workload-gpu" >"$out/$workload-gpu.log" 2>&1 ||
     { tail -20 "$out/$workload-gpu.log"; agreement=1; continue; }
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=$threads OMP_PROC_BIND=spread OMP_PLACES=threads timeout 120 "$cpu" ${!cmp_args} \
-    --output "$out/$workload-cpu" >"$out/$workload-cpu.log" 2>&1 || { tail -20 "$out/$workload-cpu.log"; agreement=1; continue; }
+    --results "$out/$workload-cpu" >"$out/$workload-cpu.log" 2>&1 || { tail -20 "$out/$workload-cpu.log"; agreement=1; continue; }
   echo "--- $workload: CPU (reference) against GPU"
   python3 "$root/tests/support/compare_runs.py" "$workload" "$out/$workload-cpu" "$out/$workload-gpu" || agreement=1
 done
@@ -108,7 +108,7 @@ bench() {  # NAME SECONDS ARGS...: a GPU run with kernel times, its step-loop ti
   local name=$1 limit=$2
   shift 2
   KOKKOS_TOOLS_LIBS=$timer GOSOK_KERNEL_TIMES=$out/$name.kernels timeout "$limit" "$gpu" "$@" \
-    --set run.progress_seconds=0 --output "$out/$name" >"$out/$name.log" 2>&1 || { tail -20 "$out/$name.log" >&2; return 1; }
+    --set run.progress_seconds=0 --results "$out/$name" >"$out/$name.log" 2>&1 || { tail -20 "$out/$name.log" >&2; return 1; }
   awk -v r="${name%%-*}::step" '$1 == r { print $5 }' "$out/$name.log"
 }
 if s=$(bench weather-bench 150 run weather --set case=thermal --set nx=$nx --set nz=$nz --set end_time=1e9 \

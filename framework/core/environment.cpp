@@ -20,7 +20,11 @@ constexpr EnvVar table[] = {
      "results store of gosok regress and walltime predictions (default results.sqlite beside the ledger)"},
     {"GOSOK_OUTPUT_ROOT", "folder under which gosok submit creates job folders (default ./gosok-out)"},
     {"GOSOK_EXECUTABLE", "gosok executable that job scripts run (default: this one)"},
-    {"GOSOK_GPU_AWARE_MPI", "1: MPI reads and writes GPU memory directly; 0: stage halos through host memory"},
+    {"GOSOK_NVML_LIBRARY", "NVML library gosok run reads GPU energy counters from (default libnvidia-ml.so.1)"},
+    {"CUDA_VISIBLE_DEVICES", "the GPUs of this job (set by Slurm); gosok run counts their energy, \"\" none"},
+    {"GOSOK_JOB_ID", "set by the local backend: the gosok id of the job a run belongs to"},
+    {"SLURM_JOB_ID", "in a Slurm job, its id, recorded with the run's energy"},
+    {"SLURM_ARRAY_JOB_ID", "in a Slurm array task, the array's id (with the task index, the run's job)"},
     {"XDG_CONFIG_HOME", "base of the user config, $XDG_CONFIG_HOME/gosok/config.toml (default ~/.config)"},
     {"XDG_DATA_HOME", "base of the default ledger, $XDG_DATA_HOME/gosok (default ~/.local/share)"},
     {"HOME", "the user's home, for the defaults above"},
@@ -44,6 +48,11 @@ std::optional<std::string> env(const std::string& name) {
     }
   }
   throw std::logic_error("environment variable " + name + " is not declared in framework/core/environment.cpp");
+}
+
+bool env_set(const std::string& name) {
+  env(name);  // refuses an undeclared name
+  return std::getenv(name.c_str()) != nullptr;
 }
 
 std::string describe_environment() {

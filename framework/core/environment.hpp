@@ -20,6 +20,10 @@ std::vector<EnvVar> environment_variables();
 /// std::logic_error for a name missing from the table (a programming error).
 std::optional<std::string> env(const std::string& name);
 
+/// Whether a declared variable is set at all, empty included (CUDA_VISIBLE_DEVICES="" means
+/// no GPU, unlike an unset one).
+bool env_set(const std::string& name);
+
 /// "NAME=value" or "NAME (unset)" per declared variable, one per line, for `gosok info`.
 std::string describe_environment();
 

@@ -3,9 +3,11 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <map>
+#include <optional>
 #include <sstream>
+
+#include <gosok/core/environment.hpp>
 
 namespace gosok {
 
@@ -46,8 +48,7 @@ std::vector<std::string> split(const std::string& text, char sep) {
 }  // namespace
 
 NvmlEnergyCounters::NvmlEnergyCounters() {
-  const char* override_path = std::getenv("GOSOK_NVML_LIBRARY");
-  const std::string path = override_path != nullptr && *override_path != '\0' ? override_path : "libnvidia-ml.so.1";
+  const std::string path = env("GOSOK_NVML_LIBRARY").value_or("libnvidia-ml.so.1");
   m_library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (m_library == nullptr) {
     const char* why = dlerror();
@@ -90,12 +91,13 @@ NvmlEnergyCounters::NvmlEnergyCounters() {
   }
   // CUDA_VISIBLE_DEVICES narrows the list as CUDA would: indices into NVML's order (the
   // PCI order, which is CUDA's too on a node of one GPU model) or UUID prefixes.
-  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
-  if (visible == nullptr) {
+  const std::optional<std::string> visible =
+      env_set("CUDA_VISIBLE_DEVICES") ? env("CUDA_VISIBLE_DEVICES").value_or("") : std::optional<std::string>();
+  if (!visible) {
     m_devices = all;
     m_uuids = uuids;
   } else {
-    for (const std::string& entry : split(visible, ',')) {
+    for (const std::string& entry : split(*visible, ',')) {
       if (entry.rfind("MIG-", 0) == 0) {
         m_error = "CUDA_VISIBLE_DEVICES names a MIG instance (" + entry + "), which has no energy counter of its own";
         return;
@@ -112,9 +114,8 @@ NvmlEnergyCounters::NvmlEnergyCounters() {
     }
   }
   if (m_devices.empty()) {
-    m_error = visible != nullptr
-                  ? "no NVIDIA GPU is visible to this run (CUDA_VISIBLE_DEVICES=\"" + std::string(visible) + "\")"
-                  : "NVML lists no GPU";
+    m_error = visible ? "no NVIDIA GPU is visible to this run (CUDA_VISIBLE_DEVICES=\"" + *visible + "\")"
+                      : "NVML lists no GPU";
   }
 }
 

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <fstream>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 
 namespace gosok {
@@ -61,11 +61,11 @@ std::string RunEnergy::summary() const {
 }
 
 std::string current_job_id() {
-  for (const char* name : {"SLURM_JOB_ID", "GOSOK_JOB_ID"}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') return value;
-  }
-  return {};
+  if (auto gosok = env("GOSOK_JOB_ID")) return *gosok;
+  // An array task is known to Slurm accounting, and to the ledger, as <array id>_<task>.
+  const auto array = env("SLURM_ARRAY_JOB_ID"), task = env("SLURM_ARRAY_TASK_ID");
+  if (array && task) return *array + "_" + *task;
+  return env("SLURM_JOB_ID").value_or("");
 }
 
 std::optional<RunEnergy> read_run_energy(const std::filesystem::path& diagnostics_json) {

@@ -17,9 +17,9 @@ namespace gosok {
 ///    "source": "NVML nvmlDeviceGetTotalEnergyConsumption", "job": "4711"}
 ///   {"measured": false, "reason": "NVML is not available (...)", "job": "4711"}
 ///
-/// `job` is the Slurm job id (SLURM_JOB_ID) or the local backend's gosok id
-/// (GOSOK_JOB_ID) the run belonged to, empty outside a job: a folder reused by a later job
-/// is not mistaken for this one's.
+/// `job` is the job the run belonged to, empty outside a job: the gosok id the local backend
+/// sets (GOSOK_JOB_ID), else the Slurm job id (SLURM_JOB_ID; <array id>_<task> for an array
+/// task); so a folder reused by a later job is not mistaken for this one's.
 struct RunEnergy {
   bool measured = false;
   std::string reason;  // why not measured
@@ -42,7 +42,7 @@ struct RunEnergy {
   std::string summary() const;
 };
 
-/// The job the current process belongs to: SLURM_JOB_ID, else GOSOK_JOB_ID, else "".
+/// The job the current process belongs to: GOSOK_JOB_ID, else the Slurm job (array task), else "".
 std::string current_job_id();
 
 /// The energy record in a run's diagnostics.json; nullopt when the file does not exist or

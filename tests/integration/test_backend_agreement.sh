@@ -30,7 +30,7 @@ go() {
   shift 4
   # shellcheck disable=SC2086
   env OMP_NUM_THREADS="$threads" OMP_PROC_BIND=false $MPIEXEC -n "$ranks" "$GOSOK" ${!workload} "$@" \
-    --output "$WORK/$name" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "$name"; }
+    --results "$WORK/$name" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "$name"; }
 }
 
 for workload in weather md; do

@@ -24,7 +24,7 @@ run() {
   shift 2
   # shellcheck disable=SC2086
   env "$@" $MPIEXEC -n "$ranks" "$GOSOK" run weather --set nx=40 --set nz=20 --set end_time=5 \
-    --output "$WORK/$name" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "gosok run weather ($name)"; }
+    --results "$WORK/$name" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "gosok run weather ($name)"; }
 }
 
 # check NAME PYTHON-EXPRESSION: the expression holds for e = diagnostics.json's "energy".
