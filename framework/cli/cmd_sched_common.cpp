@@ -79,7 +79,9 @@ nlohmann::json job_json(const sched::JobRecord& j, std::int64_t now) {
           {"tag", or_null(j.tag)},
           {"job_dir", or_null(j.job_dir)},
           {"results", or_null(j.results_dir)},
-          {"note", or_null(j.note)}};
+          {"note", or_null(j.note)},
+          {"energy_joules", j.energy_j ? nlohmann::json(*j.energy_j) : nlohmann::json(nullptr)},
+          {"energy_note", or_null(j.energy_note)}};
 }
 
 nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b) {
@@ -101,7 +103,9 @@ nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b)
           {"burn_gpu_hours_per_day", b.burn_per_day},
           {"runs_out", b.runs_out ? nlohmann::json(sched::format_date(*b.runs_out)) : nlohmann::json(nullptr)},
           {"active_jobs", b.active_jobs},
-          {"settled_jobs", b.settled_jobs}};
+          {"settled_jobs", b.settled_jobs},
+          {"energy_kwh", b.energy_kwh},
+          {"energy_measured_jobs", b.energy_jobs}};
 }
 
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
@@ -137,13 +141,15 @@ std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t n
                     j.sched_state.empty() ? "-" : j.sched_state, local_time(j.submitted_at), local_time(j.started_at),
                     local_time(j.ended_at), elapsed ? sched::format_walltime(*elapsed) : "-",
                     fmt::format("{:.4f}", j.reserved_gpu_h),
-                    j.state == "settled" ? fmt::format("{:.4f}", j.charged_gpu_h) : "-", j.job_dir});
+                    j.state == "settled" ? fmt::format("{:.4f}", j.charged_gpu_h) : "-",
+                    // Where the run measured it; '-' where not (never a zero).
+                    j.energy_j ? fmt::format("{:.4g} kWh", *j.energy_j / 3.6e6) : "-", j.job_dir});
     if (!j.note.empty()) notes += indent + "  " + j.gosok_id() + ": " + j.note + "\n";
   }
   std::string out = format_table(
       {"ID", "SLURM", "GRANT", "NAME", "STATE", "SCHED", "SUBMIT", "START", "END", "ELAPSED", "RESERVED", "CHARGED",
-       "JOB DIR"},
-      rows, {false, false, false, false, false, false, false, false, false, true, true, true, false}, indent);
+       "ENERGY", "JOB DIR"},
+      rows, {false, false, false, false, false, false, false, false, false, true, true, true, true, false}, indent);
   if (!notes.empty()) out += indent + "notes:\n" + notes;
   return out;
 }

@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 
 #include <gosok/core/error.hpp>
+#include <gosok/core/run_energy.hpp>
 #include <gosok/scheduler/emit.hpp>
+#include <gosok/scheduler/ledger.hpp>
 #include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
@@ -218,6 +221,40 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::
     report.updates.push_back(u);
   }
   return report;
+}
+
+}  // namespace gosok::sched
+
+namespace gosok::sched {
+
+void attach_run_energy(JobUpdate& u, const JobRecord& job) {
+  if (job.results_dir.empty()) {
+    u.energy_note = "not measured: the ledger does not know where the run wrote its results";
+    return;
+  }
+  const auto path = std::filesystem::path(job.results_dir) / "diagnostics.json";
+  std::optional<RunEnergy> energy;
+  try {
+    energy = read_run_energy(path);
+  } catch (const InputError& e) {
+    u.energy_note = std::string("not measured: ") + e.what();
+    return;
+  }
+  if (!energy) {
+    u.energy_note = "not measured: the run left no energy record in " + path.string();
+    return;
+  }
+  const std::string slurm_id = !u.slurm_id.empty() ? u.slurm_id : job.slurm_id;
+  if (energy->job != job.gosok_id() && (slurm_id.empty() || energy->job != slurm_id)) {
+    u.energy_note = fmt::format("not measured: {} belongs to another run (job '{}', not {}{})", path.string(),
+                                energy->job, job.gosok_id(), slurm_id.empty() ? "" : " or Slurm job " + slurm_id);
+    return;
+  }
+  if (!energy->measured) {
+    u.energy_note = "not measured: " + energy->reason;
+    return;
+  }
+  u.energy_j = energy->joules;
 }
 
 }  // namespace gosok::sched

@@ -49,6 +49,10 @@ struct JobRecord {
   std::string note;
   std::int64_t array_id = 0;  // 0: not an array task
   int array_task = -1;
+  /// Joules the job's GPUs used, from its run's diagnostics when it was settled; unset when
+  /// not measured (no NVIDIA GPU, no NVML, no diagnostics), and energy_note says why.
+  std::optional<double> energy_j;
+  std::string energy_note;
 
   bool active() const { return state == "submitting" || state == "queued" || state == "running" || state == "missing"; }
   bool in_array() const { return array_id != 0; }
@@ -77,6 +81,8 @@ struct GrantBalance {
   std::optional<std::int64_t> runs_out;  // epoch s at the current burn rate (before the grant's end)
   int active_jobs = 0;
   int settled_jobs = 0;
+  double energy_kwh = 0;  // GPU energy of the settled jobs that have a measurement
+  int energy_jobs = 0;    // how many settled jobs have one
 };
 
 /// One outcome to apply during reconciliation.
@@ -91,6 +97,8 @@ struct JobUpdate {
   std::int64_t started_at = 0;  // 0: unchanged
   std::int64_t ended_at = 0;
   std::string note;
+  std::optional<double> energy_j;  // when settling: see JobRecord
+  std::string energy_note;
 };
 
 /// Storage behind the ledger. SQLite is the embedded default; a server database
@@ -137,6 +145,11 @@ std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path);
 /// config (user_config_path()) > the site's `ledger` > $XDG_DATA_HOME/gosok/ledger.sqlite >
 /// ~/.local/share/gosok/ledger.sqlite.
 std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger);
+/// Fills u.energy_j (or u.energy_note) of a job being settled from the energy its run
+/// recorded in <results_dir>/diagnostics.json, provided that record belongs to this job
+/// (its gosok id or its Slurm id).
+void attach_run_energy(JobUpdate& u, const JobRecord& job);
+
 /// $XDG_CONFIG_HOME/gosok/config.toml, else ~/.config/gosok/config.toml.
 std::string user_config_path();
 

@@ -53,12 +53,18 @@ ALTER TABLE jobs ADD COLUMN results_dir TEXT;
 CREATE INDEX IF NOT EXISTS jobs_array ON jobs(array_id, array_task);
 UPDATE meta SET value='2' WHERE key='schema';
 )sql";
-constexpr int kSchemaVersion = 2;
+// Schema 3: each settled job's GPU energy (joules, or why it was not measured).
+constexpr const char* kSchema3 = R"sql(
+ALTER TABLE jobs ADD COLUMN energy_j REAL;
+ALTER TABLE jobs ADD COLUMN energy_note TEXT;
+UPDATE meta SET value='3' WHERE key='schema';
+)sql";
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kJobColumns =
     "id, grant_id, site, partition, backend, slurm_id, tag, name, workload, state, sched_state, nodes, gpus, "
     "walltime_s, charge_factor, reserved_gpu_h, charged_gpu_h, submitted_at, ended_at, elapsed_s, alloc_gpus, pid, "
-    "output_dir, note, array_id, array_task, started_at, results_dir";
+    "output_dir, note, array_id, array_task, started_at, results_dir, energy_j, energy_note";
 
 class Stmt {
  public:
@@ -158,6 +164,8 @@ JobRecord job_from(const Stmt& s) {
   j.array_task = s.is_null(25) ? -1 : static_cast<int>(s.integer(25));
   j.started_at = s.integer(26);
   j.results_dir = s.text(27);
+  if (!s.is_null(28)) j.energy_j = s.real(28);
+  j.energy_note = s.text(29);
   return j;
 }
 
@@ -202,6 +210,7 @@ class SqliteLedger final : public LedgerStore {
                                  schema, kSchemaVersion));
     }
     if (schema < 2) exec(kSchema2);
+    if (schema < 3) exec(kSchema3);
     t.commit();
   }
   ~SqliteLedger() override { sqlite3_close(m_db); }
@@ -265,13 +274,16 @@ class SqliteLedger final : public LedgerStore {
     if (!g) throw InputError("no grant '" + grant_id + "' in the ledger (import it with 'gosok grants import FILE')");
     b.granted = g->gpu_hours;
     Stmt s(m_db,
-           "SELECT state, COUNT(*), SUM(reserved_gpu_h), SUM(charged_gpu_h) FROM jobs WHERE grant_id=? GROUP BY state");
+           "SELECT state, COUNT(*), SUM(reserved_gpu_h), SUM(charged_gpu_h), SUM(energy_j), COUNT(energy_j) "
+           "FROM jobs WHERE grant_id=? GROUP BY state");
     s.bind(1, grant_id);
     while (s.step()) {
       const std::string state = s.text(0);
       if (state == "settled") {
         b.settled += s.real(3);
         b.settled_jobs += static_cast<int>(s.integer(1));
+        b.energy_kwh += s.real(4) / 3.6e6;
+        b.energy_jobs += static_cast<int>(s.integer(5));
       } else if (state == "running") {
         b.in_flight += s.real(2);
         b.active_jobs += static_cast<int>(s.integer(1));
@@ -369,11 +381,17 @@ class SqliteLedger final : public LedgerStore {
     Stmt s(m_db,
            "UPDATE jobs SET state=?2, sched_state=?3, slurm_id=COALESCE(NULLIF(?4,''), slurm_id), "
            "charged_gpu_h=?5, elapsed_s=?6, alloc_gpus=?7, ended_at=NULLIF(?8,0), note=NULLIF(?9,''), "
-           "started_at=COALESCE(NULLIF(?10,0), started_at) "
+           "started_at=COALESCE(NULLIF(?10,0), started_at), energy_j=?11, energy_note=NULLIF(?12,'') "
            "WHERE id=?1 AND state NOT IN ('settled','released')");
     for (const auto& u : updates) {
       s.bind(1, u.id).bind(2, u.state).bind(3, u.sched_state).bind(4, u.slurm_id).bind(5, u.charged_gpu_h);
       s.bind(6, u.elapsed_s).bind(7, u.alloc_gpus).bind(8, u.ended_at).bind(9, u.note).bind(10, u.started_at);
+      s.bind(12, u.energy_note);
+      if (u.energy_j) {
+        s.bind(11, *u.energy_j);
+      } else {
+        s.bind_null(11);
+      }
       s.step();
       s.reset();
     }

@@ -135,6 +135,11 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
     done.charged_gpu_h = static_cast<double>(done.elapsed_s) / 3600.0 * done.alloc_gpus * job->charge_factor;
     done.ended_at = now_seconds();
     done.note = note;
+    if (elapsed > 0) {
+      attach_run_energy(done, *job);
+    } else {
+      done.energy_note = "not measured: the job never ran";
+    }
     ledger->apply({done});
   };
   if (hold) {

@@ -188,6 +188,13 @@ ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded,
       records = make_backend(name)->accounting(jobs);
     }
     auto report = plan_reconcile(jobs, records, now, grace_s);
+    // The energy beside the GPU-hours: what the job's run measured, read when it settles.
+    for (auto& u : report.updates) {
+      if (u.state != "settled") continue;
+      for (const auto& j : jobs) {
+        if (j.id == u.id) attach_run_energy(u, j);
+      }
+    }
     total.settled += report.settled;
     total.released += report.released;
     total.found_by_tag += report.found_by_tag;

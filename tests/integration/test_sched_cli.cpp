@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -228,6 +229,65 @@ TEST_CASE("local backend: run heat, charge the measured time, show the times", "
   r = env.gosok({"status", "--wait", "--timeout", "60", "g2"});
   INFO(r.output);
   CHECK_THAT(r.output, ContainsSubstring("settled"));
+}
+
+// Sets an environment variable for the scope of a test (the runs it starts inherit it).
+struct ScopedEnv {
+  std::string name;
+  std::optional<std::string> old;
+  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) {
+    if (const char* v = std::getenv(name.c_str())) old = v;
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old) {
+      ::setenv(name.c_str(), old->c_str(), 1);
+    } else {
+      ::unsetenv(name.c_str());
+    }
+  }
+};
+
+TEST_CASE("local backend: the run's GPU energy is settled beside its GPU-hours", "[sched][cli][energy]") {
+  Env env;
+  env.import(std::string(kLocalGrant) + "DEMO-2,demo,Lab,research,localhost,local,1,2026-01-01,2099-12-31,demo\n");
+  {
+    // NVML is the fake of tests/support/fake_nvml.c: 2 GPUs whose counters advance by 100 J
+    // and 200 J per reading; both ranks see both, each GPU counts once: 300 J.
+    ScopedEnv nvml("GOSOK_NVML_LIBRARY", GOSOK_TEST_FAKE_NVML);
+    const auto r = env.gosok({"submit", "heat", "--grant", "DEMO-1", "-n", "2", "-G", "1", "-t", "5", "--wait",
+                              "--job-dir", (env.dir / "measured").string()});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  {
+    ScopedEnv nvml("GOSOK_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
+    const auto r = env.gosok({"submit", "heat", "--grant", "DEMO-2", "-G", "1", "-t", "5", "--wait", "--job-dir",
+                              (env.dir / "unmeasured").string()});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  const auto measured = env.json({"status", "g1", "--no-refresh"})["jobs"][0];
+  CHECK(measured["state"] == "settled");
+  CHECK(measured["energy_joules"] == 300.0);
+  CHECK(measured["energy_note"].is_null());
+  const auto unmeasured = env.json({"status", "g2", "--no-refresh"})["jobs"][0];
+  CHECK(unmeasured["state"] == "settled");
+  CHECK(unmeasured["energy_joules"].is_null());
+  CHECK_THAT(unmeasured["energy_note"].get<std::string>(), ContainsSubstring("NVML is not available"));
+  const auto text = env.gosok({"status", "--all", "--no-refresh"});
+  CHECK_THAT(text.output, ContainsSubstring("ENERGY") && ContainsSubstring("8.333e-05 kWh"));
+  // kWh per grant and per project (demo holds both grants).
+  const auto one = env.json({"grants", "show", "DEMO-1"});
+  CHECK(one["grant"]["energy_kwh"].get<double>() == Approx(300.0 / 3.6e6));
+  CHECK(one["grant"]["energy_measured_jobs"] == 1);
+  const auto two = env.json({"grants", "show", "DEMO-2"});
+  CHECK(two["grant"]["energy_kwh"] == 0.0);
+  CHECK(two["grant"]["energy_measured_jobs"] == 0);
+  CHECK(two["grant"]["settled_jobs"] == 1);
+  CHECK(two["project_energy_kwh"].get<double>() == Approx(300.0 / 3.6e6));
+  const auto show = env.gosok({"grants", "show", "DEMO-2"});
+  CHECK_THAT(show.output, ContainsSubstring("0 of 1 settled jobs measured; project demo: 0.0001 kWh over 2 grants"));
 }
 
 TEST_CASE("local backend: a cancelled run is CANCELLED and charged what it used", "[sched][cli]") {

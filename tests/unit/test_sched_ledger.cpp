@@ -227,12 +227,13 @@ TEST_CASE("ledger: a schema-1 ledger is upgraded and keeps its rows", "[sched][l
     ledger->set_submitted(a.id, "77", 0);
     instance = ledger->instance_id();
   }
-  // Make it a schema-1 ledger: without the columns schema 2 added.
+  // Make it a schema-1 ledger: without the columns schemas 2 and 3 added.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   for (const char* sql : {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id",
                           "ALTER TABLE jobs DROP COLUMN array_task", "ALTER TABLE jobs DROP COLUMN started_at",
-                          "ALTER TABLE jobs DROP COLUMN results_dir", "UPDATE meta SET value='1' WHERE key='schema'"}) {
+                          "ALTER TABLE jobs DROP COLUMN results_dir", "ALTER TABLE jobs DROP COLUMN energy_j",
+                          "ALTER TABLE jobs DROP COLUMN energy_note", "UPDATE meta SET value='1' WHERE key='schema'"}) {
     INFO(sql);
     REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
   }
@@ -244,10 +245,61 @@ TEST_CASE("ledger: a schema-1 ledger is upgraded and keeps its rows", "[sched][l
   CHECK(jobs[0].slurm_id == "77");
   CHECK(jobs[0].reserved_gpu_h == 3);
   CHECK(!jobs[0].in_array());
+  CHECK_FALSE(jobs[0].energy_j.has_value());
   CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
   std::vector<JobRecord> tasks(2, job(1));
   tasks[0].array_task = 0;
   tasks[1].array_task = 1;
   ledger->reserve(tasks);
   CHECK(ledger->find_array(tasks[0].id).size() == 2);
+}
+
+// Settling keeps a job's GPU energy beside its GPU-hours, from its run's diagnostics.json,
+// and only the energy of that very job: a record of another job or a run that measured
+// nothing leaves the energy unset with the reason, never a zero.
+TEST_CASE("ledger: energy is settled from the job's own run, or not measured and why", "[sched][ledger][energy]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  auto write_energy = [&](const JobRecord& j, const std::string& energy) {
+    std::filesystem::create_directories(j.results_dir);
+    gosok::test::write_file(std::filesystem::path(j.results_dir) / "diagnostics.json",
+                            R"({"records": [], "energy": )" + energy + "}");
+  };
+  std::vector<JobRecord> jobs;
+  for (int k = 0; k < 4; ++k) {
+    auto j = job(1);
+    j.results_dir = (dir / ("job" + std::to_string(k)) / "results").string();
+    reserve(*ledger, j);
+    ledger->set_submitted(j.id, std::to_string(500 + k), 0);
+    jobs.push_back(*ledger->find_job(j.id));
+  }
+  write_energy(jobs[0], R"({"measured": true, "joules": 7200000.0, "mean_watts": 1000, "seconds": 7200, "gpus": 2,
+                           "job": "500"})");
+  write_energy(jobs[1], R"({"measured": true, "joules": 5.0, "mean_watts": 1, "seconds": 5, "gpus": 1,
+                           "job": "999"})");
+  write_energy(jobs[2], R"j({"measured": false, "reason": "NVML is not available (no driver)", "job": "502"})j");
+  // jobs[3] left no diagnostics at all.
+  std::vector<JobUpdate> updates;
+  for (const auto& j : jobs) {
+    JobUpdate u;
+    u.id = j.id;
+    u.state = "settled";
+    u.sched_state = "COMPLETED";
+    u.elapsed_s = 3600;
+    u.alloc_gpus = 2;
+    u.charged_gpu_h = 2.0;
+    attach_run_energy(u, j);
+    updates.push_back(u);
+  }
+  ledger->apply(updates);
+  CHECK(ledger->find_job(jobs[0].id)->energy_j == 7.2e6);
+  for (int k = 1; k < 4; ++k) CHECK_FALSE(ledger->find_job(jobs[k].id)->energy_j.has_value());
+  CHECK_THAT(ledger->find_job(jobs[1].id)->energy_note, ContainsSubstring("belongs to another run (job '999'"));
+  CHECK_THAT(ledger->find_job(jobs[2].id)->energy_note, ContainsSubstring("NVML is not available"));
+  CHECK_THAT(ledger->find_job(jobs[3].id)->energy_note, ContainsSubstring("left no energy record"));
+  const auto bal = ledger->balance("G-1", now_seconds());
+  CHECK(bal.energy_kwh == Approx(2.0));  // 7.2 MJ
+  CHECK(bal.energy_jobs == 1);
+  CHECK(bal.settled_jobs == 4);
 }
