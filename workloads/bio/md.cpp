@@ -995,8 +995,8 @@ void MolecularDynamics::write_checkpoint(RunContext& ctx, const std::filesystem:
   const auto& id = h.id;
   const auto& extra = h.extra;
   // The positions at the last list build: owned rows only, one copy.
-  const auto xhold = Kokkos::create_mirror_view_and_copy(
-      Kokkos::HostSpace(), Kokkos::subview(m_xhold, std::make_pair(0L, n), Kokkos::ALL));
+  const auto xhold = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                         Kokkos::subview(m_xhold, std::make_pair(0L, n), Kokkos::ALL));
   // Per-atom rows: id, type, image 3, extra w (exact in doubles up to 2^53).
   const int iw = 5 + w;
   std::vector<double> ints(static_cast<std::size_t>(n * iw));
