@@ -99,7 +99,9 @@ struct Distributed {
   gosok::Particles<Space> p;
 
   Distributed(const Positions& s, double cutoff)
-      : cart(MPI_COMM_WORLD, {1L << 20, 1L << 20, 1L << 20}, {true, true, true}), comm(cart, s.box, cutoff), p(16, 0) {
+      : cart(MPI_COMM_WORLD, {1L << 20, 1L << 20, 1L << 20}, {true, true, true}),
+        comm(cart, s.box, cutoff, gosok::MpiBufferPolicy::direct("host memory")),
+        p(16, 0) {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) {
