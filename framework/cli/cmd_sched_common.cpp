@@ -104,7 +104,7 @@ nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b)
           {"runs_out", b.runs_out ? nlohmann::json(sched::format_date(*b.runs_out)) : nlohmann::json(nullptr)},
           {"active_jobs", b.active_jobs},
           {"settled_jobs", b.settled_jobs},
-          {"energy_kwh", b.energy_kwh},
+          {"energy_kwh", b.energy_jobs > 0 ? nlohmann::json(b.energy_kwh) : nlohmann::json(nullptr)},
           {"energy_measured_jobs", b.energy_jobs}};
 }
 

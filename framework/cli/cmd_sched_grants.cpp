@@ -163,14 +163,20 @@ int grants_show(const std::vector<std::string>& args) {
   const auto b = ledger->balance(id, now);
   const auto jobs = ledger->jobs(id, false);
   const auto history = ledger->grant_history(id);
-  // The project's GPU energy over all its grants in this ledger.
+  // The project's GPU energy over all its grants in this ledger; none when none of their
+  // jobs was measured (never a zero that would read as a measurement).
   double project_kwh = 0;
-  int project_grants = 0;
+  int project_grants = 0, project_measured = 0;
   for (const auto& g : ledger->grants()) {
     if (g.project != grant->project) continue;
-    project_kwh += g.id == id ? b.energy_kwh : ledger->balance(g.id, now).energy_kwh;
+    const auto gb = g.id == id ? b : ledger->balance(g.id, now);
+    project_kwh += gb.energy_kwh;
+    project_measured += gb.energy_jobs;
     ++project_grants;
   }
+  const auto kwh_text = [](int measured, double kwh) {
+    return measured > 0 ? fmt::format("{:.4f} kWh", kwh) : std::string("not measured");
+  };
   if (a.json) {
     nlohmann::json list = nlohmann::json::array(), changes = nlohmann::json::array();
     for (const auto& j : jobs) list.push_back(cli::job_json(j, now));
@@ -182,7 +188,8 @@ int grants_show(const std::vector<std::string>& args) {
                          {"new", nlohmann::json::parse(h.new_terms)}});
     }
     std::cout << cli::json_document({{"grant", cli::balance_json(*grant, b)},
-                                     {"project_energy_kwh", project_kwh},
+                                     {"project_energy_kwh",
+                                      project_measured > 0 ? nlohmann::json(project_kwh) : nlohmann::json(nullptr)},
                                      {"jobs", list},
                                      {"history", changes}})
                      .dump(2)
@@ -198,13 +205,13 @@ int grants_show(const std::vector<std::string>& args) {
       "  queued     {:10.4f}  (reservations of jobs not yet running)\n"
       "  remaining  {:10.4f}\n"
       "  burn rate  {:10.4f} GPU-hours/day (last 7 days); runs out: {}\n"
-      "  energy     {:10.4f} kWh of GPU energy ({} of {} settled jobs measured; project {}: {:.4f} kWh over {} "
-      "grant{})\n",
+      "  GPU energy {} ({} of {} settled jobs measured; project {}: {} over {} grant{})\n",
       grant->id, grant->project, grant->institution, grant->sector, grant->site, grant->gpu_type,
       sched::format_date(grant->start), sched::format_date(grant->end - 86400), grant->account, grant->qos, b.granted,
       b.settled, b.settled_jobs, b.in_flight, b.queued, b.remaining, b.burn_per_day,
-      b.runs_out ? sched::format_date(*b.runs_out) : "not before the grant ends", b.energy_kwh, b.energy_jobs,
-      b.settled_jobs, grant->project, project_kwh, project_grants, project_grants == 1 ? "" : "s");
+      b.runs_out ? sched::format_date(*b.runs_out) : "not before the grant ends", kwh_text(b.energy_jobs, b.energy_kwh),
+      b.energy_jobs, b.settled_jobs, grant->project, kwh_text(project_measured, project_kwh), project_grants,
+      project_grants == 1 ? "" : "s");
   std::cout << "history:\n";
   for (const auto& h : history) std::cout << "  " << history_line(h) << "\n";
   if (!jobs.empty()) std::cout << "jobs:\n" << cli::jobs_table(jobs, now, "  ");

@@ -124,7 +124,8 @@ class LedgerStore {
   /// tag and array_id. Safe against concurrent processes (one transaction, write-locked).
   virtual void reserve(std::vector<JobRecord>& jobs) = 0;
   /// Records the scheduler's id of job `id` (for an array, its first row: every task gets
-  /// "<slurm_id>_<task>") and the local pid; the job is then queued.
+  /// "<slurm_id>_<task>") and the local pid; the job is then queued (a state its local monitor
+  /// set first, held or running, stays).
   virtual void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
   virtual void apply(const std::vector<JobUpdate>& updates) = 0;
 

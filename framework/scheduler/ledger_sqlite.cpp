@@ -366,10 +366,12 @@ class SqliteLedger final : public LedgerStore {
 
   void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) override {
     Transaction t(*this);
+    // A local job's monitor may already have said it is held or running (it starts before
+    // this is written); its pid is still needed to release or cancel it.
     Stmt s(m_db,
            "UPDATE jobs SET slurm_id=CASE WHEN ?1='' THEN NULL WHEN array_id IS NULL THEN ?1 "
-           "ELSE ?1 || '_' || array_task END, pid=?2, state='queued' "
-           "WHERE (id=?3 OR array_id=?3) AND state='submitting'");
+           "ELSE ?1 || '_' || array_task END, pid=?2, state=CASE WHEN state='submitting' THEN 'queued' ELSE state END "
+           "WHERE (id=?3 OR array_id=?3) AND state IN ('submitting', 'queued', 'running')");
     s.bind(1, slurm_id).bind(2, pid).bind(3, id).step();
     t.commit();
   }

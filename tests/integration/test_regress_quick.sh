@@ -17,14 +17,17 @@ export GOSOK_LEDGER=$work/ledger.sqlite
 "$GOSOK_BINARY" grants import "$GOSOK_SOURCE_DIR/examples/grants/demo.csv" >/dev/null
 
 start=$(date +%s.%N)
-"$GOSOK_BINARY" regress "$GOSOK_SOURCE_DIR/regression/quick.toml" --grant DEMO-LOCAL --results "$work/q1" \
+# Without NVML (named explicitly, so that a GPU node runs the test as a CPU one does).
+GOSOK_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1 "$GOSOK_BINARY" regress "$GOSOK_SOURCE_DIR/regression/quick.toml" --grant DEMO-LOCAL --results "$work/q1" \
   >q1.log 2>&1 || { cat q1.log; fail "the quick suite did not pass"; }
 end=$(date +%s.%N)
 cat q1.log
 awk -v s="$start" -v e="$end" 'BEGIN { printf "quick suite: %.1f s wall\n", e - s }'
 grep -q "gosok regress quick on localhost (run 1): PASS" q1.log || fail "no PASS line"
 grep -Eq "^[0-9]+ passed, 0 failed, 0 errors, 0 recorded only" q1.log || fail "not every case passed"
-grep -q "cost: .* GPU-hours of grant DEMO-LOCAL over [0-9]* job(s)" q1.log || fail "the cost is not reported"
+grep -q "cost: .* GPU-hours of grant DEMO-LOCAL over [0-9]* job(s).*; GPU energy not measured" q1.log ||
+  fail "the cost (and energy not measured) is not reported"
+grep -q "energy not measured: NVML is not available" "$work/q1/junit.xml" || fail "no case says why energy is not measured"
 # Every case's job was charged to the grant like any job.
 jobs=$("$GOSOK_BINARY" status --all --json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))')
 (( jobs >= 20 )) || fail "only $jobs jobs in the ledger"
@@ -64,9 +67,14 @@ browser --screenshot="$work/shot.png" --window-size=1280,2000 "file://$html" >/d
 /usr/bin/python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); assert d[:8] == b"\x89PNG\r\n\x1a\n" and len(d) > 20000, len(d)' \
   "$work/shot.png" || fail "the screenshot is not a drawn page"
 
-# A second run; compare and history read both from the results store.
-"$GOSOK_BINARY" regress "$GOSOK_SOURCE_DIR/regression/quick.toml" --grant DEMO-LOCAL --results "$work/q2" \
-  --case weather-energy >q2.log 2>&1 || { cat q2.log; fail "the second run"; }
+# A second run; compare and history read both from the results store. Its GPUs are the
+# fake NVML's (tests/support/fake_nvml.c: two GPUs, 100 J and 200 J per reading): the case
+# records the 300 J its run measured.
+GOSOK_NVML_LIBRARY=${GOSOK_TEST_FAKE_NVML:?} "$GOSOK_BINARY" regress "$GOSOK_SOURCE_DIR/regression/quick.toml" \
+  --grant DEMO-LOCAL --results "$work/q2" --case weather-energy >q2.log 2>&1 || { cat q2.log; fail "the second run"; }
+grep -q "; GPU energy 300 J$" q2.log || { cat q2.log; fail "the suite's GPU energy is not 300 J"; }
+grep -q "figure energy_j = 300 J" "$work/q2/junit.xml" && grep -q "; energy 300 J" "$work/q2/junit.xml" ||
+  fail "the case's energy is not in junit.xml"
 "$GOSOK_BINARY" regress compare 1 latest >compare.log || fail "compare"
 cat compare.log
 grep -q "run 1 (quick" compare.log || fail "compare names run 1"

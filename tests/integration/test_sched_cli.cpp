@@ -282,12 +282,15 @@ TEST_CASE("local backend: the run's GPU energy is settled beside its GPU-hours",
   CHECK(one["grant"]["energy_kwh"].get<double>() == Approx(300.0 / 3.6e6));
   CHECK(one["grant"]["energy_measured_jobs"] == 1);
   const auto two = env.json({"grants", "show", "DEMO-2"});
-  CHECK(two["grant"]["energy_kwh"] == 0.0);
+  CHECK(two["grant"]["energy_kwh"].is_null());  // not measured, not 0
   CHECK(two["grant"]["energy_measured_jobs"] == 0);
   CHECK(two["grant"]["settled_jobs"] == 1);
   CHECK(two["project_energy_kwh"].get<double>() == Approx(300.0 / 3.6e6));
   const auto show = env.gosok({"grants", "show", "DEMO-2"});
-  CHECK_THAT(show.output, ContainsSubstring("0 of 1 settled jobs measured; project demo: 0.0001 kWh over 2 grants"));
+  CHECK_THAT(show.output, ContainsSubstring("GPU energy not measured (0 of 1 settled jobs measured; project demo: "
+                                            "0.0001 kWh over 2 grants)"));
+  CHECK_THAT(env.gosok({"grants", "show", "DEMO-1"}).output,
+             ContainsSubstring("GPU energy 0.0001 kWh (1 of 1 settled jobs measured;"));
 }
 
 TEST_CASE("local backend: a cancelled run is CANCELLED and charged what it used", "[sched][cli]") {

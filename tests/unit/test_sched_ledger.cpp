@@ -1,6 +1,7 @@
 // The SQLite ledger: idempotent import with history, atomic reservations, settling once.
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <sqlite3.h>
@@ -213,9 +214,52 @@ TEST_CASE("ledger: an array's tasks are reserved together or not at all", "[sche
   CHECK(ledger->find_array(single.id).empty());  // not an array
 }
 
-// A ledger written by an older gosok (schema 1: no arrays, start times or results folders)
-// is upgraded in place when it is first opened; its grants and jobs stay as they were.
-TEST_CASE("ledger: a schema-1 ledger is upgraded and keeps its rows", "[sched][ledger]") {
+// A local job's monitor starts before submit records its pid, and may say it is held first:
+// the pid is still recorded (release and cancel signal it), and the held state stays.
+TEST_CASE("ledger: a job's pid is recorded even when its monitor spoke first", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  auto a = job(1);
+  reserve(*ledger, a);
+  JobUpdate held;
+  held.id = a.id;
+  held.state = "queued";
+  held.sched_state = "PENDING";
+  ledger->apply({held});
+  ledger->set_submitted(a.id, "", 4242);
+  auto j = ledger->find_job(a.id);
+  CHECK(j->pid == 4242);
+  CHECK(j->state == "queued");
+  CHECK(j->sched_state == "PENDING");
+  // One that already settled is left as it is.
+  auto b = job(1);
+  reserve(*ledger, b);
+  JobUpdate done;
+  done.id = b.id;
+  done.state = "settled";
+  done.sched_state = "COMPLETED";
+  ledger->apply({done});
+  ledger->set_submitted(b.id, "", 4343);
+  j = ledger->find_job(b.id);
+  CHECK(j->state == "settled");
+  CHECK(j->pid != 4343);
+}
+
+// What each schema step added, undone newest first to turn a ledger back into one written
+// by an older gosok (schema 1: no arrays, start times or results folders; 2: no energy).
+const std::vector<std::pair<int, std::vector<const char*>>> kSchemaSteps = {
+    {3, {"ALTER TABLE jobs DROP COLUMN energy_j", "ALTER TABLE jobs DROP COLUMN energy_note"}},
+    {2,
+     {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id", "ALTER TABLE jobs DROP COLUMN array_task",
+      "ALTER TABLE jobs DROP COLUMN started_at", "ALTER TABLE jobs DROP COLUMN results_dir"}},
+};
+
+// A ledger of every older schema is upgraded in place, step by step, when it is first
+// opened; its grants and jobs stay as they were.
+TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][ledger]") {
+  const int version = GENERATE(1, 2);
+  INFO("schema " << version);
   gosok::test::TempDir dir;
   const std::string path = (dir / "l.sqlite").string();
   std::string instance;
@@ -223,20 +267,22 @@ TEST_CASE("ledger: a schema-1 ledger is upgraded and keeps its rows", "[sched][l
     auto ledger = open_sqlite_ledger(path);
     ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
     auto a = job(3);
+    a.results_dir = "/scratch/r";
     reserve(*ledger, a);
     ledger->set_submitted(a.id, "77", 0);
     instance = ledger->instance_id();
   }
-  // Make it a schema-1 ledger: without the columns schemas 2 and 3 added.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  for (const char* sql : {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id",
-                          "ALTER TABLE jobs DROP COLUMN array_task", "ALTER TABLE jobs DROP COLUMN started_at",
-                          "ALTER TABLE jobs DROP COLUMN results_dir", "ALTER TABLE jobs DROP COLUMN energy_j",
-                          "ALTER TABLE jobs DROP COLUMN energy_note", "UPDATE meta SET value='1' WHERE key='schema'"}) {
-    INFO(sql);
-    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  for (const auto& [step, sqls] : kSchemaSteps) {
+    if (step <= version) continue;
+    for (const char* sql : sqls) {
+      INFO(sql);
+      REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
   }
+  const std::string set_version = "UPDATE meta SET value='" + std::to_string(version) + "' WHERE key='schema'";
+  REQUIRE(sqlite3_exec(db, set_version.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto ledger = open_sqlite_ledger(path);
   CHECK(ledger->instance_id() == instance);
@@ -244,14 +290,25 @@ TEST_CASE("ledger: a schema-1 ledger is upgraded and keeps its rows", "[sched][l
   REQUIRE(jobs.size() == 1);
   CHECK(jobs[0].slurm_id == "77");
   CHECK(jobs[0].reserved_gpu_h == 3);
+  CHECK(jobs[0].results_dir == (version >= 2 ? "/scratch/r" : ""));
   CHECK(!jobs[0].in_array());
   CHECK_FALSE(jobs[0].energy_j.has_value());
+  CHECK(jobs[0].energy_note.empty());
   CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
   std::vector<JobRecord> tasks(2, job(1));
   tasks[0].array_task = 0;
   tasks[1].array_task = 1;
   ledger->reserve(tasks);
   CHECK(ledger->find_array(tasks[0].id).size() == 2);
+  // The upgraded ledger settles with energy like a new one.
+  JobUpdate u;
+  u.id = jobs[0].id;
+  u.state = "settled";
+  u.sched_state = "COMPLETED";
+  u.energy_j = 3.6e6;
+  ledger->apply({u});
+  CHECK(ledger->find_job(jobs[0].id)->energy_j == 3.6e6);
+  CHECK(ledger->balance("G-1", now_seconds()).energy_kwh == Approx(1.0));
 }
 
 // Settling keeps a job's GPU energy beside its GPU-hours, from its run's diagnostics.json,
