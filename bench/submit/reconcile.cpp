@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     g.end = now_seconds() + 365 * 86400;
     g.account = "bench";
     g.qos = "bench";
-    ledger->upsert_grant(g, "bench");
+    ledger->import_grants({{g, "bench"}}, false);
     const auto t0 = std::chrono::steady_clock::now();
     std::string sacct = "JobID|State|ElapsedRaw|AllocTRES|Comment|Start|End\n";
     for (int i = 0; i < n; ++i) {

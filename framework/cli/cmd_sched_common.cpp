@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include <gosok/core/config.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
 #include <gosok/scheduler/service.hpp>
@@ -18,14 +21,27 @@
 namespace gosok::cli {
 
 std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
-                                                std::string* path_out, bool must_exist) {
+                                                std::string* path_out, bool must_exist, LedgerAccess access) {
   const std::string path = sched::ledger_path(explicit_path, site_ledger);
   if (path_out) *path_out = path;
-  if (must_exist && !std::filesystem::exists(path)) {
+  if ((must_exist || access != LedgerAccess::write) && !std::filesystem::exists(path)) {
     throw InputError("no ledger at " + path +
                      " (import a grant first: gosok grants import FILE; or set --ledger / GOSOK_LEDGER)");
   }
+  if (access == LedgerAccess::read) return sched::open_sqlite_ledger(path, true);
+  if (access == LedgerAccess::read_refresh && ::access(path.c_str(), W_OK) != 0) {
+    log().warn("ledger {} is read-only for you: shown as it is, without asking the scheduler", path);
+    return sched::open_sqlite_ledger(path, true);
+  }
   return sched::open_sqlite_ledger(path);
+}
+
+double seconds_option(const std::string& option, const std::string& text, double max) {
+  const auto v = parse_decimal(text);
+  if (!v || *v < 0 || *v > max) {
+    throw InputError(fmt::format("{} '{}' is not a number of seconds from 0 to {}", option, text, max));
+  }
+  return *v;
 }
 
 nlohmann::json json_document(nlohmann::json payload) {
@@ -71,12 +87,15 @@ nlohmann::json job_json(const sched::JobRecord& j, std::int64_t now) {
           {"charge_factor", j.charge_factor},
           {"reserved_gpu_hours", j.reserved_gpu_h},
           {"charged_gpu_hours", settled ? nlohmann::json(j.charged_gpu_h) : nlohmann::json(nullptr)},
+          {"uncharged_gpu_hours", j.uncharged_gpu_h},
           {"allocated_gpus", settled ? nlohmann::json(j.alloc_gpus) : nlohmann::json(nullptr)},
           {"submit_time", time_or_null(j.submitted_at)},
           {"start_time", time_or_null(j.started_at)},
           {"end_time", time_or_null(j.ended_at)},
           {"elapsed_s", elapsed ? nlohmann::json(*elapsed) : nlohmann::json(nullptr)},
           {"tag", or_null(j.tag)},
+          {"user", or_null(j.user)},
+          {"account", or_null(j.account)},
           {"job_dir", or_null(j.job_dir)},
           {"results", or_null(j.results_dir)},
           {"note", or_null(j.note)},
@@ -175,6 +194,7 @@ void record_settled(sched::LedgerStore& ledger, const std::string& ledger_path, 
 }
 
 void refresh(sched::LedgerStore& ledger, const std::string& ledger_path) {
+  if (ledger.read_only()) return;
   try {
     record_settled(ledger, ledger_path, sched::reconcile_jobs(ledger, ""));
   } catch (const std::exception& e) {

@@ -14,10 +14,19 @@
 
 namespace gosok::cli {
 
+/// How a command uses the ledger: it only reads; it reads and would like to refresh it from
+/// the scheduler (read-only when the user may not write it, with a warning); it writes.
+enum class LedgerAccess { read, read_refresh, write };
+
 /// Opens the ledger named by --ledger, $GOSOK_LEDGER, the site or the user default.
 /// With must_exist, a missing file is an InputError instead of a new empty ledger.
 std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
-                                                std::string* path_out = nullptr, bool must_exist = false);
+                                                std::string* path_out = nullptr, bool must_exist = false,
+                                                LedgerAccess access = LedgerAccess::write);
+
+/// A number of seconds from the command line: a strict decimal in [0, max] (no nan, inf,
+/// hex or negatives); InputError naming `option` otherwise.
+double seconds_option(const std::string& option, const std::string& text, double max);
 
 /// Every --json output is one object with `"schema_version": kJsonSchemaVersion` and the
 /// command's keys (docs/user-guide/submitting.md lists them); absent values are null.

@@ -31,7 +31,7 @@ const char* kUsage =
 
 std::string current_user() {
   if (const auto u = env("USER")) return *u;
-  return ::geteuid() == 0 ? "root" : std::to_string(::geteuid());
+  return sched::current_user();
 }
 
 // The options every subcommand has, plus its own; parses `args` (after the subcommand).
@@ -63,30 +63,35 @@ bool parse_subcommand(const std::string& sub, const std::string& usage, const st
 
 int grants_import(const std::vector<std::string>& args) {
   SubcommandArgs a;
-  if (!parse_subcommand("import", "FILE... [options]", args, a)) return 0;
+  bool allow_cut = false;
+  po::options_description own("import");
+  own.add_options()("allow-cut", po::bool_switch(&allow_cut),
+                    "accept a grant cut below what its jobs already hold or were charged (its balance goes negative)");
+  if (!parse_subcommand("import", "FILE... [options]", args, a, own)) return 0;
   if (a.positional.empty()) throw InputError("grants import: give one or more CSV or JSON files");
-  // Every file is read and checked (sites included) before anything is written.
-  std::vector<std::pair<std::string, std::vector<sched::Grant>>> files;
-  std::set<std::string> known_sites;
+  // Every file is read and checked (sites included) before anything is written, and then
+  // all of them are imported in one transaction: all or nothing.
+  std::vector<sched::GrantImport> imports;
+  std::set<std::string> known_sites, ids;
   for (const auto& f : a.positional) {
-    files.push_back({f, sched::read_grants_file(f)});
-    for (const auto& g : files.back().second) {
+    for (auto& g : sched::read_grants_file(f)) {
       if (known_sites.insert(g.site).second) sched::site_of_grant(g, f);
+      if (!ids.insert(g.id).second) throw InputError(f + ": grant '" + g.id + "' is given twice in this import");
+      imports.push_back({std::move(g), f});
     }
   }
   std::string path;
   auto ledger = cli::open_ledger(a.ledger, "", &path);
+  const auto results = ledger->import_grants(imports, allow_cut);
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& [file, grants] : files) {
-    for (const auto& g : grants) {
-      const std::string what = ledger->upsert_grant(g, file);
-      if (a.json) {
-        out.push_back({{"id", g.id}, {"result", what}});
-      } else {
-        std::cout << fmt::format("grant {}: {} ({} GPU-hours, {} to {}, site {}, account {})\n", g.id, what,
-                                 g.gpu_hours, sched::format_date(g.start), sched::format_date(g.end - 86400), g.site,
-                                 g.account);
-      }
+  for (std::size_t i = 0; i < imports.size(); ++i) {
+    const auto& g = imports[i].grant;
+    if (a.json) {
+      out.push_back({{"id", g.id}, {"result", results[i]}});
+    } else {
+      std::cout << fmt::format("grant {}: {} ({} GPU-hours, {} to {}, site {}, account {})\n", g.id, results[i],
+                               g.gpu_hours, sched::format_date(g.start), sched::format_date(g.end - 86400), g.site,
+                               g.account);
     }
   }
   if (a.json) {
@@ -101,7 +106,7 @@ int grants_list(const std::vector<std::string>& args) {
   SubcommandArgs a;
   if (!parse_subcommand("list", "[options]", args, a, {}, 0)) return 0;
   std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path, true);
+  auto ledger = cli::open_ledger(a.ledger, "", &path, true, cli::LedgerAccess::read);
   const auto now = sched::now_seconds();
   std::vector<std::pair<sched::Grant, sched::GrantBalance>> rows;
   for (const auto& g : ledger->grants()) rows.push_back({g, ledger->balance(g.id, now)});
@@ -156,7 +161,7 @@ int grants_show(const std::vector<std::string>& args) {
   if (a.positional.size() != 1) throw InputError("grants show: give the grant id");
   const std::string id = a.positional[0];
   std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path, true);
+  auto ledger = cli::open_ledger(a.ledger, "", &path, true, cli::LedgerAccess::read);
   const auto grant = ledger->find_grant(id);
   if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
   const auto now = sched::now_seconds();
@@ -229,7 +234,7 @@ int grants_provision(const std::vector<std::string>& args) {
   if (a.positional.size() != 1) throw InputError("grants provision: give the grant id");
   const std::string id = a.positional[0];
   std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path, true);
+  auto ledger = cli::open_ledger(a.ledger, "", &path, true, cli::LedgerAccess::read);
   const auto grant = ledger->find_grant(id);
   if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
   const sched::Site site = sched::site_of_grant(*grant, path);

@@ -26,7 +26,9 @@ void print_report(const sched::ReconcileReport& r, bool json) {
                                      {"settled", r.settled},
                                      {"released", r.released},
                                      {"found_by_tag", r.found_by_tag},
-                                     {"missing", r.missing}})
+                                     {"missing", r.missing},
+                                     {"not_proven_absent", r.unproven},
+                                     {"uncharged", r.uncharged}})
                      .dump(2)
               << "\n";
     return;
@@ -34,18 +36,19 @@ void print_report(const sched::ReconcileReport& r, bool json) {
   std::cout << fmt::format("reconcile: {} job(s) updated, {} settled, {} released, {} found by tag\n", r.updates.size(),
                            r.settled, r.released, r.found_by_tag);
   for (const auto& m : r.missing) std::cout << "MISSING from accounting: " << m << "\n";
+  for (const auto& m : r.unproven) std::cout << "NOT PROVEN absent: " << m << "\n";
+  for (const auto& m : r.uncharged) std::cout << "UNCHARGED: " << m << "\n";
 }
 
 int status_command(const std::vector<std::string>& args) {
   std::vector<std::string> refs;
-  std::string ledger_arg, grant;
+  std::string ledger_arg, grant, timeout_text = "600";
   bool json = false, all = false, wait = false, help = false, no_refresh = false;
-  double timeout = 600;
   po::options_description desc(std::string("usage: gosok status [JOB...] [options]\n") + kJobRefs);
   desc.add_options()("help,h", po::bool_switch(&help), "show this help")("json", po::bool_switch(&json), "JSON output")(
       "all", po::bool_switch(&all), "also finished jobs")("grant", po::value(&grant), "only this grant's jobs")(
       "wait", po::bool_switch(&wait), "wait until the jobs have finished and are settled")(
-      "timeout", po::value(&timeout), "with --wait: give up after this many seconds (exit 124)")(
+      "timeout", po::value(&timeout_text), "with --wait: give up after this many seconds (exit 124)")(
       "no-refresh", po::bool_switch(&no_refresh), "show the ledger as is, without asking the scheduler")(
       "ledger", po::value(&ledger_arg), "ledger path");
   po::options_description hidden;
@@ -59,8 +62,13 @@ int status_command(const std::vector<std::string>& args) {
     std::cout << desc << "\n";
     return 0;
   }
+  const double timeout = cli::seconds_option("--timeout", timeout_text, 1e7);
   std::string ledger_path;
-  auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true);
+  auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true,
+                                 no_refresh ? cli::LedgerAccess::read : cli::LedgerAccess::read_refresh);
+  if (wait && ledger->read_only()) {
+    throw InputError("--wait needs a ledger gosok may write (it settles the jobs it waits for); this one is read-only");
+  }
   if (!no_refresh) cli::refresh(*ledger, ledger_path);
   std::vector<sched::JobRecord> jobs;
   if (!refs.empty()) {
@@ -104,7 +112,7 @@ int control_command(const std::string& name, const std::vector<std::string>& arg
     std::cout << desc << "\n";
     return help ? 0 : 2;
   }
-  auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true);
+  auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true, cli::LedgerAccess::read);
   for (const auto& ref : cli::find_refs(*ledger, refs)) {
     const auto& job = ref.jobs.front();
     const std::string what =
@@ -129,27 +137,29 @@ int control_command(const std::string& name, const std::vector<std::string>& arg
 }
 
 int reconcile_command(const std::vector<std::string>& args) {
-  std::string ledger_arg, from;
+  std::string ledger_arg, from, grace_text = "120";
   bool json = false, help = false;
-  std::int64_t grace = 120;
   po::options_description desc("usage: gosok reconcile [options]: settle finished jobs from Slurm accounting");
   desc.add_options()("help,h", po::bool_switch(&help), "show this help")("json", po::bool_switch(&json), "JSON output")(
       "from-sacct", po::value(&from),
       "read a recorded 'sacct --parsable2' or '--json' output instead of calling sacct")(
-      "grace", po::value(&grace), "seconds a job may be unknown to accounting before it is reported (default 120)")(
+      "grace", po::value(&grace_text),
+      "seconds a job may be unknown to accounting before it is reported or released (default 120)")(
       "ledger", po::value(&ledger_arg), "ledger path");
   cli::parse_options(args, desc);
   if (help) {
     std::cout << desc << "\n";
     return 0;
   }
+  // A week at most: a grace that long already keeps a lost submission's hours for a week.
+  const auto grace = static_cast<std::int64_t>(cli::seconds_option("--grace", grace_text, 7 * 86400));
   std::string ledger_path;
   auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true);
   const std::string recorded = from.empty() ? "" : sched::read_text_file(from);
   const auto report = sched::reconcile_jobs(*ledger, recorded, grace);
   cli::record_settled(*ledger, ledger_path, report);
   print_report(report, json);
-  return report.missing.empty() ? 0 : 3;
+  return report.missing.empty() && report.unproven.empty() ? 0 : 3;
 }
 
 }  // namespace

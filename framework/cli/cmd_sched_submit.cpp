@@ -96,7 +96,6 @@ const char* kSbatchOptions[] = {
     "nice",
     "no-kill",
     "k",
-    "no-requeue",
     "nodefile",
     "F",
     "nodelist",
@@ -114,7 +113,6 @@ const char* kSbatchOptions[] = {
     "quiet",
     "Q",
     "reboot",
-    "requeue",
     "reservation",
     "signal",
     "sockets-per-node",
@@ -175,7 +173,7 @@ int submit_command(const std::vector<std::string>& args) {
   sched::JobRequest req;
   sched::SubmitOptions opt;
   std::string site_arg, time = "00:10:00", ledger_arg, nodes, gpus, gpus_per_node, gpus_per_task;
-  bool help = false, json = false, parsable = false, wait = false;
+  bool help = false, json = false, parsable = false, wait = false, requeue = false, no_requeue = false;
   po::options_description ours("gosok's options");
   ours.add_options()("help,h", po::bool_switch(&help), "show this help")("grant", po::value(&req.grant_id),
                                                                          "grant to charge (default $GOSOK_GRANT)")(
@@ -213,6 +211,8 @@ int submit_command(const std::vector<std::string>& args) {
                                                                    "whole nodes (every GPU of them is reserved)")(
       "constraint,C", po::value(&req.constraint), "node features")("mem", po::value(&req.mem), "memory per node")(
       "export", po::value(&req.export_env), "environment passed to the job: ALL, NONE or NAME[=value],...")(
+      "requeue", po::bool_switch(&requeue), "Slurm may requeue the job (every run is charged)")(
+      "no-requeue", po::bool_switch(&no_requeue), "Slurm never requeues the job (e.g. after a node failure)")(
       "parsable", po::bool_switch(&parsable), "print the job id only (Slurm's, or gosok's on a local site)")(
       "wait,W", po::bool_switch(&wait), "return when the job has finished and is settled; exit 1 unless COMPLETED");
   po::options_description hidden;
@@ -231,6 +231,9 @@ int submit_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (json && parsable) throw InputError("--json and --parsable: give one of them");
+  if (requeue && no_requeue) throw InputError("--requeue and --no-requeue: give one of them");
+  if (requeue) req.requeue = "yes";
+  if (no_requeue) req.requeue = "no";
   if (opt.dry_run && (parsable || wait)) {
     throw InputError(std::string(parsable ? "--parsable" : "-W/--wait") + " with --dry-run: a dry run submits no job");
   }
@@ -363,11 +366,12 @@ int submit_command(const std::vector<std::string>& args) {
     } else {
       std::cout << outcome.script;
       std::cout << fmt::format(
-          "# dry run: would reserve {:.4f} GPU-hours of grant {} ({}{} GPU(s) x {} x charge factor {} on {}:{}); "
-          "nothing submitted, nothing booked\n",
+          "# dry run: would reserve {:.4f} GPU-hours of grant {} ({}{} GPU(s) x ({} + {} s overrun) x charge factor "
+          "{} on {}:{}); nothing submitted, nothing booked\n",
           outcome.reserved_gpu_h, req.grant_id,
           plan.array.tasks.empty() ? "" : fmt::format("{} tasks x ", plan.task_count()), plan.reserved_gpus,
-          sched::format_walltime(req.time_limit_s), plan.partition->charge_factor, site.name, plan.partition->name);
+          sched::format_walltime(plan.request.time_limit_s), site.overrun_s, plan.partition->charge_factor, site.name,
+          plan.partition->name);
       if (!prediction_text.empty()) std::cout << "# " << prediction_text << "\n";
     }
     return 0;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -106,6 +109,8 @@ std::vector<AcctRecord> parse_sacct_parsable(const std::string& text) {
     r.comment = get("Comment");
     r.start = parse_slurm_time(get("Start"));
     r.end = parse_slurm_time(get("End"));
+    r.user = get("User");
+    r.account = lower(get("Account"));
     add_expanded(out, std::move(r));
   }
   return out;
@@ -139,6 +144,8 @@ std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
         if (tr.value("type", "") == "gres" && tr.value("name", "") == "gpu") r.alloc_gpus = tr.value("count", 0);
       }
     }
+    if (j.contains("user") && j["user"].is_string()) r.user = j["user"].get<std::string>();
+    if (j.contains("account") && j["account"].is_string()) r.account = lower(j["account"].get<std::string>());
     if (j.contains("comment")) {
       const auto& c = j["comment"];
       if (c.is_string()) {
@@ -152,44 +159,87 @@ std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
   return out;
 }
 
-ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::vector<AcctRecord>& records,
-                               std::int64_t now, std::int64_t grace_s) {
-  // By tag: the tags of an array's tasks are the array's, so a task is found by tag and index.
+RunCharge charge_run(const JobRecord& job, std::int64_t elapsed_s, int gpus, const std::string& state) {
+  RunCharge c;
+  if (!is_charged_state(state)) return c;
+  const double used = static_cast<double>(std::max<std::int64_t>(0, elapsed_s)) / 3600.0 * std::max(0, gpus) *
+                      job.charge_factor;
+  c.charged = std::min(used, job.reserved_gpu_h);
+  c.uncharged = used - c.charged;
+  return c;
+}
+
+namespace {
+
+// A record stands for this job only if its tag and its owner are the job's: another user
+// may put any comment on a job of their own.
+bool owned_by(const AcctRecord& r, const JobRecord& job) {
+  return r.user == job.user && lower(r.account) == lower(job.account);
+}
+
+}  // namespace
+
+ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const Accounting& accounting, std::int64_t now,
+                               std::int64_t grace_s) {
+  // Runs by job id, in the order they ran (the current one, not yet started, last).
   auto tag_key = [](const std::string& tag, const std::string& task) { return task.empty() ? tag : tag + "#" + task; };
-  std::unordered_map<std::string, const AcctRecord*> by_id, by_tag;
-  by_id.reserve(records.size());
-  for (const auto& r : records) {
-    by_id[r.job_id] = &r;
-    const auto us = r.job_id.find('_');
-    if (!r.comment.empty()) by_tag[tag_key(r.comment, us == std::string::npos ? "" : r.job_id.substr(us + 1))] = &r;
+  std::unordered_map<std::string, std::vector<const AcctRecord*>> by_id;
+  std::unordered_map<std::string, std::vector<std::string>> ids_by_tag;
+  by_id.reserve(accounting.records.size());
+  for (const auto& r : accounting.records) {
+    auto& runs = by_id[r.job_id];
+    if (runs.empty() && !r.comment.empty()) {
+      const auto us = r.job_id.find('_');
+      ids_by_tag[tag_key(r.comment, us == std::string::npos ? "" : r.job_id.substr(us + 1))].push_back(r.job_id);
+    }
+    runs.push_back(&r);
+  }
+  for (auto& [id, runs] : by_id) {
+    std::stable_sort(runs.begin(), runs.end(), [](const AcctRecord* a, const AcctRecord* b) {
+      const auto key = [](const AcctRecord* r) { return r->start > 0 ? r->start : INT64_MAX; };
+      return key(a) < key(b);
+    });
   }
   ReconcileReport report;
   for (const auto& job : active) {
     JobUpdate u;
     u.id = job.id;
-    const AcctRecord* rec = nullptr;
+    const std::vector<const AcctRecord*>* runs = nullptr;
     if (!job.slurm_id.empty()) {
       auto it = by_id.find(job.slurm_id);
-      if (it != by_id.end()) rec = it->second;
+      if (it != by_id.end()) runs = &it->second;
     } else {
-      auto it = by_tag.find(tag_key(job.tag, job.in_array() ? std::to_string(job.array_task) : ""));
-      if (it != by_tag.end()) {
-        rec = it->second;
-        u.slurm_id = rec->job_id;
-        u.note = "found by its tag after an interrupted submission";
-        ++report.found_by_tag;
+      auto it = ids_by_tag.find(tag_key(job.tag, job.in_array() ? std::to_string(job.array_task) : ""));
+      if (it != ids_by_tag.end()) {
+        for (const auto& id : it->second) {
+          const auto& candidate = by_id.at(id);
+          if (owned_by(*candidate.back(), job)) {
+            runs = &candidate;
+            u.slurm_id = id;
+            u.note = "found by its tag after an interrupted submission";
+            ++report.found_by_tag;
+            break;
+          }
+        }
       }
     }
-    if (!rec) {
+    if (!runs) {
       if (now - job.submitted_at < grace_s) continue;
+      if (!accounting.complete) {
+        report.unproven.push_back(fmt::format("{} ({}): kept, {}", job.gosok_id(),
+                                              job.slurm_id.empty() ? "no Slurm id" : "Slurm job " + job.slurm_id,
+                                              accounting.problem));
+        continue;
+      }
       if (job.slurm_id.empty()) {
         u.state = "released";
-        u.note = "never reached Slurm (no job carries its tag)";
+        u.note = "never reached Slurm (no job of yours carries its tag, queued, held or finished)";
         ++report.released;
       } else {
         if (job.state == "missing") continue;
         u.state = "missing";
         u.sched_state = job.sched_state;
+        u.charged_gpu_h = job.charged_gpu_h;
         u.note = "Slurm accounting has no record of this job; reservation kept";
         report.missing.push_back(fmt::format("{} (Slurm job {}, grant {}, {:.4f} GPU-h reserved)", job.gosok_id(),
                                              job.slurm_id, job.grant_id, job.reserved_gpu_h));
@@ -197,27 +247,61 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const std::
       report.updates.push_back(u);
       continue;
     }
-    u.sched_state = rec->state;
-    u.alloc_gpus = rec->alloc_gpus;
-    u.elapsed_s = rec->elapsed_s;
-    u.started_at = rec->start;
-    if (is_terminal_state(rec->state)) {
+    // Every run but the last has ended (requeued, or failed through the system); the last
+    // is the job as it is now.
+    const AcctRecord& rec = *runs->back();
+    double earlier = 0, uncharged = 0;
+    int charged_runs = 0;
+    for (std::size_t k = 0; k + 1 < runs->size(); ++k) {
+      const auto c = charge_run(job, (*runs)[k]->elapsed_s, (*runs)[k]->alloc_gpus, (*runs)[k]->state);
+      earlier += c.charged;
+      uncharged += c.uncharged;
+      if (c.charged > 0) ++charged_runs;
+    }
+    u.sched_state = rec.state;
+    u.alloc_gpus = rec.alloc_gpus;
+    u.elapsed_s = rec.elapsed_s;
+    u.started_at = rec.start;
+    u.charged_gpu_h = earlier;
+    if (is_terminal_state(rec.state)) {
       u.state = "settled";
-      u.ended_at = rec->end ? rec->end : now;
-      u.charged_gpu_h = is_charged_state(rec->state)
-                            ? static_cast<double>(rec->elapsed_s) / 3600.0 * rec->alloc_gpus * job.charge_factor
-                            : 0.0;
-      if (!is_charged_state(rec->state)) u.note = rec->state + ": failed through the system, not charged";
+      u.ended_at = rec.end ? rec.end : now;
+      const auto c = charge_run(job, rec.elapsed_s, rec.alloc_gpus, rec.state);
+      u.charged_gpu_h += c.charged;
+      uncharged += c.uncharged;
+      if (c.charged > 0) ++charged_runs;
+      if (!is_charged_state(rec.state)) {
+        u.note = rec.state + ": failed through the system, not charged";
+        if (earlier > 0) u.note = rec.state + ": its last run failed through the system and is not charged";
+      }
       ++report.settled;
-    } else if (rec->state == "PENDING" || rec->state == "REQUEUED" || rec->state == "SUSPENDED") {
+    } else if (rec.state == "PENDING" || rec.state == "REQUEUED" || rec.state == "SUSPENDED") {
       u.state = "queued";
     } else {
       u.state = "running";
     }
+    if (runs->size() > 1) {
+      std::int64_t total = 0;
+      for (const auto* r : *runs) total += r->elapsed_s;
+      u.elapsed_s = total;
+      const std::string runs_note = fmt::format("{} runs (requeued); {} charged", runs->size(), charged_runs);
+      u.note = u.note.empty() ? runs_note : runs_note + "; " + u.note;
+    }
+    u.uncharged_gpu_h = uncharged;
+    if (uncharged > 1e-12) {
+      const std::string over = fmt::format("ran past its reservation: {:.4f} GPU-hours not charged", uncharged);
+      u.note = u.note.empty() ? over : u.note + "; " + over;
+      if (u.state == "settled") {
+        report.uncharged.push_back(fmt::format("{} (Slurm job {}): {}", job.gosok_id(),
+                                               job.slurm_id.empty() ? u.slurm_id : job.slurm_id, over));
+      }
+    }
     if (u.state == job.state && u.sched_state == job.sched_state && u.slurm_id.empty() &&
-        (u.started_at == 0 || u.started_at == job.started_at)) {
+        (u.started_at == 0 || u.started_at == job.started_at) && u.charged_gpu_h == job.charged_gpu_h &&
+        u.uncharged_gpu_h == job.uncharged_gpu_h) {
       continue;
     }
+    if (u.state != "settled" && u.note.empty()) u.note = job.note;
     report.updates.push_back(u);
   }
   return report;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <gosok/core/error.hpp>
 #include <gosok/scheduler/accounting.hpp>
 #include <gosok/scheduler/emit.hpp>
 #include <gosok/scheduler/ledger.hpp>
@@ -23,6 +24,20 @@ struct SubmitContext {
   std::vector<std::string> launch;  // argv of the run, for backends that launch directly
   std::string ledger_path;
   std::string gosok_path;  // the gosok executable (the local backend's monitor runs it)
+};
+
+/// A backend's submit failed, and the job certainly does not exist: its reservation is
+/// released.
+class SubmitRefused : public RunError {
+ public:
+  using RunError::RunError;
+};
+/// A backend's submit failed without a definite answer (a timeout, a lost connection): the
+/// job may exist, so its reservation stays (state submitting) until reconcile finds it by
+/// its tag or the scheduler answers that no job carries it.
+class SubmitUncertain : public RunError {
+ public:
+  using RunError::RunError;
 };
 
 /// Jobs named by one reference on the command line (g12, g12_3, 12345, 12345_3), and the
@@ -43,14 +58,16 @@ class Backend {
   /// Refuses, naming the option, what this backend cannot honour; called before anything
   /// is reserved.
   virtual void check(const JobPlan& /*plan*/) const {}
-  /// Starts the job; returns the scheduler's id ("" when it has none). Throws on failure,
-  /// after which the caller releases the reservation.
+  /// Starts the job; returns the scheduler's id ("" when it has none). Throws
+  /// SubmitUncertain when the job may have been created (the reservation stays), and
+  /// SubmitRefused (or any other exception) when it certainly was not (the caller releases
+  /// the reservation).
   virtual std::string submit(SubmitContext& ctx) = 0;
   virtual void cancel(const JobRef& ref) = 0;
   /// Lets a held job start (`gosok release`).
   virtual void release(const JobRef& ref) = 0;
-  /// What accounting says about these jobs (for reconcile).
-  virtual std::vector<AcctRecord> accounting(const std::vector<JobRecord>& jobs) = 0;
+  /// What accounting says about these jobs (for reconcile); throws when it cannot say.
+  virtual Accounting accounting(const std::vector<JobRecord>& jobs) = 0;
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
@@ -63,9 +80,9 @@ std::unique_ptr<Backend> make_local_backend();
 std::unique_ptr<Backend> make_dry_run_backend();
 
 /// The local backend's monitor (`gosok _local-monitor`): runs argv for ledger job `job_id`
-/// in its job folder (once released, when `hold`), then settles it with the measured
-/// elapsed time: COMPLETED, FAILED or, after `gosok cancel`, CANCELLED. Returns argv's
-/// exit code.
+/// in its job folder (once released, when `hold`), stops it at its time limit (SIGTERM,
+/// SIGKILL after a few seconds), then settles it with the measured elapsed time:
+/// COMPLETED, FAILED, TIMEOUT or, after `gosok cancel`, CANCELLED. Returns argv's exit code.
 int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold, const std::vector<std::string>& argv);
 
 }  // namespace gosok::sched

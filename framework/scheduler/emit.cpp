@@ -6,6 +6,7 @@
 #include <cctype>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <gosok/core/error.hpp>
@@ -99,6 +100,9 @@ void check_option_values(const JobRequest& r) {
     if (!ok)
       throw InputError(fmt::format("--mem '{}' is not allowed: use N[K|M|G|T] per node (M when no unit)", r.mem));
   }
+  if (!r.requeue.empty() && r.requeue != "yes" && r.requeue != "no") {
+    throw InputError("requeue '" + r.requeue + "': give --requeue or --no-requeue");
+  }
   if (!r.export_env.empty()) {
     require_chars("--export", r.export_env, "_,=.:/+-",
                   "use ALL, NONE or a list of variables (NAME or NAME=value without blanks or quotes)");
@@ -155,9 +159,13 @@ ArraySpec parse_array_spec(const std::string& text) {
   return spec;
 }
 
-JobPlan plan_job(const JobRequest& req, const Site& site, const Grant& grant, std::int64_t now) {
+JobPlan plan_job(const JobRequest& request, const Site& site, const Grant& grant, std::int64_t now) {
   JobPlan plan;
-  plan.request = req;
+  plan.request = request;
+  // Slurm keeps whole minutes and rounds up: plan, reserve and emit the limit it will apply.
+  if (request.time_limit_s < 1) throw InputError("-t/--time must be at least one second");
+  plan.request.time_limit_s = slurm_minutes_ceil(request.time_limit_s);
+  const JobRequest& req = plan.request;
   plan.site_name = site.name;
   require_token("workload", req.workload, false, 64);
   if (plan.request.name.empty()) plan.request.name = req.workload;
@@ -313,7 +321,9 @@ JobPlan plan_job(const JobRequest& req, const Site& site, const Grant& grant, st
   require_token("account (from site.account_format)", account, false, 64);
   plan.account = account;
   plan.qos = grant.qos;
-  plan.reserve_gpu_h = plan.reserved_gpus * (static_cast<double>(req.time_limit_s) / 3600.0) * part.charge_factor;
+  // What the scheduler may really let the job use: its time limit and the site's overrun.
+  plan.reserve_gpu_h =
+      plan.reserved_gpus * (static_cast<double>(req.time_limit_s + site.overrun_s) / 3600.0) * part.charge_factor;
   return plan;
 }
 
@@ -375,6 +385,7 @@ const std::vector<std::pair<const char*, const char*>> kRequestPlaceholders = {
     {"export", "--export"},
     {"exclusive", "--exclusive"},
     {"hold", "-H/--hold"},
+    {"requeue", "--requeue/--no-requeue"},
 };
 
 // Renders `text` with `values`; `used` collects the placeholders that appear.
@@ -454,6 +465,7 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
       {"export", r.export_env},
       {"exclusive", r.exclusive ? "--exclusive" : ""},
       {"hold", r.hold ? "--hold" : ""},
+      {"requeue", r.requeue == "yes" ? "--requeue" : r.requeue == "no" ? "--no-requeue" : ""},
       {"job_dir", r.job_dir},
       {"job_dir_q", shell_quote(r.job_dir)},
       {"setup", setup},
@@ -462,6 +474,7 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
       {"site", site.name},
       {"workload", r.workload},
       {"gpu_hours", fmt::format("{:.4f}", plan.reserve_gpu_h)},
+      {"overrun", std::to_string(site.overrun_s)},
   };
 }
 
@@ -477,6 +490,142 @@ std::string render_script(const JobPlan& plan, const Site& site, const std::stri
     }
   }
   return out;
+}
+
+namespace {
+
+// sbatch's one-letter options (those a directive may use), by their long names.
+const std::map<char, std::string> kShortOptions = {
+    {'A', "account"},   {'a', "array"},      {'B', "extra-node-info"}, {'b', "begin"},     {'C', "constraint"},
+    {'c', "cpus-per-task"}, {'D', "chdir"},  {'d', "dependency"},      {'e', "error"},     {'F', "nodefile"},
+    {'G', "gpus"},      {'H', "hold"},       {'i', "input"},           {'J', "job-name"},  {'k', "no-kill"},
+    {'L', "licenses"},  {'M', "clusters"},   {'m', "distribution"},    {'N', "nodes"},     {'n', "ntasks"},
+    {'O', "overcommit"}, {'o', "output"},    {'p', "partition"},       {'Q', "quiet"},     {'q', "qos"},
+    {'S', "core-spec"}, {'s', "oversubscribe"}, {'t', "time"},         {'v', "verbose"},   {'W', "wait"},
+    {'w', "nodelist"},  {'x', "exclude"}};
+
+// Options that do not change what Slurm allocates or what gosok charges: a user's template
+// may add them or leave them out.
+const std::set<std::string> kShapeOptions = {
+    "job-name", "output",    "error",      "open-mode",  "mail-type",           "mail-user", "signal",
+    "begin",    "hold",      "dependency", "constraint", "mem",                 "export",    "get-user-env",
+    "quiet",    "verbose",   "parsable",   "nice",       "kill-on-invalid-dep", "profile",   "propagate",
+    "wckey",    "acctg-freq"};
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> sbatch_directives(const std::string& script) {
+  std::vector<std::pair<std::string, std::string>> out;
+  bool first = true;
+  for (const auto& raw : split(script, '\n')) {
+    const std::string line = trim(raw);
+    if (first && line.rfind("#!", 0) == 0) {
+      first = false;
+      continue;
+    }
+    first = false;
+    if (line.empty()) continue;
+    if (line[0] != '#') break;  // sbatch reads directives until the first command
+    if (line.rfind("#SBATCH", 0) != 0) continue;
+    // Words up to an unquoted '#' (a comment), quotes removed, as sbatch splits them.
+    std::vector<std::string> words;
+    std::string word;
+    bool in_word = false;
+    char quote = 0;
+    for (std::size_t i = 7; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quote) {
+        if (c == quote) {
+          quote = 0;
+        } else {
+          word += c;
+        }
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+        in_word = true;
+      } else if (c == '#') {
+        break;
+      } else if (std::isspace(static_cast<unsigned char>(c))) {
+        if (in_word) words.push_back(word);
+        word.clear();
+        in_word = false;
+      } else {
+        word += c;
+        in_word = true;
+      }
+    }
+    if (in_word) words.push_back(word);
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      const std::string& w = words[i];
+      std::string name, value;
+      bool has_value = false;
+      if (w.rfind("--", 0) == 0) {
+        const auto eq = w.find('=');
+        name = w.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+        if (eq != std::string::npos) {
+          value = w.substr(eq + 1);
+          has_value = true;
+        }
+      } else if (w.size() >= 2 && w[0] == '-') {
+        const auto it = kShortOptions.find(w[1]);
+        name = it != kShortOptions.end() ? it->second : w.substr(0, 2);
+        if (w.size() > 2) {
+          value = w.substr(w[2] == '=' ? 3 : 2);
+          has_value = true;
+        }
+      } else {
+        name = w;  // not an option: reported as it is
+      }
+      if (!has_value && i + 1 < words.size() && words[i + 1][0] != '-') value = words[++i];
+      out.emplace_back(name, value);
+    }
+  }
+  return out;
+}
+
+void check_script_price(const std::string& script, const std::string& source, const std::string& reference,
+                        const std::string& reference_source) {
+  std::multiset<std::pair<std::string, std::string>> mine, theirs;
+  for (auto& d : sbatch_directives(reference)) {
+    if (!kShapeOptions.count(d.first)) theirs.insert(std::move(d));
+  }
+  for (auto& d : sbatch_directives(script)) {
+    if (kShapeOptions.count(d.first)) continue;
+    bool known = false;
+    for (const auto& t : theirs) known = known || t.first == d.first;
+    if (!known) {
+      throw InputError(fmt::format(
+          "job template {} sets #SBATCH --{}{}, which changes what Slurm allocates or what the job is charged; a "
+          "template of your own may shape the script (setup, launch, job name, output, mail), while the center's "
+          "template ({}) sets the resources",
+          source, d.first, d.second.empty() ? "" : "=" + d.second, reference_source));
+    }
+    mine.insert(std::move(d));
+  }
+  auto given_for = [&](const std::string& name) {
+    std::string given;
+    for (const auto& m : mine) {
+      if (m.first == name) given += (given.empty() ? "" : ", ") + ("--" + m.first + (m.second.empty() ? "" : "=" + m.second));
+    }
+    return given.empty() ? "no --" + name : given;
+  };
+  auto refuse = [&](const std::string& name) {
+    std::string wanted;
+    for (const auto& t : theirs) {
+      if (t.first == name) wanted += (wanted.empty() ? "" : ", ") + ("--" + t.first + (t.second.empty() ? "" : "=" + t.second));
+    }
+    throw InputError(fmt::format(
+        "job template {} gives Slurm {} where the center's template ({}) gives {}: what Slurm allocates and what "
+        "the job is charged come from the center's template; a template of your own may shape the script, never "
+        "the price",
+        source, given_for(name), reference_source, wanted));
+  };
+  for (const auto& d : theirs) {
+    if (mine.count(d) != theirs.count(d)) refuse(d.first);
+  }
+  for (const auto& d : mine) {
+    if (mine.count(d) != theirs.count(d)) refuse(d.first);
+  }
 }
 
 void check_template(const std::string& text, const std::string& source) {

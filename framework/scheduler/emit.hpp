@@ -41,6 +41,7 @@ struct JobRequest {
   std::string constraint;  // -C/--constraint
   std::string mem;         // --mem: per node, N[K|M|G|T]
   std::string export_env;  // --export
+  std::string requeue;     // --requeue: "yes", --no-requeue: "no", "" = the site's default
   bool exclusive = false;  // --exclusive
   bool hold = false;       // -H/--hold
 };
@@ -73,7 +74,7 @@ struct JobPlan {
   std::int64_t begin_at = 0;  // epoch s of --begin, 0 = now
   std::string begin;          // --begin as sbatch gets it ("" = none)
   std::string results;        // the results folder (an array task's: <results>/%a)
-  double reserve_gpu_h = 0;   // one job's (an array task's): reserved GPUs x time x charge factor
+  double reserve_gpu_h = 0;   // one job's (an array task's): reserved GPUs x (time + overrun) x charge factor
 
   int task_count() const { return array.tasks.empty() ? 1 : static_cast<int>(array.tasks.size()); }
   double total_reserve_gpu_h() const { return reserve_gpu_h * task_count(); }
@@ -96,6 +97,18 @@ std::vector<std::string> launch_argv(const JobPlan& plan, const Site& site, cons
 /// what the job asked for is never dropped.
 std::string render_script(const JobPlan& plan, const Site& site, const std::string& template_text,
                           const std::string& template_source, const std::string& tag, const std::string& gosok_path);
+
+/// The #SBATCH directives of a batch script as sbatch reads them (from the top to the
+/// first command), each as (long option name, value): "-G 2" is ("gpus", "2").
+std::vector<std::pair<std::string, std::string>> sbatch_directives(const std::string& script);
+
+/// A user's template may shape the script, never the price: throws InputError unless every
+/// directive of `script` that decides what Slurm allocates or what gosok charges (account,
+/// partition, nodes, tasks, CPUs, GPUs, gres, time, array, comment, exclusive, requeue, and
+/// any option not known to be harmless) is exactly what the center's template renders for
+/// the same job (`reference`), and none is missing.
+void check_script_price(const std::string& script, const std::string& source, const std::string& reference,
+                        const std::string& reference_source);
 
 /// Checks a template's placeholders without a request (for `gosok validate`).
 void check_template(const std::string& template_text, const std::string& template_source);

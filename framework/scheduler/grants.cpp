@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include <gosok/core/config.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/text.hpp>
 
@@ -28,56 +30,65 @@ namespace {
 const std::vector<std::string> required_keys = {"id",       "project",   "institution", "sector", "site",
                                                 "gpu_type", "gpu_hours", "start",       "end",    "account"};
 
-Grant make_grant(const std::map<std::string, std::string>& row, const std::string& where) {
-  for (const auto& [k, v] : row) {
-    if (k != "qos" && std::find(required_keys.begin(), required_keys.end(), k) == required_keys.end()) {
-      throw InputError(
-          fmt::format("{}: unknown grant field '{}'; fields: id, project, institution, sector, site, "
-                      "gpu_type, gpu_hours, start, end, account, qos",
-                      where, k));
-    }
+Value date_value(const std::string& text) { return Value{parse_date(text, "the date")}; }
+
+void token_value(const Value& v) { require_token("the value", std::get<std::string>(v), false, 64); }
+
+// One grant's fields: every number finite and in range, every name a token, checked by
+// the schema as each row is read.
+Schema grant_schema() {
+  Schema s;
+  s.string("id", std::nullopt, "the grant's id").checked_by(token_value);
+  s.string("project", std::nullopt, "the project's name").checked_by([](const Value& v) {
+    if (trim(std::get<std::string>(v)).empty()) throw InputError("it is empty");
+  });
+  s.string("institution", std::nullopt, "the project's institution").checked_by([](const Value& v) {
+    if (trim(std::get<std::string>(v)).empty()) throw InputError("it is empty");
+  });
+  s.choice("sector", grant_sectors(), "the project's sector");
+  s.string("site", std::nullopt, "the site (a site_configs name)").checked_by([](const Value& v) {
+    require_token("the value", std::get<std::string>(v));
+  });
+  s.string("gpu_type", std::nullopt, "the GPU type the grant is for").checked_by([](const Value& v) {
+    require_token("the value", std::get<std::string>(v));
+  });
+  s.real("gpu_hours", std::nullopt, "GPU-hours granted").at_least(0).at_most(kMaxGrantGpuHours).checked_by(
+      [](const Value& v) {
+        if (!(std::get<double>(v) > 0)) throw InputError("a grant needs more than 0 GPU-hours");
+      });
+  s.integer("start", std::nullopt, "first day (YYYY-MM-DD, UTC)").parsed_by(date_value, "a date YYYY-MM-DD");
+  s.integer("end", std::nullopt, "last day (YYYY-MM-DD, UTC)").parsed_by(date_value, "a date YYYY-MM-DD");
+  s.string("account", std::nullopt, "the Slurm account").checked_by(token_value);
+  s.string("qos", "", "the Slurm QOS with the GPU-minutes limit (default: the id, lower-cased)")
+      .checked_by([](const Value& v) {
+        if (!std::get<std::string>(v).empty()) token_value(v);
+      });
+  s.add_check([](const Input& in) {
+    if (in.get_int("end") < in.get_int("start")) throw InputError("'end' is before 'start'");
+  });
+  return s;
+}
+
+// One row (a CSV line, a JSON object) as text values, each with its origin.
+Grant make_grant(std::vector<Assignment> items, const std::string& where) {
+  for (auto& item : items) {
+    item.text = trim(item.text);
+    // Slurm stores account and QOS names lower-cased; sectors are read in any case.
+    if (item.key == "account" || item.key == "qos" || item.key == "sector") item.text = lower(item.text);
   }
-  auto field = [&](const std::string& key) {
-    auto it = row.find(key);
-    if (it == row.end() || trim(it->second).empty()) {
-      throw InputError(fmt::format("{}: grant field '{}' is missing", where, key));
-    }
-    return trim(it->second);
-  };
+  const Input in = resolve_assignments(grant_schema(), items, where);
   Grant g;
-  g.id = field("id");
-  require_token(where + ": grant 'id'", g.id, false, 64);
-  const std::string ctx = where + " (grant " + g.id + ")";
-  g.project = field("project");
-  g.institution = field("institution");
-  g.sector = lower(field("sector"));
-  const auto& sectors = grant_sectors();
-  if (std::find(sectors.begin(), sectors.end(), g.sector) == sectors.end()) {
-    throw InputError(
-        fmt::format("{}: 'sector' is '{}'; allowed: industry, academia, research, national_project", ctx, g.sector));
-  }
-  g.site = field("site");
-  require_token(ctx + ": 'site'", g.site);
-  g.gpu_type = field("gpu_type");
-  const std::string hours = field("gpu_hours");
-  try {
-    std::size_t used = 0;
-    g.gpu_hours = std::stod(hours, &used);
-    if (used != hours.size()) throw std::invalid_argument(hours);
-  } catch (const std::logic_error&) {
-    throw InputError(fmt::format("{}: 'gpu_hours' is '{}'; it must be a number of GPU-hours > 0", ctx, hours));
-  }
-  if (!(g.gpu_hours > 0)) {
-    throw InputError(fmt::format("{}: 'gpu_hours' is '{}'; it must be a number of GPU-hours > 0", ctx, hours));
-  }
-  g.start = parse_date(field("start"), ctx + ": 'start'");
-  g.end = parse_date(field("end"), ctx + ": 'end'") + 86400;
-  if (g.end <= g.start) throw InputError(fmt::format("{}: 'end' is before 'start'", ctx));
-  g.account = lower(field("account"));  // Slurm stores account names lower-cased
-  require_token(ctx + ": 'account'", g.account, false, 64);
-  auto q = row.find("qos");
-  g.qos = (q != row.end() && !trim(q->second).empty()) ? lower(trim(q->second)) : lower(g.id);
-  require_token(ctx + ": 'qos'", g.qos, false, 64);
+  g.id = in.get_string("id");
+  g.project = trim(in.get_string("project"));
+  g.institution = trim(in.get_string("institution"));
+  g.sector = in.get_string("sector");
+  g.site = in.get_string("site");
+  g.gpu_type = in.get_string("gpu_type");
+  g.gpu_hours = in.get_real("gpu_hours");
+  g.start = in.get_int("start");
+  g.end = in.get_int("end") + 86400;
+  g.account = in.get_string("account");
+  g.qos = in.get_string("qos").empty() ? lower(g.id) : in.get_string("qos");
   return g;
 }
 
@@ -144,8 +155,11 @@ std::vector<Grant> parse_grants_csv(const std::string& text, const std::string& 
     if (fields.size() != header.size()) {
       throw InputError(fmt::format("{}: {} fields, but the header has {}", where, fields.size(), header.size()));
     }
-    std::map<std::string, std::string> row;
-    for (std::size_t i = 0; i < header.size(); ++i) row[header[i]] = fields[i];
+    std::vector<Assignment> row;
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == "qos" && trim(fields[i]).empty()) continue;
+      row.push_back({header[i], fields[i], where});
+    }
     grants.push_back(make_grant(row, where));
   }
   if (header.empty()) throw InputError(source + ": empty grants file");
@@ -153,27 +167,102 @@ std::vector<Grant> parse_grants_csv(const std::string& text, const std::string& 
   return grants;
 }
 
+namespace {
+
+// The line each element of the grants array starts on (JSON libraries do not keep it):
+// a scan of brackets outside strings.
+std::vector<int> element_lines(const std::string& text) {
+  std::vector<int> lines;
+  int line = 1, depth = 0, array_depth = -1;
+  bool in_string = false, escaped = false, want = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') ++line;
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      if (want && depth == array_depth + 1) {
+        lines.push_back(line);
+        want = false;
+      }
+      // The grants array: the top-level array, or the array under the top-level object.
+      if (c == '[' && array_depth < 0 && depth <= 1) {
+        array_depth = depth;
+        want = true;
+      }
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+      if (depth == array_depth) array_depth = -2;
+    } else if (c == ',' && depth == array_depth + 1) {
+      want = true;
+    }
+  }
+  return lines;
+}
+
+std::string json_position(const std::string& text, std::size_t byte) {
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return fmt::format("{}:{}", line, column);
+}
+
+}  // namespace
+
 std::vector<Grant> parse_grants_json(const std::string& text, const std::string& source) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", source, e.what()));
+    // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." -> the reason.
+    std::string why = e.what();
+    if (const auto colon = why.find(": "); colon != std::string::npos) why = why.substr(colon + 2);
+    throw InputError(fmt::format("{}:{}: not valid JSON: {}", source, json_position(text, e.byte - 1), why));
+  } catch (const nlohmann::json::exception& e) {
+    // "number overflow parsing '1e400'": the library gives no position; the token does.
+    std::string why = e.what();
+    if (const auto bracket = why.find("] "); bracket != std::string::npos) why = why.substr(bracket + 2);
+    const auto open = why.find('\''), close = why.rfind('\'');
+    const auto at = open != close ? text.find(why.substr(open + 1, close - open - 1)) : std::string::npos;
+    throw InputError(fmt::format("{}{}: not valid JSON: {}", source,
+                                 at == std::string::npos ? "" : ":" + json_position(text, at), why));
   }
   if (doc.is_object() && doc.contains("grants")) doc = doc["grants"];
   if (!doc.is_array()) throw InputError(source + ": expected an array of grants or {\"grants\": [...]}");
+  const auto lines = element_lines(text);
   std::vector<Grant> grants;
   for (std::size_t i = 0; i < doc.size(); ++i) {
-    const std::string where = fmt::format("{}: grants[{}]", source, i);
+    const std::string where =
+        i < lines.size() ? fmt::format("{}:{} (grants[{}])", source, lines[i], i) : fmt::format("{}: grants[{}]", source, i);
     if (!doc[i].is_object()) throw InputError(where + ": expected an object");
-    std::map<std::string, std::string> row;
+    std::vector<Assignment> row;
     for (const auto& [k, v] : doc[i].items()) {
       if (v.is_string()) {
-        row[k] = v.get<std::string>();
+        if (k == "qos" && trim(v.get<std::string>()).empty()) continue;
+        row.push_back({k, v.get<std::string>(), where});
       } else if (v.is_number()) {
-        row[k] = v.dump();
+        row.push_back({k, v.dump(), where});
       } else {
-        throw InputError(fmt::format("{}: '{}' must be a string or a number", where, k));
+        throw InputError(fmt::format("{}: key '{}' must be a string or a number, not {}", where, k, v.type_name()));
       }
     }
     grants.push_back(make_grant(row, where));

@@ -25,13 +25,18 @@ struct Grant {
   bool same_terms(const Grant& other) const;
 };
 
+/// The most GPU-hours one grant may hold (a bound that keeps every limit derived from it,
+/// e.g. Slurm's GrpTRESMins in minutes, a finite integer).
+constexpr double kMaxGrantGpuHours = 1e9;
+
 /// The sectors a grant may belong to.
 const std::vector<std::string>& grant_sectors();
 
 /// Reads a CSV (header row) or JSON (array, or {"grants": [...]}) export. Columns/keys:
 /// id, project, institution, sector, site, gpu_type, gpu_hours, start, end, account, and
-/// optionally qos (default: the lower-cased id). Errors name file:line, the key and what is
-/// allowed.
+/// optionally qos (default: the lower-cased id). Every field is read by one schema (numbers
+/// strict decimals, finite and in range; dates YYYY-MM-DD). Errors name file:line, the key
+/// and what is allowed.
 std::vector<Grant> read_grants_file(const std::string& path);
 std::vector<Grant> parse_grants_csv(const std::string& text, const std::string& source);
 std::vector<Grant> parse_grants_json(const std::string& text, const std::string& source);

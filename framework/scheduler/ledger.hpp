@@ -11,15 +11,23 @@
 namespace gosok::sched {
 
 /// Vocabulary of the ledger:
-///  - *reserve*: at submission, GPUs × walltime × charge factor is held against the grant;
+///  - *reserve*: at submission, GPUs × (walltime + the site's overrun) × charge factor is held
+///    against the grant: what the scheduler may really let the job use;
 ///  - *settle*: once accounting knows the job, the real charge (elapsed × allocated GPUs ×
-///    charge factor) is booked and the reservation ends;
-///  - *release*: the reservation ends with no charge (sbatch failed, never submitted, or the
-///    job failed through the system, e.g. NODE_FAIL).
-/// Job states: submitting (reserved, Slurm id not yet recorded), queued, running, settled,
-/// released, missing (accounting has no record: reported, the reservation is kept).
+///    charge factor, summed over every run of a requeued job) is booked and the reservation
+///    ends; a run is never charged more than its reservation (the rest is reported as
+///    *uncharged*);
+///  - *release*: the reservation ends with no charge, only once it is certain that the job
+///    never reached the scheduler (sbatch refused it, or the scheduler answered, for held
+///    jobs too, that no job carries its tag), or the job failed through the system.
+/// Job states: submitting (reserved, Slurm id not yet recorded: the submission is in flight,
+/// or its outcome was lost), queued, running, settled, released, missing (accounting has no
+/// record: reported, the reservation is kept). An active job's balance is its reservation
+/// plus what its earlier runs (requeued) were charged.
 /// A Slurm job array is one row per task, reserved together: the tasks share the array's
 /// tag and `array_id` (the id of its first row); task T of Slurm array job A is "A_T".
+/// A *tag* (the job's --comment) is gosok:<ledger instance>:<first id>:<random nonce>: a job
+/// found by its tag is bound only when its Slurm user and account are the row's too.
 struct JobRecord {
   std::int64_t id = 0;  // gosok id, shown as g<id>
   std::string grant_id;
@@ -27,7 +35,9 @@ struct JobRecord {
   std::string partition;
   std::string backend;   // slurm | local
   std::string slurm_id;  // "123", or "123_7" for task 7 of array job 123
-  std::string tag;       // gosok:<ledger instance>:<id> (an array's first id), carried in the job's --comment
+  std::string tag;       // gosok:<ledger instance>:<id>:<nonce> (an array's first id), the job's --comment
+  std::string user;      // the Unix user who submitted it (its Slurm user)
+  std::string account;   // the Slurm account it is charged to
   std::string name;
   std::string workload;
   std::string state = "submitting";
@@ -37,7 +47,8 @@ struct JobRecord {
   std::int64_t time_limit_s = 0;
   double charge_factor = 1.0;
   double reserved_gpu_h = 0;
-  double charged_gpu_h = 0;
+  double charged_gpu_h = 0;    // settled: the charge; active: what earlier runs were charged
+  double uncharged_gpu_h = 0;  // use past the reservation of a run, not charged (reported)
   std::int64_t submitted_at = 0;
   std::int64_t started_at = 0;  // 0: not started (or not known yet)
   std::int64_t ended_at = 0;
@@ -91,7 +102,8 @@ struct JobUpdate {
   std::string state;  // queued | running | settled | released | missing
   std::string sched_state;
   std::string slurm_id;  // set when a job is found by its tag
-  double charged_gpu_h = 0;
+  double charged_gpu_h = 0;  // settled: the charge; active: earlier runs' charge
+  double uncharged_gpu_h = 0;
   std::int64_t elapsed_s = 0;
   int alloc_gpus = 0;
   std::int64_t started_at = 0;  // 0: unchanged
@@ -101,18 +113,38 @@ struct JobUpdate {
   std::string energy_note;
 };
 
+/// One grant of an import, and where it came from.
+struct GrantImport {
+  Grant grant;
+  std::string source;  // "grants.csv:3"
+};
+
+/// How a late scheduler id found the reservation (LedgerStore::set_submitted).
+enum class Booking {
+  kept,     // the rows were still reserved (submitting, or already bound by reconcile)
+  renewed,  // a concurrent reconcile had released them; the grant still covered them: reserved again
+  refused,  // released, and the grant no longer covers them: nothing is booked, the caller cancels the job
+};
+
 /// Storage behind the ledger. SQLite is the embedded default; a server database
-/// (PostgreSQL) for a center with many users can implement the same interface.
-/// Every method that changes something is one transaction.
+/// (PostgreSQL) for a center with many users implements the same interface and contract.
+/// Every method that changes something is one transaction, and the rules below that read
+/// the balance are checked inside it (with the shared helpers further down), so concurrent
+/// processes can never both spend the same GPU-hours.
 class LedgerStore {
  public:
   virtual ~LedgerStore() = default;
 
   /// Unique id of this ledger, part of every job tag.
   virtual std::string instance_id() = 0;
+  /// Whether this store was opened read-only (then every change throws RunError).
+  virtual bool read_only() const = 0;
 
-  /// Returns "added", "updated" (old terms kept in the history) or "unchanged".
-  virtual std::string upsert_grant(const Grant& grant, const std::string& source) = 0;
+  /// Adds or updates every grant in one transaction: all of them, or (on any error) none.
+  /// Returns "added", "updated" (old terms kept in the history) or "unchanged" per grant.
+  /// An update that cuts a grant below what is committed to it (settled plus active
+  /// reservations) is refused (check_grant_cut) unless `allow_cut`.
+  virtual std::vector<std::string> import_grants(const std::vector<GrantImport>& grants, bool allow_cut) = 0;
   virtual std::optional<Grant> find_grant(const std::string& id) = 0;
   virtual std::vector<Grant> grants() = 0;
   virtual std::vector<GrantChange> grant_history(const std::string& id) = 0;
@@ -120,13 +152,16 @@ class LedgerStore {
 
   /// Atomically checks that the grant's remaining GPU-hours cover the reservations of
   /// `jobs` (one job, or every task of one array: rows with array_task >= 0) and books them
-  /// all; throws InputError (the refusal) otherwise and books none. Fills each job's id,
-  /// tag and array_id. Safe against concurrent processes (one transaction, write-locked).
+  /// all; throws InputError (the refusal, refusal_message) otherwise and books none. Fills
+  /// each job's id, tag (new_job_tag) and array_id. Safe against concurrent processes.
   virtual void reserve(std::vector<JobRecord>& jobs) = 0;
   /// Records the scheduler's id of job `id` (for an array, its first row: every task gets
   /// "<slurm_id>_<task>") and the local pid; the job is then queued (a state its local monitor
-  /// set first, held or running, stays).
-  virtual void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
+  /// set first, held or running, stays). When a concurrent reconcile had already released the
+  /// reservation (the submission took longer than its grace), it is reserved again if the
+  /// grant still covers it, else nothing is booked (Booking::refused): a job the scheduler
+  /// accepted is never left running unbooked.
+  virtual Booking set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
   virtual void apply(const std::vector<JobUpdate>& updates) = 0;
 
   virtual std::optional<JobRecord> find_job(std::int64_t id) = 0;
@@ -138,9 +173,27 @@ class LedgerStore {
   virtual std::vector<JobRecord> jobs(const std::string& grant_id, bool active_only) = 0;
 };
 
-/// Opens (creating if needed) an SQLite ledger: WAL journal, a busy timeout so concurrent
-/// gosok processes wait for each other, BEGIN IMMEDIATE for every change.
-std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path);
+// ---- Rules every LedgerStore applies inside its transactions (ledger_rules.cpp).
+
+/// A fresh tag for the job (or array) whose first row is `id`: nobody can guess the next one.
+std::string new_job_tag(const std::string& instance, std::int64_t id);
+/// Whether `remaining` GPU-hours cover `wanted` (a rounding slack of 1e-9 GPU-hours, a few
+/// microseconds, so that an exact fit is accepted).
+bool covers(double remaining, double wanted);
+/// The refusal when a grant cannot cover `wanted` (`tasks` > 1: an array).
+std::string refusal_message(const Grant& grant, double wanted, double remaining, std::size_t tasks);
+/// Throws InputError when `updated` cuts grant `old` below `committed` (settled + active
+/// reservations and charges) and `allow_cut` is false.
+void check_grant_cut(const Grant& old, const Grant& updated, double committed, bool allow_cut,
+                     const std::string& source);
+/// The Unix user running this process (its Slurm user).
+std::string current_user();
+
+/// Opens (creating if needed, readable by its owner only) an SQLite ledger: WAL journal, a
+/// busy timeout so concurrent gosok processes wait for each other, BEGIN IMMEDIATE for every
+/// change. `read_only`: opens an existing ledger without writing anything (for commands
+/// that only read, e.g. on a ledger the user may not write).
+std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path, bool read_only = false);
 
 /// The ledger path: explicit (--ledger) > $GOSOK_LEDGER > `ledger = "..."` in the user
 /// config (user_config_path()) > the site's `ledger` > $XDG_DATA_HOME/gosok/ledger.sqlite >

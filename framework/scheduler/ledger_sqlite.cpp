@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
-#include <toml++/toml.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/private_files.hpp>
 #include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
@@ -59,12 +62,25 @@ ALTER TABLE jobs ADD COLUMN energy_j REAL;
 ALTER TABLE jobs ADD COLUMN energy_note TEXT;
 UPDATE meta SET value='3' WHERE key='schema';
 )sql";
-constexpr int kSchemaVersion = 3;
+// Schema 4: who submitted a job and to which Slurm account (a job found by its tag must be
+// theirs), and use past a run's reservation that was not charged.
+constexpr const char* kSchema4 = R"sql(
+ALTER TABLE jobs ADD COLUMN user TEXT;
+ALTER TABLE jobs ADD COLUMN account TEXT;
+ALTER TABLE jobs ADD COLUMN uncharged_gpu_h REAL NOT NULL DEFAULT 0;
+UPDATE jobs SET account=(SELECT account FROM grants WHERE grants.id=jobs.grant_id);
+UPDATE meta SET value='4' WHERE key='schema';
+)sql";
+constexpr int kSchemaVersion = 4;
+
+// The states whose reservation (and earlier runs' charge) still counts against the grant.
+constexpr const char* kActiveStates = "('submitting','queued','running','missing')";
 
 constexpr const char* kJobColumns =
     "id, grant_id, site, partition, backend, slurm_id, tag, name, workload, state, sched_state, nodes, gpus, "
     "walltime_s, charge_factor, reserved_gpu_h, charged_gpu_h, submitted_at, ended_at, elapsed_s, alloc_gpus, pid, "
-    "output_dir, note, array_id, array_task, started_at, results_dir, energy_j, energy_note";
+    "output_dir, note, array_id, array_task, started_at, results_dir, energy_j, energy_note, user, account, "
+    "uncharged_gpu_h";
 
 class Stmt {
  public:
@@ -166,24 +182,52 @@ JobRecord job_from(const Stmt& s) {
   j.results_dir = s.text(27);
   if (!s.is_null(28)) j.energy_j = s.real(28);
   j.energy_note = s.text(29);
+  j.user = s.text(30);
+  j.account = s.text(31);
+  j.uncharged_gpu_h = s.real(32);
   return j;
 }
 
 class SqliteLedger final : public LedgerStore {
  public:
-  explicit SqliteLedger(const std::string& path) : m_path(path) {
-    std::error_code ec;
-    const auto dir = std::filesystem::path(path).parent_path();
-    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-    if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
+  SqliteLedger(const std::string& path, bool read_only) : m_path(path), m_read_only(read_only) {
+    int flags = SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
+    if (read_only) {
+      flags |= SQLITE_OPEN_READONLY;
+    } else {
+      // The ledger holds grants, tags and output paths: readable by its owner only. SQLite
+      // gives its -wal and -shm files the database file's mode, so creating the file here
+      // (exclusively, never through a symlink) makes all three private.
+      require_safe_folder(std::filesystem::path(path).parent_path().empty()
+                              ? std::string(".")
+                              : std::filesystem::path(path).parent_path().string(),
+                          "the ledger's folder");
+      std::error_code ec;
+      const auto dir = std::filesystem::path(path).parent_path();
+      if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd >= 0) ::close(fd);
+      flags |= SQLITE_OPEN_READWRITE;
+    }
+    if (sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
       const std::string msg = m_db ? sqlite3_errmsg(m_db) : "out of memory";
       sqlite3_close(m_db);
       m_db = nullptr;
-      throw RunError(fmt::format("ledger {}: cannot open: {}", path, msg));
+      throw RunError(fmt::format("ledger {}: cannot open{}: {}", path, read_only ? " for reading" : "", msg));
     }
     // A concurrent submit holds the write lock for milliseconds; wait rather than fail.
     sqlite3_busy_timeout(m_db, 60000);
+    if (read_only) {
+      if (!read_instance()) throw RunError(fmt::format("ledger {}: not a gosok ledger (or empty)", path));
+      const int schema = read_schema();
+      if (schema != kSchemaVersion) {
+        throw RunError(fmt::format(
+            "ledger {}: schema {} (this gosok reads {}); a command that writes (gosok reconcile) upgrades it, "
+            "by someone who may write it",
+            path, schema, kSchemaVersion));
+      }
+      return;
+    }
     // Each gosok command is a short process: checkpointing the WAL (and fsyncing the
     // database) whenever the last connection closes would cost more than the command. But
     // the first connection of a process rebuilds its index of the WAL by reading all of it,
@@ -211,42 +255,55 @@ class SqliteLedger final : public LedgerStore {
     }
     if (schema < 2) exec(kSchema2);
     if (schema < 3) exec(kSchema3);
+    if (schema < 4) {
+      exec(kSchema4);
+      // Rows from before schema 4 were this single-user ledger's owner's.
+      Stmt owner(m_db, "UPDATE jobs SET user=? WHERE user IS NULL");
+      owner.bind(1, current_user()).step();
+    }
     t.commit();
   }
   ~SqliteLedger() override { sqlite3_close(m_db); }
 
   std::string instance_id() override { return m_instance; }
+  bool read_only() const override { return m_read_only; }
 
-  std::string upsert_grant(const Grant& g, const std::string& source) override {
+  std::vector<std::string> import_grants(const std::vector<GrantImport>& grants, bool allow_cut) override {
     Transaction t(*this);
-    auto old = find_grant_locked(g.id);
-    std::string what;
-    if (old && old->same_terms(g)) return "unchanged";
-    if (old) {
-      Stmt up(m_db,
-              "UPDATE grants SET project=?2, institution=?3, sector=?4, site=?5, gpu_type=?6, gpu_hours=?7, "
-              "start_s=?8, end_s=?9, account=?10, qos=?11, imported_at=?12, source=?13 WHERE id=?1");
-      bind_grant(up, g, source);
-      up.step();
-      what = "updated";
-    } else {
-      Stmt ins(m_db,
-               "INSERT INTO grants(id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, "
-               "account, qos, imported_at, source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
-      bind_grant(ins, g, source);
-      ins.step();
-      what = "added";
+    std::vector<std::string> results;
+    for (const auto& [g, source] : grants) {
+      auto old = find_grant_locked(g.id);
+      if (old && old->same_terms(g)) {
+        results.push_back("unchanged");
+        continue;
+      }
+      if (old) {
+        check_grant_cut(*old, g, committed_locked(g.id), allow_cut, source);
+        Stmt up(m_db,
+                "UPDATE grants SET project=?2, institution=?3, sector=?4, site=?5, gpu_type=?6, gpu_hours=?7, "
+                "start_s=?8, end_s=?9, account=?10, qos=?11, imported_at=?12, source=?13 WHERE id=?1");
+        bind_grant(up, g, source);
+        up.step();
+      } else {
+        Stmt ins(m_db,
+                 "INSERT INTO grants(id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, "
+                 "account, qos, imported_at, source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+        bind_grant(ins, g, source);
+        ins.step();
+      }
+      Stmt hist(m_db,
+                "INSERT INTO grant_history(grant_id, at, what, old_terms, new_terms, source) VALUES (?,?,?,?,?,?)");
+      hist.bind(1, g.id).bind(2, now_seconds()).bind(3, old ? "updated" : "imported");
+      if (old) {
+        hist.bind(4, grant_terms_json(*old));
+      } else {
+        hist.bind_null(4);
+      }
+      hist.bind(5, grant_terms_json(g)).bind(6, source).step();
+      results.push_back(old ? "updated" : "added");
     }
-    Stmt hist(m_db, "INSERT INTO grant_history(grant_id, at, what, old_terms, new_terms, source) VALUES (?,?,?,?,?,?)");
-    hist.bind(1, g.id).bind(2, now_seconds()).bind(3, what == "added" ? "imported" : "updated");
-    if (old) {
-      hist.bind(4, grant_terms_json(*old));
-    } else {
-      hist.bind_null(4);
-    }
-    hist.bind(5, grant_terms_json(g)).bind(6, source).step();
     t.commit();
-    return what;
+    return results;
   }
 
   std::optional<Grant> find_grant(const std::string& id) override { return find_grant_locked(id); }
@@ -285,10 +342,10 @@ class SqliteLedger final : public LedgerStore {
         b.energy_kwh += s.real(4) / 3.6e6;
         b.energy_jobs += static_cast<int>(s.integer(5));
       } else if (state == "running") {
-        b.in_flight += s.real(2);
+        b.in_flight += s.real(2) + s.real(3);
         b.active_jobs += static_cast<int>(s.integer(1));
       } else if (state == "queued" || state == "submitting" || state == "missing") {
-        b.queued += s.real(2);
+        b.queued += s.real(2) + s.real(3);
         b.active_jobs += static_cast<int>(s.integer(1));
       }
     }
@@ -311,28 +368,14 @@ class SqliteLedger final : public LedgerStore {
     const std::string& grant_id = jobs.front().grant_id;
     auto g = find_grant_locked(grant_id);
     if (!g) throw InputError("no grant '" + grant_id + "' in the ledger");
-    Stmt used(m_db,
-              "SELECT (SELECT COALESCE(SUM(charged_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND state='settled') + "
-              "(SELECT COALESCE(SUM(reserved_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND "
-              "state IN ('submitting','queued','running','missing'))");
-    used.bind(1, grant_id);
-    used.step();
-    const double remaining = g->gpu_hours - used.real(0);
+    const double remaining = g->gpu_hours - committed_locked(grant_id);
     double wanted = 0;
     for (const auto& job : jobs) wanted += job.reserved_gpu_h;
-    // A rounding slack of 1e-9 GPU-hours (a few microseconds) so an exact fit is accepted.
-    if (wanted > remaining + 1e-9) {
-      const std::string what =
-          jobs.size() > 1 ? fmt::format("its {} array tasks need", jobs.size()) : std::string("it needs");
-      throw InputError(
-          fmt::format("grant {} cannot cover this job: {} {:.4f} GPU-hours (reserved for the full time limit) but "
-                      "{:.4f} of {:.4f} remain",
-                      grant_id, what, wanted, std::max(0.0, remaining), g->gpu_hours));
-    }
+    if (!covers(remaining, wanted)) throw InputError(refusal_message(*g, wanted, remaining, jobs.size()));
     Stmt ins(m_db,
              "INSERT INTO jobs(grant_id, site, partition, backend, name, workload, state, nodes, gpus, walltime_s, "
-             "charge_factor, reserved_gpu_h, submitted_at, output_dir, results_dir, array_id, array_task, tag) "
-             "VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?,?,NULLIF(?,0),?,?)");
+             "charge_factor, reserved_gpu_h, submitted_at, output_dir, results_dir, array_id, array_task, tag, user, "
+             "account) VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?,?,NULLIF(?,0),?,?,?,?)");
     std::int64_t first = 0;
     std::string tag;
     for (auto& job : jobs) {
@@ -345,14 +388,14 @@ class SqliteLedger final : public LedgerStore {
       } else {
         ins.bind_null(16);
       }
-      ins.bind(17, tag);
+      ins.bind(17, tag).bind(18, job.user).bind(19, job.account);
       ins.step();
       ins.reset();
       job.id = sqlite3_last_insert_rowid(m_db);
       if (first == 0) {
         // The first row names the job (or the array): its id is in the tag every task carries.
         first = job.id;
-        tag = fmt::format("gosok:{}:{}", m_instance, first);
+        tag = new_job_tag(m_instance, first);
         Stmt head(m_db,
                   "UPDATE jobs SET tag=?, array_id=CASE WHEN array_task IS NULL THEN NULL ELSE id END WHERE id=?");
         head.bind(1, tag).bind(2, first).step();
@@ -364,16 +407,45 @@ class SqliteLedger final : public LedgerStore {
     t.commit();
   }
 
-  void set_submitted(std::int64_t id, const std::string& slurm_id, int pid) override {
+  Booking set_submitted(std::int64_t id, const std::string& slurm_id, int pid) override {
     Transaction t(*this);
+    Booking booking = Booking::kept;
+    std::vector<JobRecord> rows;
+    {
+      Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE id=?1 OR array_id=?1", kJobColumns).c_str());
+      s.bind(1, id);
+      while (s.step()) rows.push_back(job_from(s));
+    }
+    const bool released = !rows.empty() && rows.front().state == "released" && rows.front().slurm_id.empty();
+    std::string state = "queued", note;
+    if (released) {
+      // A concurrent reconcile saw no job with the tag and released it; the scheduler has
+      // the job now, so it must be booked again, or not at all.
+      auto g = find_grant_locked(rows.front().grant_id);
+      double wanted = 0;
+      for (const auto& r : rows) wanted += r.reserved_gpu_h;
+      if (g && covers(g->gpu_hours - committed_locked(g->id), wanted)) {
+        booking = Booking::renewed;
+        note = "reserved again: the scheduler accepted it after a reconcile had released it";
+      } else {
+        booking = Booking::refused;
+        state = "released";
+        note = "the scheduler accepted it after a reconcile had released it, and the grant no longer covers it: "
+               "cancelled";
+      }
+    }
     // A local job's monitor may already have said it is held or running (it starts before
     // this is written); its pid is still needed to release or cancel it.
     Stmt s(m_db,
            "UPDATE jobs SET slurm_id=CASE WHEN ?1='' THEN NULL WHEN array_id IS NULL THEN ?1 "
-           "ELSE ?1 || '_' || array_task END, pid=?2, state=CASE WHEN state='submitting' THEN 'queued' ELSE state END "
-           "WHERE (id=?3 OR array_id=?3) AND state IN ('submitting', 'queued', 'running')");
-    s.bind(1, slurm_id).bind(2, pid).bind(3, id).step();
+           "ELSE ?1 || '_' || array_task END, pid=?2, "
+           "state=CASE WHEN state IN ('submitting', 'released') THEN ?4 ELSE state END, "
+           "note=COALESCE(NULLIF(?5,''), note) "
+           "WHERE (id=?3 OR array_id=?3) AND (state IN ('submitting', 'queued', 'running') OR "
+           "(state='released' AND slurm_id IS NULL))");
+    s.bind(1, slurm_id).bind(2, pid).bind(3, id).bind(4, state).bind(5, note).step();
     t.commit();
+    return booking;
   }
 
   void apply(const std::vector<JobUpdate>& updates) override {
@@ -383,12 +455,13 @@ class SqliteLedger final : public LedgerStore {
     Stmt s(m_db,
            "UPDATE jobs SET state=?2, sched_state=?3, slurm_id=COALESCE(NULLIF(?4,''), slurm_id), "
            "charged_gpu_h=?5, elapsed_s=?6, alloc_gpus=?7, ended_at=NULLIF(?8,0), note=NULLIF(?9,''), "
-           "started_at=COALESCE(NULLIF(?10,0), started_at), energy_j=?11, energy_note=NULLIF(?12,'') "
+           "started_at=COALESCE(NULLIF(?10,0), started_at), energy_j=?11, energy_note=NULLIF(?12,''), "
+           "uncharged_gpu_h=?13 "
            "WHERE id=?1 AND state NOT IN ('settled','released')");
     for (const auto& u : updates) {
       s.bind(1, u.id).bind(2, u.state).bind(3, u.sched_state).bind(4, u.slurm_id).bind(5, u.charged_gpu_h);
       s.bind(6, u.elapsed_s).bind(7, u.alloc_gpus).bind(8, u.ended_at).bind(9, u.note).bind(10, u.started_at);
-      s.bind(12, u.energy_note);
+      s.bind(12, u.energy_note).bind(13, u.uncharged_gpu_h);
       if (u.energy_j) {
         s.bind(11, *u.energy_j);
       } else {
@@ -444,7 +517,10 @@ class SqliteLedger final : public LedgerStore {
  private:
   class Transaction {
    public:
-    explicit Transaction(SqliteLedger& l) : m_l(l) { m_l.exec("BEGIN IMMEDIATE"); }
+    explicit Transaction(SqliteLedger& l) : m_l(l) {
+      if (m_l.m_read_only) throw RunError("ledger " + m_l.m_path + " is open read-only: nothing can be changed");
+      m_l.exec("BEGIN IMMEDIATE");
+    }
     ~Transaction() {
       if (!m_done) sqlite3_exec(m_l.m_db, "ROLLBACK", nullptr, nullptr, nullptr);
     }
@@ -492,6 +568,19 @@ class SqliteLedger final : public LedgerStore {
     return found;
   }
 
+  // GPU-hours the grant has spent or holds: settled charges, plus the reservations of active
+  // jobs and what their earlier runs were charged.
+  double committed_locked(const std::string& grant_id) {
+    Stmt used(m_db, fmt::format("SELECT (SELECT COALESCE(SUM(charged_gpu_h), 0) FROM jobs WHERE grant_id=?1 AND "
+                                "state='settled') + (SELECT COALESCE(SUM(reserved_gpu_h + charged_gpu_h), 0) FROM "
+                                "jobs WHERE grant_id=?1 AND state IN {})",
+                                kActiveStates)
+                        .c_str());
+    used.bind(1, grant_id);
+    used.step();
+    return used.real(0);
+  }
+
   std::optional<Grant> find_grant_locked(const std::string& id) {
     Stmt s(m_db,
            "SELECT id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, account, qos "
@@ -508,41 +597,15 @@ class SqliteLedger final : public LedgerStore {
   }
 
   std::string m_path;
+  bool m_read_only = false;
   sqlite3* m_db = nullptr;
   std::string m_instance;
 };
 
 }  // namespace
 
-std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path) {
-  return std::make_unique<SqliteLedger>(path);
-}
-
-std::string user_config_path() {
-  if (const auto xdg = env("XDG_CONFIG_HOME")) return *xdg + "/gosok/config.toml";
-  return env("HOME").value_or(".") + "/.config/gosok/config.toml";
-}
-
-std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger) {
-  if (!explicit_path.empty()) return explicit_path;
-  if (const auto ledger = env("GOSOK_LEDGER")) return *ledger;
-  const std::string config = user_config_path();
-  if (std::filesystem::exists(config)) {
-    toml::table t;
-    try {
-      t = toml::parse_file(config);
-    } catch (const toml::parse_error& e) {
-      throw InputError(
-          fmt::format("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, e.description()));
-    }
-    if (const auto* node = t.get("ledger")) {
-      if (!node->is_string()) throw InputError(config + ": key 'ledger' must be a string (a path)");
-      return *node->value<std::string>();
-    }
-  }
-  if (!site_ledger.empty()) return site_ledger;
-  if (const auto xdg = env("XDG_DATA_HOME")) return *xdg + "/gosok/ledger.sqlite";
-  return env("HOME").value_or(".") + "/.local/share/gosok/ledger.sqlite";
+std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path, bool read_only) {
+  return std::make_unique<SqliteLedger>(path, read_only);
 }
 
 std::string grant_terms_json(const Grant& g) {

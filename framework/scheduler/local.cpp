@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/backend.hpp>
@@ -36,6 +37,7 @@ class LocalBackend final : public Backend {
         {"--export", !r.export_env.empty()},
         {"--exclusive", r.exclusive},
         {"-c/--cpus-per-task", r.cpus_per_task > 0},
+        {"--requeue/--no-requeue", !r.requeue.empty()},
     };
     for (const auto& [option, given] : options) {
       if (given) {
@@ -68,7 +70,11 @@ class LocalBackend final : public Backend {
     const std::string out = r.output.empty() ? ctx.job.job_dir + "/gosok-run.log" : r.output;
     // The monitor starts with cancel's and release's signals blocked, so that either waits
     // for it however early it is sent.
-    ctx.job.pid = spawn_process(argv, out, ctx.job.job_dir, true, r.error, {SIGTERM, SIGUSR1});
+    try {
+      ctx.job.pid = spawn_process(argv, out, ctx.job.job_dir, true, r.error, {SIGTERM, SIGUSR1});
+    } catch (const std::exception& e) {
+      throw SubmitRefused(std::string("cannot start the local run: ") + e.what());  // nothing started
+    }
     return "";
   }
 
@@ -92,7 +98,7 @@ class LocalBackend final : public Backend {
   }
 
   // A local job settles itself (see run_local_job); reconcile only checks its monitor.
-  std::vector<AcctRecord> accounting(const std::vector<JobRecord>&) override { return {}; }
+  Accounting accounting(const std::vector<JobRecord>&) override { return {}; }
 };
 
 class DryRunBackend final : public Backend {
@@ -102,8 +108,11 @@ class DryRunBackend final : public Backend {
   std::string submit(SubmitContext&) override { return ""; }
   void cancel(const JobRef&) override {}
   void release(const JobRef&) override {}
-  std::vector<AcctRecord> accounting(const std::vector<JobRecord>&) override { return {}; }
+  Accounting accounting(const std::vector<JobRecord>&) override { return {}; }
 };
+
+// How long a run stopped at its time limit gets between SIGTERM and SIGKILL (Slurm's KillWait).
+constexpr int kKillWaitSeconds = 5;
 
 }  // namespace
 
@@ -132,9 +141,15 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
     done.sched_state = state;
     done.elapsed_s = elapsed;
     done.alloc_gpus = elapsed > 0 ? job->gpus : 0;
-    done.charged_gpu_h = static_cast<double>(done.elapsed_s) / 3600.0 * done.alloc_gpus * job->charge_factor;
+    const RunCharge charge = charge_run(*job, done.elapsed_s, done.alloc_gpus, state);
+    done.charged_gpu_h = charge.charged;
+    done.uncharged_gpu_h = charge.uncharged;
     done.ended_at = now_seconds();
     done.note = note;
+    if (charge.uncharged > 1e-12) {
+      done.note += fmt::format("{}ran past its reservation: {:.4f} GPU-hours not charged", note.empty() ? "" : "; ",
+                               charge.uncharged);
+    }
     if (elapsed > 0) {
       attach_run_energy(done, *job);
     } else {
@@ -175,14 +190,29 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
   ::setenv("GOSOK_JOB_ID", job->gosok_id().c_str(), 1);
   std::cout.flush();
   const int child = spawn_process(argv, "", job->job_dir, false);
-  const int rc = wait_process(child);
+  // The time limit holds here as in Slurm: SIGTERM at the limit, SIGKILL after KillWait.
+  const auto limit = t0 + std::chrono::seconds(job->time_limit_s);
+  bool timed_out = false;
+  int rc = -1;
+  for (;;) {
+    rc = try_wait_process(child);
+    if (rc != kStillRunning) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= limit && !timed_out) {
+      timed_out = true;
+      ::kill(child, SIGTERM);
+    }
+    if (timed_out && now >= limit + std::chrono::seconds(kKillWaitSeconds)) ::kill(child, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
   const bool stopped = cancelled();
   // Charged by the second, at least one: a run that started used its GPUs.
-  const std::string state = stopped ? "CANCELLED" : rc == 0 ? "COMPLETED" : "FAILED";
-  const std::string note = stopped   ? "cancelled by gosok cancel"
-                           : rc != 0 ? fmt::format("exit code {}; log in {}", rc, job->job_dir)
-                                     : "";
+  const std::string state = stopped ? "CANCELLED" : timed_out ? "TIMEOUT" : rc == 0 ? "COMPLETED" : "FAILED";
+  const std::string note = stopped     ? "cancelled by gosok cancel"
+                           : timed_out ? fmt::format("stopped at its time limit ({})", format_walltime(job->time_limit_s))
+                           : rc != 0   ? fmt::format("exit code {}; log in {}", rc, job->job_dir)
+                                       : "";
   settle(state, std::max<std::int64_t>(1, elapsed), note);
   return rc;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,9 +40,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     throw std::runtime_error("pipe failed");
   }
   auto args = c_argv(argv);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
@@ -127,13 +131,13 @@ int spawn_process(const std::vector<std::string>& argv, const std::string& log_p
     if (null < 0) ::_exit(126);
     ::dup2(null, 0);
     if (!log_path.empty()) {  // "" keeps this process's stdout and stderr
-      const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
       if (log < 0) ::_exit(126);
       ::dup2(log, 1);
       ::dup2(log, 2);
     }
     if (!err_path.empty()) {
-      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
       if (err < 0) ::_exit(126);
       ::dup2(err, 2);
     }
@@ -150,6 +154,19 @@ int wait_process(int pid) {
     if (errno != EINTR) return -1;
   }
   return decode_status(status);
+}
+
+int try_wait_process(int pid) {
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == 0) return kStillRunning;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    return decode_status(status);
+  }
 }
 
 std::string self_executable() {

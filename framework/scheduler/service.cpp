@@ -1,6 +1,7 @@
 #include <gosok/scheduler/service.hpp>
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
+#include <gosok/scheduler/private_files.hpp>
 #include <gosok/scheduler/process.hpp>
 #include <gosok/scheduler/text.hpp>
 
@@ -57,6 +59,17 @@ std::string resolve_dependency(LedgerStore& ledger, const std::string& dependenc
   return out;
 }
 
+namespace {
+
+// The folder a job file is written to, checked like the job folder (-o/-e, --results).
+std::string folder_of(const std::string& pattern, const std::string& job_dir) {
+  fs::path p(pattern);
+  if (p.is_relative()) p = fs::path(job_dir) / p;
+  return p.parent_path().string();
+}
+
+}  // namespace
+
 SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,
                          const SubmitOptions& options) {
   const auto site_backend = make_backend(site.scheduler);
@@ -67,6 +80,9 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   if (!grant) {
     throw InputError("no grant '" + request.grant_id + "' in the ledger (import it with 'gosok grants import FILE')");
   }
+  // What a job costs comes from the center's site configuration, whatever file the user
+  // named; a dry run may try any site file.
+  if (backend->books()) require_center_pricing(site);
   JobRequest req = request;
   if (!req.dependency.empty()) req.dependency = resolve_dependency(*ledger, req.dependency);
   SubmitOutcome outcome;
@@ -76,14 +92,17 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   site_backend->check(plan);
   if (options.check_input) options.check_input(plan);
   outcome.reserved_gpu_h = plan.total_reserve_gpu_h();
-  const std::string template_text =
-      load_template(options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source);
+  bool template_trusted = false;
+  const std::string template_text = load_template(
+      options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source,
+      &template_trusted);
   const auto env_gosok = env("GOSOK_EXECUTABLE");
   const std::string gosok = !options.gosok_path.empty() ? options.gosok_path
                             : !site.gosok_path.empty()  ? site.gosok_path
                             : env_gosok                 ? *env_gosok
                                                         : self_executable();
   std::vector<JobRecord> jobs(plan.task_count());
+  const std::string user = current_user();
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     JobRecord& job = jobs[i];
     job.grant_id = grant->id;
@@ -100,6 +119,8 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
     job.submitted_at = now;
     job.job_dir = plan.request.job_dir;
     job.results_dir = plan.results;
+    job.user = user;
+    job.account = plan.account;
     if (!plan.array.tasks.empty()) {
       job.array_task = plan.array.tasks[i];
       job.results_dir.replace(job.results_dir.size() - 2, 2, std::to_string(job.array_task));  // ".../%a"
@@ -109,52 +130,114 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   // Rendering is pure; doing it before the reservation turns a bad template into a refusal
   // that books nothing.
   outcome.script = render_script(plan, site, template_text, outcome.script_source, "gosok:dry-run:0", gosok);
+  if (!template_trusted && backend->books()) {
+    std::string center_source;
+    const Site center = center_site(site.name);
+    const std::string reference_text = center_template(center.template_name, &center_source);
+    check_script_price(outcome.script, outcome.script_source,
+                       render_script(plan, center, reference_text, center_source, "gosok:dry-run:0", gosok),
+                       center_source);
+  }
   if (!backend->books()) {
     // A dry run books nothing, but tells the truth about the balance.
     const double remaining = ledger->balance(grant->id, now).remaining;
-    if (outcome.reserved_gpu_h > remaining + 1e-9) {
-      throw InputError(
-          fmt::format("grant {} cannot cover this job: {} {:.4f} GPU-hours (reserved for the full time limit) but "
-                      "{:.4f} of {:.4f} remain",
-                      grant->id, jobs.size() > 1 ? fmt::format("its {} array tasks need", jobs.size()) : "it needs",
-                      outcome.reserved_gpu_h, std::max(0.0, remaining), grant->gpu_hours));
+    if (!covers(remaining, outcome.reserved_gpu_h)) {
+      throw InputError(refusal_message(*grant, outcome.reserved_gpu_h, remaining, jobs.size()));
     }
     return outcome;
   }
+  // Folders another user could swap files in are refused before anything is reserved: the
+  // job folder (created private below), Slurm's output files and the results folder.
+  require_safe_folder(plan.request.job_dir, "job folder");
+  for (const auto& [option, pattern] : {std::pair<const char*, const std::string&>{"-o/--output", req.output},
+                                        {"-e/--error", req.error}}) {
+    if (!pattern.empty()) require_safe_folder(folder_of(pattern, plan.request.job_dir), fmt::format("{} folder", option));
+  }
+  require_safe_folder(fs::path(plan.results).parent_path().string(), "the results folder");
+
   // Balance check and reservation of every task: one transaction, under the write lock.
   ledger->reserve(jobs);
   JobRecord& first = jobs.front();
-  std::string scheduler_id;
-  try {
-    outcome.script = render_script(plan, site, template_text, outcome.script_source, first.tag, gosok);
-    fs::create_directories(first.job_dir);
-    const std::string script_path = first.job_dir + "/job.sbatch";
-    {
-      std::ofstream f(script_path);
-      f << outcome.script;
-      if (!f) throw RunError("cannot write " + script_path);
-    }
-    SubmitContext ctx{
-        plan, site, first, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path, gosok};
-    scheduler_id = backend->submit(ctx);
-  } catch (const std::exception& e) {
+  auto release_all = [&](const std::string& why) {
     std::vector<JobUpdate> releases;
     for (const auto& job : jobs) {
       JobUpdate release;
       release.id = job.id;
       release.state = "released";
-      release.note = std::string("submission failed: ") + e.what();
+      release.note = why;
       releases.push_back(release);
     }
     ledger->apply(releases);
+  };
+  std::string scheduler_id;
+  struct Closer {
+    int fd = -1;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } dir;
+  try {
+    outcome.script = render_script(plan, site, template_text, outcome.script_source, first.tag, gosok);
+    dir.fd = open_private_folder(plan.request.job_dir, "job folder");
+    const std::string script_path = plan.request.job_dir + "/job.sbatch";
+    write_private_file(dir.fd, "job.sbatch", outcome.script, script_path);
+    SubmitContext ctx{
+        plan, site, first, outcome.script, script_path, launch_argv(plan, site, gosok), options.ledger_path, gosok};
+    scheduler_id = backend->submit(ctx);
+  } catch (const SubmitUncertain& e) {
+    // The scheduler may have the job: the reservation stays until reconcile knows.
+    JobUpdate pending;
+    std::vector<JobUpdate> notes;
+    for (const auto& job : jobs) {
+      pending.id = job.id;
+      pending.state = "submitting";
+      pending.note = std::string("submission outcome unknown: ") + e.what();
+      notes.push_back(pending);
+    }
+    ledger->apply(notes);
+    throw SubmitUncertain(fmt::format(
+        "{}\nThe job may still have reached Slurm, so its reservation of {:.4f} GPU-hours stays on grant {} "
+        "({} is 'submitting'): 'gosok reconcile' finds it by its tag, or releases the reservation once Slurm "
+        "answers that no job carries it",
+        e.what(), outcome.reserved_gpu_h, grant->id, first.gosok_id()));
+  } catch (const std::exception& e) {
+    release_all(std::string("submission failed: ") + e.what());
     throw;
   }
-  ledger->set_submitted(first.id, scheduler_id, first.pid);
+  Booking booking = Booking::kept;
+  try {
+    booking = ledger->set_submitted(first.id, scheduler_id, first.pid);
+  } catch (const std::exception& e) {
+    throw RunError(fmt::format(
+        "Slurm accepted the job as {}{}, but the ledger could not record it: {}\nThe job exists and its "
+        "reservation is held ({} 'submitting'); 'gosok reconcile' books it by its tag once the ledger can be "
+        "written again",
+        scheduler_id.empty() ? "a local run" : "job " + scheduler_id,
+        first.pid > 0 ? fmt::format(" (monitor pid {})", first.pid) : "", e.what(), first.gosok_id()));
+  }
+  if (booking == Booking::refused) {
+    JobRef ref;
+    ref.jobs = jobs;
+    ref.jobs.front().slurm_id = scheduler_id;
+    ref.jobs.front().pid = first.pid;
+    ref.scheduler_id = scheduler_id;
+    std::string cancelled = "cancelled";
+    try {
+      backend->cancel(ref);
+    } catch (const std::exception& e) {
+      cancelled = std::string("could not be cancelled (") + e.what() + "): cancel it yourself";
+    }
+    throw RunError(fmt::format(
+        "grant {} no longer covers {}: its submission took so long that a reconcile released the reservation, and "
+        "other jobs have used it since; Slurm job {} {}",
+        grant->id, first.gosok_id(), scheduler_id.empty() ? "(local)" : scheduler_id, cancelled));
+  }
   for (auto& job : jobs) {
     job.slurm_id =
         scheduler_id.empty() || !job.in_array() ? scheduler_id : scheduler_id + "_" + std::to_string(job.array_task);
     job.pid = first.pid;
     job.state = "queued";
+    if (booking == Booking::renewed) job.note = "reserved again: the scheduler accepted it after a reconcile had released it";
   }
   outcome.jobs = std::move(jobs);
   return outcome;
@@ -179,15 +262,18 @@ ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded,
       }
       continue;
     }
-    std::vector<AcctRecord> records;
+    Accounting accounting;
     if (!recorded.empty()) {
       const auto first = recorded.find_first_not_of(" \t\r\n");
-      records = first != std::string::npos && recorded[first] == '{' ? parse_sacct_json(recorded)
-                                                                     : parse_sacct_parsable(recorded);
+      accounting.records = first != std::string::npos && recorded[first] == '{' ? parse_sacct_json(recorded)
+                                                                                : parse_sacct_parsable(recorded);
+      // A recorded sacct output has no queue: a held job could carry a tag unseen.
+      accounting.complete = false;
+      accounting.problem = "a recorded sacct output does not show held jobs, so absence is not proven";
     } else {
-      records = make_backend(name)->accounting(jobs);
+      accounting = make_backend(name)->accounting(jobs);
     }
-    auto report = plan_reconcile(jobs, records, now, grace_s);
+    auto report = plan_reconcile(jobs, accounting, now, grace_s);
     // The energy beside the GPU-hours: what the job's run measured, read when it settles.
     for (auto& u : report.updates) {
       if (u.state != "settled") continue;
@@ -199,6 +285,8 @@ ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded,
     total.released += report.released;
     total.found_by_tag += report.found_by_tag;
     for (auto& m : report.missing) total.missing.push_back(std::move(m));
+    for (auto& m : report.unproven) total.unproven.push_back(std::move(m));
+    for (auto& m : report.uncharged) total.uncharged.push_back(std::move(m));
     for (auto& u : report.updates) total.updates.push_back(std::move(u));
   }
   ledger.apply(total.updates);
@@ -305,6 +393,37 @@ SlurmSide read_slurm_side(const Grant& g) {
   return s;
 }
 
+// sacctmgr stores account and QOS names lower-cased, splits them at commas, turns quotes
+// into backticks and takes '=' as a setting; a name gosok checks here reaches Slurm as it is.
+void check_slurm_names(const Grant& g, const std::vector<std::string>& users) {
+  for (const auto& [what, name] : {std::pair<const char*, const std::string&>{"account", g.account}, {"QOS", g.qos}}) {
+    require_token(fmt::format("grant {}: Slurm {} name", g.id, what), name, false, 64);
+    if (lower(name) != name) {
+      throw InputError(fmt::format("grant {}: Slurm {} name '{}' has capitals; Slurm stores it as '{}' (re-import the "
+                                   "grant: gosok lower-cases it)",
+                                   g.id, what, name, lower(name)));
+    }
+  }
+  for (const auto& [what, text] :
+       {std::pair<const char*, const std::string&>{"project", g.project}, {"institution", g.institution}}) {
+    for (char c : text) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '\'' || c == '"' || c == '`') {
+        throw InputError(fmt::format("grant {}: its {} '{}' has a quote or control character, which sacctmgr would "
+                                     "change; fix the grants export",
+                                     g.id, what, text));
+      }
+    }
+  }
+  for (const auto& user : users) {
+    require_token("--user", user, false, 64);
+    if (!::getpwnam(user.c_str())) {
+      throw InputError(fmt::format("--user {}: there is no such user on this machine (Slurm knows users by their "
+                                   "Unix account); nothing was provisioned",
+                                   user));
+    }
+  }
+}
+
 bool has_word(const std::string& list, const std::string& word) {
   for (const auto& w : split(list, ','))
     if (trim(w) == word) return true;
@@ -314,6 +433,9 @@ bool has_word(const std::string& list, const std::string& word) {
 }  // namespace
 
 std::vector<std::string> provision_grant(const Grant& g, const std::vector<std::string>& users) {
+  // Everything sacctmgr is given is checked before it creates anything, so a provision
+  // never stops half-way: names as Slurm stores them, users that exist.
+  check_slurm_names(g, users);
   std::vector<std::string> done;
   const SlurmSide before = read_slurm_side(g);
   const std::string limit = "GrpTRESMins=" + qos_limit_text(g);
@@ -330,7 +452,6 @@ std::vector<std::string> provision_grant(const Grant& g, const std::vector<std::
     done.push_back(fmt::format("created account {} (QOS {}, default)", g.account, g.qos));
   }
   for (const auto& user : users) {
-    require_token("user", user, false, 64);
     auto it = before.user_default_qos.find(user);
     if (it == before.user_default_qos.end()) {
       sacctmgr_checked(

@@ -38,14 +38,19 @@ struct SubmitOutcome {
 /// for a job that is not in the ledger or has no Slurm id.
 std::string resolve_dependency(LedgerStore& ledger, const std::string& dependency);
 
-/// plan → check the input → render → reserve (one transaction, every array task) → write
-/// the script → backend submit → record the id; releases the reservation when the backend
-/// fails. With dry_run: plan, check and render only.
+/// plan → price from the center's site (require_center_pricing; a user's template is held to
+/// the center's directives) → check the input → render → check the folders → reserve (one
+/// transaction, every array task) → write the script into the private job folder →
+/// backend submit → record the id. A definite refusal releases the reservation; an
+/// uncertain outcome (SubmitUncertain) keeps it, for reconcile; a late success after a
+/// concurrent release is reserved again, or cancelled. With dry_run: plan, check and
+/// render only (any site file).
 SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStore* ledger,
                          const SubmitOptions& options);
 
 /// Settles every active job from accounting; `recorded` (non-empty) replaces the live sacct
-/// call for the Slurm jobs (a recorded `sacct --parsable2` or `--json` output).
+/// call for the Slurm jobs (a recorded `sacct --parsable2` or `--json` output, which proves
+/// no job absent: nothing is released on its strength).
 ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded_sacct, std::int64_t grace_s = 120);
 
 /// Resolves "g12" / "g12_3" (gosok ids) or "12345" / "12345_3" (Slurm ids) to ledger jobs:
@@ -57,7 +62,8 @@ JobRef find_job_ref(LedgerStore& ledger, const std::string& ref);
 Site site_of_grant(const Grant& grant, const std::string& where);
 
 /// The Slurm side of a grant: account, QOS with GrpTRESMins=gres/gpu=<minutes> and
-/// Flags=NoDecay, the users' associations. Idempotent. Returns what it did, one line each.
+/// Flags=NoDecay, the users' associations. Idempotent; every name is checked (and every
+/// user must exist) before anything is created. Returns what it did, one line each.
 std::vector<std::string> provision_grant(const Grant& grant, const std::vector<std::string>& users);
 /// Differences between the ledger's grant and Slurm ("" lines = none): the drift report.
 std::vector<std::string> check_provision(const Grant& grant, const std::vector<std::string>& users);

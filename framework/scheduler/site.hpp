@@ -34,6 +34,10 @@ struct Site {
   std::string gosok_path;          // gosok on the compute nodes ("" = this executable)
   std::vector<std::string> setup;  // script lines run before the launch (trusted: admin-written)
   bool example = false;            // an illustrative file: using it warns (find_site)
+  std::int64_t overrun_s = 90;     // how long past its time limit a job may run before it is gone
+  /// Read from the center's own folders (or the embedded localhost): only such a site prices
+  /// a job (see center_site); a file a user points at may shape the script, never the price.
+  bool trusted = false;
   std::vector<Partition> partitions;
 
   const Partition& partition(const std::string& name) const;  // "" = the default; throws InputError
@@ -51,14 +55,28 @@ Site load_site_file(const std::string& path);
 /// `example = true` is returned with a warning on stderr, each time.
 Site find_site(const std::string& name_or_path);
 
-/// Where site files and job templates are searched, in order.
+/// Where site files and job templates are searched, in order: $GOSOK_SITE_PATH (or
+/// $GOSOK_TEMPLATE_PATH), then the center's folders.
 std::vector<std::string> data_dirs(const std::string& kind);  // kind: "site_configs" | "job_templates"
+/// The center's folders: the installed <prefix>/share/gosok/<kind> and, in a build tree,
+/// the source tree's. A file found there (or embedded) is `trusted`.
+std::vector<std::string> center_dirs(const std::string& kind);
+
+/// The center's site of this name, from center_dirs only; InputError when it has none.
+Site center_site(const std::string& name);
+/// Throws InputError naming the first difference when `site` (a user's file) would price
+/// a job otherwise than the center's site of the same name: scheduler, account format,
+/// overrun and every partition (nodes, CPUs, GPUs, GPU type, walltime limit, charge factor).
+void require_center_pricing(const Site& site);
 
 /// The embedded copies (generated from site_configs/localhost.toml, job_templates/default.sbatch).
 const char* embedded_localhost_site();
 const char* embedded_default_template();
 
-/// Reads a job template by name or path, falling back to the embedded default.sbatch.
-std::string load_template(const std::string& name_or_path, std::string* source = nullptr);
+/// Reads a job template by name or path, falling back to the embedded default.sbatch;
+/// `trusted` tells whether it came from the center's folders (or is the embedded one).
+std::string load_template(const std::string& name_or_path, std::string* source = nullptr, bool* trusted = nullptr);
+/// The center's template of this name (center_dirs or embedded only); InputError otherwise.
+std::string center_template(const std::string& name, std::string* source = nullptr);
 
 }  // namespace gosok::sched

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cmath>
 #include <chrono>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include <gosok/core/config.hpp>
 #include <gosok/core/error.hpp>
 
 namespace gosok::sched {
@@ -48,58 +50,61 @@ bool all_digits(const std::string& s) {
 
 std::int64_t parse_walltime(const std::string& raw, const std::string& what) {
   const std::string text = trim(raw);
-  auto bad = [&]() {
+  auto bad = [&](const std::string& why) {
     return InputError(
-        fmt::format("{} '{}' is not a walltime; use HH:MM:SS, D-HH:MM:SS, MM (minutes), "
-                    "or a number with 'min' or 'h' (e.g. 90min, 2h)",
-                    what, raw));
+        fmt::format("{} '{}' {}; use HH:MM:SS, D-HH:MM:SS, MM (minutes), or a decimal number with s, min or h "
+                    "(e.g. 90min, 2h), from 1 second to {} days",
+                    what, raw, why, kMaxWalltimeDays));
   };
-  if (text.empty()) throw bad();
+  if (text.empty()) throw bad("is empty");
+  // Every form ends in a number of seconds checked against the same range, so no text
+  // (nan, inf, 1e300, 0x10) can become a negative, zero or unlimited time limit.
+  constexpr double kMax = kMaxWalltimeDays * 86400.0;
+  auto in_range = [&](double seconds) {
+    if (!(seconds >= 0.5)) throw bad("is shorter than a second");
+    if (seconds > kMax) throw bad("is too long");
+    return static_cast<std::int64_t>(std::llround(seconds));
+  };
   for (const auto& [suffix, factor] : {std::pair<std::string, double>{"min", 60}, {"h", 3600}, {"s", 1}}) {
     if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      const std::string number = trim(text.substr(0, text.size() - suffix.size()));
-      try {
-        std::size_t used = 0;
-        const double v = std::stod(number, &used);
-        if (used != number.size() || v <= 0) throw bad();
-        return static_cast<std::int64_t>(v * factor + 0.5);
-      } catch (const std::logic_error&) {
-        throw bad();
-      }
+      const auto v = gosok::parse_decimal(trim(text.substr(0, text.size() - suffix.size())));
+      if (!v) throw bad("is not a walltime");
+      return in_range(*v * factor);
     }
   }
-  std::int64_t days = 0;
+  double days = 0;
   std::string rest = text;
   const auto dash = text.find('-');
-  bool had_days = false;
-  if (dash != std::string::npos) {
+  const bool had_days = dash != std::string::npos;
+  if (had_days) {
     const std::string d = text.substr(0, dash);
-    if (!all_digits(d)) throw bad();
-    days = std::stoll(d);
+    if (!all_digits(d) || d.size() > 4) throw bad("is not a walltime");
+    days = std::stod(d);
     rest = text.substr(dash + 1);
-    had_days = true;
   }
   const auto parts = split(rest, ':');
   for (const auto& p : parts)
-    if (!all_digits(p) || p.size() > 4) throw bad();
-  std::int64_t seconds = 0;
+    if (!all_digits(p) || p.size() > 6) throw bad("is not a walltime");
+  std::vector<double> v;
+  for (const auto& p : parts) v.push_back(std::stod(p));
+  double seconds = 0;
   if (had_days) {  // D-HH, D-HH:MM, D-HH:MM:SS
-    if (parts.size() > 3) throw bad();
-    const std::int64_t mult[] = {3600, 60, 1};
-    for (std::size_t i = 0; i < parts.size(); ++i) seconds += std::stoll(parts[i]) * mult[i];
-  } else if (parts.size() == 1) {
-    seconds = std::stoll(parts[0]) * 60;
-  } else if (parts.size() == 2) {
-    seconds = std::stoll(parts[0]) * 60 + std::stoll(parts[1]);
-  } else if (parts.size() == 3) {
-    seconds = std::stoll(parts[0]) * 3600 + std::stoll(parts[1]) * 60 + std::stoll(parts[2]);
+    if (v.size() > 3) throw bad("is not a walltime");
+    const double mult[] = {3600, 60, 1};
+    for (std::size_t i = 0; i < v.size(); ++i) seconds += v[i] * mult[i];
+  } else if (v.size() == 1) {
+    seconds = v[0] * 60;
+  } else if (v.size() == 2) {
+    seconds = v[0] * 60 + v[1];
+  } else if (v.size() == 3) {
+    seconds = v[0] * 3600 + v[1] * 60 + v[2];
   } else {
-    throw bad();
+    throw bad("is not a walltime");
   }
-  seconds += days * 86400;
-  if (seconds <= 0) throw bad();
-  return seconds;
+  return in_range(seconds + days * 86400);
 }
+
+std::int64_t slurm_minutes_ceil(std::int64_t seconds) { return (seconds + 59) / 60 * 60; }
 
 std::string format_walltime(std::int64_t s) {
   const std::int64_t d = s / 86400;

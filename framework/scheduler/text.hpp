@@ -17,9 +17,16 @@ std::string shell_quote(const std::string& text);
 /// [A-Za-z0-9._-] (plus '/' and '+' when `path` is set), so it is safe unquoted.
 void require_token(const std::string& what, const std::string& value, bool path = false, std::size_t max_len = 200);
 
-/// Walltime as seconds from "MM", "HH:MM:SS", "MM:SS", "D-HH[:MM[:SS]]" or "90min", "2h".
-/// Throws InputError naming `what` and the accepted forms.
+/// The longest walltime gosok reads anywhere (a job's -t, a partition's limit).
+constexpr int kMaxWalltimeDays = 366;
+/// Walltime as seconds from "MM", "HH:MM:SS", "MM:SS", "D-HH[:MM[:SS]]" or a decimal with
+/// s, min or h ("90min", "2h", "1.5h"): the one parser of every walltime gosok reads. The
+/// result is 1 s to kMaxWalltimeDays days; anything else (nan, inf, 1e300h, 0.1s, hex) is an
+/// InputError naming `what` and the accepted forms.
 std::int64_t parse_walltime(const std::string& text, const std::string& what = "walltime");
+/// Slurm keeps time limits in whole minutes and rounds a limit with seconds up: the limit
+/// a job really gets.
+std::int64_t slurm_minutes_ceil(std::int64_t seconds);
 /// Slurm's form: D-HH:MM:SS or HH:MM:SS.
 std::string format_walltime(std::int64_t seconds);
 

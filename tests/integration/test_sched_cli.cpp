@@ -380,7 +380,8 @@ TEST_CASE("dry run prints the script and the charge and books nothing", "[sched]
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, ContainsSubstring("#SBATCH --gpus-per-node=2") &&
                            ContainsSubstring("#SBATCH --account=climate7") &&
-                           ContainsSubstring("would reserve 2.0000 GPU-hours"));
+                           ContainsSubstring("would reserve 2.0222 GPU-hours") &&  // 2 GPUs x (1 h + 40 s)
+                           ContainsSubstring("(2 GPU(s) x (01:00:00 + 40 s overrun) x charge factor 1"));
   CHECK(env.jobs().empty());
   CHECK(!fs::exists(env.dir / "dry"));
 }
@@ -402,7 +403,7 @@ TEST_CASE("refusals: balance, dates, GPUs, time, unsafe names", "[sched][cli]") 
   };
   refused({"--grant", "HPC-7", "--gpus-per-node", "4", "-t", "01:00:00"}, "cannot cover");
   refused({"--grant", "HPC-7", "--array", "0-9", "--gpus-per-node", "1", "-t", "10"},
-          "its 10 array tasks need 1.6667 GPU-hours");
+          "its 10 array tasks need 1.7778 GPU-hours");  // 10 x 1 GPU x (10 min + the site's 40 s)
   refused({"--grant", "OLD"}, "has expired");
   refused({"--grant", "NEW"}, "has not started");
   refused({"--grant", "HPC-7", "--gpus-per-node", "5"}, "asks for 5 GPUs on a node");
@@ -513,7 +514,7 @@ TEST_CASE("sbatch's option names: no prefix guessing, sbatch's meaning, the rest
         "--dependency=afterok:42\n", "--export=ALL\n", "--error=err.txt\n", "--begin="}) {
     CHECK_THAT(r.output, ContainsSubstring(std::string("#SBATCH ") + line));
   }
-  CHECK_THAT(r.output, ContainsSubstring("would reserve 8.0000 GPU-hours"));
+  CHECK_THAT(r.output, ContainsSubstring("would reserve 8.0444 GPU-hours"));  // 4 GPUs x (2 h + 40 s)
   CHECK(dry({"--gpus-per-node", "fake:2"}).exit_code == 0);
   r = dry({"--gpus-per-node", "h200:2"});
   CHECK(r.exit_code == 2);
@@ -677,7 +678,7 @@ TEST_CASE("gosok validate knows sites, grants exports and job templates, and nam
                           "account\nX,p,i,research,localhost,local,-3,2026-01-01,2026-12-31,a\n");
   r = validate(env.dir / "bad.csv");
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, ContainsSubstring("bad.csv:2") && ContainsSubstring("'gpu_hours' is '-3'"));
+  CHECK_THAT(r.output, ContainsSubstring("bad.csv:2") && ContainsSubstring("key 'gpu_hours' = -3 is too small"));
   CHECK(r.output.find("TOML") == std::string::npos);
   // Job templates.
   r = validate(gosok::test::source_dir() / "job_templates/default.sbatch");
@@ -695,7 +696,7 @@ TEST_CASE("gosok validate knows sites, grants exports and job templates, and nam
 
 TEST_CASE("20 concurrent submits never over-reserve (stub sbatch)", "[sched][cli][concurrency]") {
   Env env;
-  // 1 GPU-hour: room for exactly 6 jobs of 1 GPU x 10 min.
+  // 1 GPU-hour: room for exactly 5 jobs of 1 GPU x (10 min + the site's 40 s overrun).
   env.import(kSlurmGrant);
   StubSlurm stub;
   std::vector<std::future<gosok::test::Result>> runs;
@@ -706,11 +707,11 @@ TEST_CASE("20 concurrent submits never over-reserve (stub sbatch)", "[sched][cli
     }));
   }
   const auto outcome = gosok::test::tally(runs, "cannot cover");
-  CHECK(outcome.ok == 6);
-  CHECK(outcome.refused == 14);
-  CHECK(stub.sbatch_calls() == 6);
+  CHECK(outcome.ok == 5);
+  CHECK(outcome.refused == 15);
+  CHECK(stub.sbatch_calls() == 5);
   const auto show = env.json({"grants", "show", "HPC-7"});
-  CHECK(show["grant"]["queued_gpu_hours"].get<double>() == Approx(1.0));
+  CHECK(show["grant"]["queued_gpu_hours"].get<double>() == Approx(5 * 640 / 3600.0));
   CHECK(show["grant"]["remaining_gpu_hours"].get<double>() >= -1e-9);
 }
 
@@ -736,16 +737,18 @@ TEST_CASE("crash between sbatch and commit: reconcile finds the job, or each arr
   const std::string tag = jobs[2]["tag"];   // g1 (newest first: g2_3, g2_5, g1)
   const std::string atag = jobs[0]["tag"];  // the array's, shared by its tasks
   CHECK(jobs[1]["tag"] == atag);
-  // What sacct would say: found by the tag in the comment, and an array task by its index.
+  // What sacct would say: found by the tag in the comment (on a job of this user and the
+  // grant's account), and an array task by its index.
+  const std::string me = jobs[0]["user"];
   gosok::test::write_file(env.dir / "sacct.txt",
-                          "JobID|State|ElapsedRaw|AllocTRES|Comment|Start|End\n"
+                          "JobID|State|ElapsedRaw|AllocTRES|Comment|Start|End|User|Account\n"
                           "555|COMPLETED|300|billing=1,cpu=1,gres/gpu=1,node=1|" +
-                              tag +
-                              "|2026-11-28T19:55:00|2026-11-28T20:00:00\n"
-                              "555.batch|COMPLETED|300|cpu=1,gres/gpu=1|||\n"
+                              tag + "|2026-11-28T19:55:00|2026-11-28T20:00:00|" + me +
+                              "|climate7\n"
+                              "555.batch|COMPLETED|300|cpu=1,gres/gpu=1|||||\n"
                               "556_3|COMPLETED|60|gres/gpu=1|" +
-                              atag + "|2026-11-28T19:59:00|2026-11-28T20:00:00\n556_5|FAILED|120|gres/gpu=1|" + atag +
-                              "|2026-11-28T19:58:00|2026-11-28T20:00:00\n");
+                              atag + "|2026-11-28T19:59:00|2026-11-28T20:00:00|" + me + "|climate7\n556_5|FAILED|120|gres/gpu=1|" +
+                              atag + "|2026-11-28T19:58:00|2026-11-28T20:00:00|" + me + "|climate7\n");
   r = env.gosok({"reconcile", "--from-sacct", (env.dir / "sacct.txt").string()});
   INFO(r.output);
   CHECK(r.exit_code == 0);

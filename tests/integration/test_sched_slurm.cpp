@@ -108,7 +108,7 @@ TEST_CASE("slurm: a 2-rank MPI job runs gosok run heat and is charged from sacct
   const auto sub = c.jobs(c.submit_args("mpi", {"-n", "2", "--gpus-per-node", "2", "-t", "5"}))[0];
   const std::string slurm_id = sub["slurm_id"];
   REQUIRE(!slurm_id.empty());
-  CHECK(sub["reserved_gpu_hours"].get<double>() == Approx(2 * 5 / 60.0));
+  CHECK(sub["reserved_gpu_hours"].get<double>() == Approx(2 * (300 + 40) / 3600.0));  // 5 min + the site's overrun
   const auto jobs = c.jobs({"status", "--wait", "--timeout", "180", "g" + std::to_string(1)});
   REQUIRE(jobs.size() == 1);
   const auto& job = jobs[0];
@@ -192,7 +192,7 @@ TEST_CASE("slurm: a provisioned grant makes Slurm itself stop an over-limit sbat
 TEST_CASE("slurm: 20 concurrent gosok submit never over-reserve a grant", "[sched][slurm][concurrency]") {
   REQUIRE_SLURM();
   Cluster c;
-  c.import(1);  // 6 jobs of 1 GPU x 10 minutes
+  c.import(1);  // 5 jobs of 1 GPU x (10 minutes + the site's 40 s overrun)
   std::vector<std::future<gosok::test::Result>> runs;
   for (int i = 0; i < 20; ++i) {
     runs.push_back(std::async(std::launch::async, [&c, i] {
@@ -200,8 +200,8 @@ TEST_CASE("slurm: 20 concurrent gosok submit never over-reserve a grant", "[sche
     }));
   }
   const auto outcome = gosok::test::tally(runs, "cannot cover");
-  CHECK(outcome.ok == 6);
-  CHECK(outcome.refused == 14);
+  CHECK(outcome.ok == 5);
+  CHECK(outcome.refused == 15);
   const auto q = run({"squeue", "-h", "-A", c.account, "-o", "%i"});
   std::vector<std::string> ids;
   for (std::size_t p = 0, n; p < q.output.size(); p = n + 1) {
@@ -209,9 +209,9 @@ TEST_CASE("slurm: 20 concurrent gosok submit never over-reserve a grant", "[sche
     if (n == std::string::npos) n = q.output.size();
     if (n > p) ids.push_back(q.output.substr(p, n - p));
   }
-  CHECK(ids.size() == 6);
+  CHECK(ids.size() == 5);
   auto show = c.json({"grants", "show", c.grant})["grant"];
-  CHECK(show["queued_gpu_hours"].get<double>() == Approx(1.0));
+  CHECK(show["queued_gpu_hours"].get<double>() == Approx(5 * 640 / 3600.0));
   // Cancel by Slurm id (first) and by gosok id (the rest); held jobs never ran: no charge.
   REQUIRE(!ids.empty());
   CHECK(c.gosok({"cancel", ids[0]}).exit_code == 0);
@@ -320,18 +320,18 @@ TEST_CASE("slurm: a job Slurm refuses releases its reservation", "[sched][slurm]
 TEST_CASE("slurm: a job array reserves every task and settles each from its own sacct row", "[sched][slurm][array]") {
   REQUIRE_SLURM();
   Cluster c;
-  c.import(1);  // 4 tasks x 1 GPU x 5 min = 1/3 GPU-hour
+  c.import(1);  // 4 tasks x 1 GPU x (5 min + 40 s overrun) = 0.3778 GPU-hour
   auto args = c.submit_args("ens", {"--gpus-per-node", "1", "-t", "5", "--array", "0-3", "--set-from-array", "member"});
   args[1] = "weather";
   for (const char* s : {"nx=40", "nz=20", "end_time=5", "seed=7"}) args.insert(args.end(), {"--set", s});
   const auto sub = c.json(args);
   REQUIRE(sub["jobs"].size() == 4);
-  CHECK(sub["reserved_gpu_hours"].get<double>() == Approx(4 * 5 / 60.0));
+  CHECK(sub["reserved_gpu_hours"].get<double>() == Approx(4 * 340 / 3600.0));
   const std::string first_task = sub["jobs"][0]["slurm_id"];
   const std::string array_job = first_task.substr(0, first_task.find('_'));
   CHECK(sub["jobs"][3]["slurm_id"] == array_job + "_3");
   CHECK(sub["jobs"][3]["id"] == "g1_3");
-  CHECK(c.json({"grants", "show", c.grant})["grant"]["queued_gpu_hours"].get<double>() == Approx(1.0 / 3));
+  CHECK(c.json({"grants", "show", c.grant})["grant"]["queued_gpu_hours"].get<double>() == Approx(4 * 340 / 3600.0));
   const auto jobs = c.jobs({"status", "--wait", "--timeout", "240", "g1"});
   REQUIRE(jobs.size() == 4);
   double charged = 0;

@@ -1,6 +1,7 @@
 // The pure emit step: request + site + template -> script text, checked line by line
 // without any Slurm (as ReFrame's scheduler tests compare #SBATCH lines).
 #include <algorithm>
+#include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
@@ -97,7 +98,7 @@ TEST_CASE("emit: sbatch's options keep sbatch's meaning", "[sched][emit]") {
   CHECK(plan.nodes == 2);
   CHECK(plan.ntasks == 8);
   CHECK(plan.total_gpus == 8);
-  CHECK(plan.reserve_gpu_h == 16.0);
+  CHECK(plan.reserve_gpu_h == Catch::Approx(8 * (7200 + 40) / 3600.0));  // 8 GPUs x (2 h + the 40 s overrun)
   const auto lines = sbatch_lines(render_script(plan, site, embedded_default_template(), "t", "tag", "gosok"));
   for (const char* want : {"#SBATCH --nodes=2", "#SBATCH --ntasks=8", "#SBATCH --ntasks-per-node=4",
                            "#SBATCH --gpus-per-node=4", "#SBATCH --time=02:00:00", "#SBATCH --job-name=run1"}) {
@@ -142,7 +143,7 @@ TEST_CASE("emit: sbatch's options keep sbatch's meaning", "[sched][emit]") {
   r.exclusive = true;
   plan = plan_job(r, site, test_grant(), kNow);
   CHECK(plan.reserved_gpus == 4);
-  CHECK(plan.reserve_gpu_h == 2.0);
+  CHECK(plan.reserve_gpu_h == Catch::Approx(4 * (1800 + 40) / 3600.0));
   // Tasks and CPUs that do not fit.
   r = test_request();
   r.ntasks = 5;
@@ -170,7 +171,8 @@ TEST_CASE("emit: hold, CPU-only and the partition's charge factor", "[sched][emi
   r.gpus = 3;
   const auto plan = plan_job(r, site, test_grant(), kNow);
   CHECK(plan.total_gpus == 3);
-  CHECK(plan.reserve_gpu_h == 3 * 0.5 * 2.0);  // 3 GPUs x 0.5 h x debug's factor 2
+  // 3 GPUs x (30 min + the site's 40 s overrun) x debug's factor 2
+  CHECK(plan.reserve_gpu_h == Catch::Approx(3 * (1800 + 40) / 3600.0 * 2.0));
 }
 
 TEST_CASE("emit: an array is reserved task by task and each task writes its own results", "[sched][emit][array]") {
@@ -182,8 +184,8 @@ TEST_CASE("emit: an array is reserved task by task and each task writes its own 
   CHECK(plan.array.tasks == std::vector<int>{0, 3, 6, 9});
   CHECK(plan.array.max_running == 2);
   CHECK(plan.task_count() == 4);
-  CHECK(plan.reserve_gpu_h == 1.0);  // one task: 2 GPUs x 30 min
-  CHECK(plan.total_reserve_gpu_h() == 4.0);
+  CHECK(plan.reserve_gpu_h == Catch::Approx(2 * (1800 + 40) / 3600.0));  // one task: 2 GPUs x (30 min + overrun)
+  CHECK(plan.total_reserve_gpu_h() == Catch::Approx(4 * plan.reserve_gpu_h));
   const std::string script = render_script(plan, site, embedded_default_template(), "t", "tag", "gosok");
   const auto lines = sbatch_lines(script);
   CHECK(std::count(lines.begin(), lines.end(), std::string("#SBATCH --array=0-9:3%2")) == 1);
@@ -346,4 +348,57 @@ TEST_CASE("emit: unknown template placeholders name the known ones", "[sched][em
   const auto plan = plan_job(test_request(), site, test_grant(), kNow);
   CHECK_THROWS_WITH(render_script(plan, site, "#!/bin/bash\n#SBATCH --x={{nope}}\n", "t.sbatch", "tag", "gosok"),
                     ContainsSubstring("t.sbatch:2: unknown placeholder") && ContainsSubstring("job_name"));
+}
+
+// Slurm rounds a limit with seconds up to whole minutes: the plan, the reservation and the
+// directive use what Slurm applies.
+TEST_CASE("emit: time limits are whole minutes, as Slurm keeps them", "[sched][emit]") {
+  auto r = test_request();
+  r.time_limit_s = 30;
+  const auto plan = plan_job(r, test_site(), test_grant(), kNow);
+  CHECK(plan.request.time_limit_s == 60);
+  CHECK(plan.reserve_gpu_h == Catch::Approx(2 * (60 + 40) / 3600.0));
+  const auto lines = sbatch_lines(render(r, test_site()));
+  CHECK(std::count(lines.begin(), lines.end(), std::string("#SBATCH --time=00:01:00")) == 1);
+}
+
+TEST_CASE("emit: sbatch's directives as sbatch reads them", "[sched][emit]") {
+  const auto d = sbatch_directives(
+      "#!/bin/bash\n#SBATCH --gpus-per-node=2 -N 1\n# a comment\n#SBATCH -t 10 --exclusive  # why\n"
+      "#SBATCH --job-name 'a b'\n\nset -e\n#SBATCH --gres=gpu:8\n");
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"gpus-per-node", "2"}, {"nodes", "1"}, {"time", "10"}, {"exclusive", ""}, {"job-name", "a b"}};
+  CHECK(d == want);  // the directive after the first command is not one
+}
+
+// A user's template may shape the script; the resources and the tag are the center's.
+TEST_CASE("emit: a user's template cannot change what Slurm allocates", "[sched][emit]") {
+  const auto site = test_site();
+  const auto plan = plan_job(test_request(), site, test_grant(), kNow);
+  const std::string center = embedded_default_template();
+  const std::string reference = render_script(plan, site, center, "center", "gosok:a:1", "gosok");
+  auto check = [&](const std::string& tmpl) {
+    check_script_price(render_script(plan, site, tmpl, "mine.sbatch", "gosok:a:1", "gosok"), "mine.sbatch", reference,
+                       "center");
+  };
+  // Shaping: other setup, a signal, no mail lines.
+  std::string shaped = center;
+  shaped.replace(shaped.find("set -euo pipefail"), 17, "set -eu\nmodule load mine");
+  shaped.replace(shaped.find("#SBATCH --job-name"), 0, "#SBATCH --signal=B:USR1@60\n");
+  CHECK_NOTHROW(check(shaped));
+  std::string more = center;
+  more.replace(more.find("#SBATCH --job-name"), 0, "#SBATCH --gres=gpu:4\n");
+  CHECK_THROWS_WITH(check(more), ContainsSubstring("mine.sbatch sets #SBATCH --gres=gpu:4"));
+  std::string exclusive = center;
+  exclusive.replace(exclusive.find("#SBATCH --job-name"), 0, "#SBATCH --exclusive\n");
+  CHECK_THROWS_WITH(check(exclusive), ContainsSubstring("--exclusive"));
+  std::string later = center;  // a second --gpus-per-node wins in sbatch
+  later.replace(later.find("#SBATCH --time"), 0, "#SBATCH --gpus-per-node=4\n");
+  CHECK_THROWS_WITH(check(later), ContainsSubstring("--gpus-per-node"));
+  std::string no_comment = center;
+  no_comment.erase(no_comment.find("#SBATCH --comment={{comment}}\n"), 30);
+  CHECK_THROWS_WITH(check(no_comment), ContainsSubstring("no --comment"));
+  std::string short_form = center;
+  short_form.replace(short_form.find("#SBATCH --job-name"), 0, "#SBATCH -G 8\n");
+  CHECK_THROWS_WITH(check(short_form), ContainsSubstring("--gpus=8"));
 }

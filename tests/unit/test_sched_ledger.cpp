@@ -5,6 +5,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/accounting.hpp>
 #include <gosok/scheduler/grants.hpp>
@@ -16,6 +17,7 @@
 using namespace gosok::sched;
 using Catch::Approx;
 using Catch::Matchers::ContainsSubstring;
+using Catch::Matchers::StartsWith;
 
 namespace {
 const std::string kCsv =
@@ -36,6 +38,10 @@ JobRecord job(double reserve) {
   j.reserved_gpu_h = reserve;
   j.submitted_at = now_seconds();
   return j;
+}
+
+std::string import_one(LedgerStore& ledger, const Grant& g, const std::string& source) {
+  return ledger.import_grants({{g, source}}, false).at(0);
 }
 
 // Reserves one job (the ledger reserves one job, or all tasks of one array, at a time).
@@ -75,16 +81,33 @@ TEST_CASE("grants: CSV and JSON imports, validated", "[sched][grants]") {
   CHECK_THAT(bad("2030-12-31,Climate7", "2025-12-31,Climate7"), ContainsSubstring("'end' is before 'start'"));
   CHECK_THAT(bad("Climate7", "x;y"), ContainsSubstring("'account'"));
   CHECK_THAT(bad(",account", ",acct"), ContainsSubstring("no column 'account'"));
+  // Numbers that are not numbers: inf, 1e300 and 0x10 were accepted, and provision then
+  // gave Slurm GrpTRESMins=gres/gpu=-9223372036854775808 (unlimited).
+  for (const std::string hours : {"inf", "1e300", "0x10", "nan", "-3", "0", "1e10", "12 GPU-hours"}) {
+    INFO(hours);
+    CHECK_THAT(bad(",10,", "," + hours + ","), ContainsSubstring("g.csv:2") && ContainsSubstring("'gpu_hours'"));
+  }
+  CHECK(parse_grants_csv(kCsv, "g.csv")[1].gpu_hours == 5.5);
+  // JSON: the file and line of the grant, and of a syntax error.
+  const std::string json = "{\"grants\": [\n  {\"id\": \"A\"},\n  {\"id\": \"B\", \"gpu_hours\": 1e400}\n]}\n";
+  CHECK_THROWS_WITH(parse_grants_json(json, "g.json"), ContainsSubstring("g.json:3:") && ContainsSubstring("not valid JSON"));
+  const std::string rows =
+      "[\n {\"id\":\"A\",\"project\":\"p\",\"institution\":\"i\",\"sector\":\"research\",\"site\":\"s\","
+      "\"gpu_type\":\"g\",\"gpu_hours\":1,\"start\":\"2026-01-01\",\"end\":\"2026-12-31\",\"account\":\"a\"},\n"
+      " {\"id\":\"B\",\"project\":\"p\",\"institution\":\"i\",\"sector\":\"research\",\"site\":\"s\","
+      "\"gpu_type\":\"g\",\"gpu_hours\":\"inf\",\"start\":\"2026-01-01\",\"end\":\"2026-12-31\",\"account\":\"a\"}\n]\n";
+  CHECK_THROWS_WITH(parse_grants_json(rows, "g.json"),
+                    ContainsSubstring("g.json:3 (grants[1])") && ContainsSubstring("'gpu_hours'"));
 }
 
 TEST_CASE("ledger: import is idempotent and keeps history", "[sched][ledger]") {
   gosok::test::TempDir dir;
   auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
   auto grants = parse_grants_csv(kCsv, "g.csv");
-  CHECK(ledger->upsert_grant(grants[0], "g.csv") == "added");
-  CHECK(ledger->upsert_grant(grants[0], "g.csv") == "unchanged");
+  CHECK(import_one(*ledger, grants[0], "g.csv") == "added");
+  CHECK(import_one(*ledger, grants[0], "g.csv") == "unchanged");
   grants[0].gpu_hours = 20;
-  CHECK(ledger->upsert_grant(grants[0], "g2.csv") == "updated");
+  CHECK(import_one(*ledger, grants[0], "g2.csv") == "updated");
   CHECK(ledger->find_grant("G-1")->gpu_hours == 20);
   const auto h = ledger->grant_history("G-1");
   REQUIRE(h.size() == 2);
@@ -99,11 +122,11 @@ TEST_CASE("ledger: import is idempotent and keeps history", "[sched][ledger]") {
 TEST_CASE("ledger: reserve, refuse, settle once, release", "[sched][ledger]") {
   gosok::test::TempDir dir;
   auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
-  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
   auto a = job(6);
   reserve(*ledger, a);
   CHECK(a.id == 1);
-  CHECK_THAT(a.tag, ContainsSubstring("gosok:" + ledger->instance_id() + ":1"));
+  CHECK_THAT(a.tag, StartsWith("gosok:" + ledger->instance_id() + ":1:"));
   auto b = job(5);
   CHECK_THROWS_WITH(reserve(*ledger, b), ContainsSubstring("cannot cover") && ContainsSubstring("4.0000 of 10.0000"));
   auto c = job(4);  // exact fit
@@ -160,7 +183,7 @@ TEST_CASE("ledger: reserve, refuse, settle once, release", "[sched][ledger]") {
 TEST_CASE("ledger: the write-ahead log stays short over many commands", "[sched][ledger]") {
   gosok::test::TempDir dir;
   const std::string path = (dir / "l.sqlite").string();
-  open_sqlite_ledger(path)->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  import_one(*open_sqlite_ledger(path), parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
   for (int i = 0; i < 300; ++i) {  // one "command" each: open, reserve, record, close
     auto ledger = open_sqlite_ledger(path);
     auto j = job(0.001);
@@ -177,7 +200,7 @@ TEST_CASE("ledger: the write-ahead log stays short over many commands", "[sched]
 TEST_CASE("ledger: an array's tasks are reserved together or not at all", "[sched][ledger][array]") {
   gosok::test::TempDir dir;
   auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
-  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");  // 10 GPU-hours
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");  // 10 GPU-hours
   auto single = job(1);
   reserve(*ledger, single);
   // 11 tasks x 1 GPU-hour: one more than the 9 left; nothing of it is booked.
@@ -219,7 +242,7 @@ TEST_CASE("ledger: an array's tasks are reserved together or not at all", "[sche
 TEST_CASE("ledger: a job's pid is recorded even when its monitor spoke first", "[sched][ledger]") {
   gosok::test::TempDir dir;
   auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
-  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
   auto a = job(1);
   reserve(*ledger, a);
   JobUpdate held;
@@ -249,6 +272,9 @@ TEST_CASE("ledger: a job's pid is recorded even when its monitor spoke first", "
 // What each schema step added, undone newest first to turn a ledger back into one written
 // by an older gosok (schema 1: no arrays, start times or results folders; 2: no energy).
 const std::vector<std::pair<int, std::vector<const char*>>> kSchemaSteps = {
+    {4,
+     {"ALTER TABLE jobs DROP COLUMN user", "ALTER TABLE jobs DROP COLUMN account",
+      "ALTER TABLE jobs DROP COLUMN uncharged_gpu_h"}},
     {3, {"ALTER TABLE jobs DROP COLUMN energy_j", "ALTER TABLE jobs DROP COLUMN energy_note"}},
     {2,
      {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id", "ALTER TABLE jobs DROP COLUMN array_task",
@@ -258,14 +284,14 @@ const std::vector<std::pair<int, std::vector<const char*>>> kSchemaSteps = {
 // A ledger of every older schema is upgraded in place, step by step, when it is first
 // opened; its grants and jobs stay as they were.
 TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][ledger]") {
-  const int version = GENERATE(1, 2);
+  const int version = GENERATE(1, 2, 3);
   INFO("schema " << version);
   gosok::test::TempDir dir;
   const std::string path = (dir / "l.sqlite").string();
   std::string instance;
   {
     auto ledger = open_sqlite_ledger(path);
-    ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+    import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
     auto a = job(3);
     a.results_dir = "/scratch/r";
     reserve(*ledger, a);
@@ -295,6 +321,9 @@ TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][led
   CHECK_FALSE(jobs[0].energy_j.has_value());
   CHECK(jobs[0].energy_note.empty());
   CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
+  // Schema 4 knows whose job it was and its account (a tag binds only those).
+  CHECK(jobs[0].user == current_user());
+  CHECK(jobs[0].account == "climate7");
   std::vector<JobRecord> tasks(2, job(1));
   tasks[0].array_task = 0;
   tasks[1].array_task = 1;
@@ -317,7 +346,7 @@ TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][led
 TEST_CASE("ledger: energy is settled from the job's own run, or not measured and why", "[sched][ledger][energy]") {
   gosok::test::TempDir dir;
   auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
-  ledger->upsert_grant(parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
   auto write_energy = [&](const JobRecord& j, const std::string& energy) {
     std::filesystem::create_directories(j.results_dir);
     gosok::test::write_file(std::filesystem::path(j.results_dir) / "diagnostics.json",
@@ -359,4 +388,115 @@ TEST_CASE("ledger: energy is settled from the job's own run, or not measured and
   CHECK(bal.energy_kwh == Approx(2.0));  // 7.2 MJ
   CHECK(bal.energy_jobs == 1);
   CHECK(bal.settled_jobs == 4);
+}
+
+// Grants import in one transaction: a refused grant leaves the others as they were.
+TEST_CASE("ledger: an import is all or nothing; cutting a grant below its commitments is refused",
+          "[sched][ledger][grants]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  auto grants = parse_grants_csv(kCsv, "g.csv");
+  ledger->import_grants({{grants[0], "g.csv"}}, false);  // G-1: 10 GPU-hours
+  auto a = job(6);
+  reserve(*ledger, a);
+  auto cut = grants[0];
+  cut.gpu_hours = 4;  // below the 6 GPU-hours reserved
+  CHECK_THROWS_WITH(ledger->import_grants({{grants[1], "g.csv:3"}, {cut, "g.csv:2"}}, false),
+                    ContainsSubstring("g.csv:2") && ContainsSubstring("cut from 10 to 4") &&
+                        ContainsSubstring("6.0000 already committed") && ContainsSubstring("--allow-cut"));
+  CHECK(!ledger->find_grant("G-2"));  // nothing of that import was written
+  CHECK(ledger->find_grant("G-1")->gpu_hours == 10);
+  cut.gpu_hours = 6;  // down to what is committed: fine
+  CHECK(ledger->import_grants({{cut, "g.csv"}}, false) == std::vector<std::string>{"updated"});
+  cut.gpu_hours = 2;
+  CHECK(ledger->import_grants({{cut, "g.csv"}, {grants[1], "g.csv"}}, true) ==
+        std::vector<std::string>{"updated", "added"});
+  CHECK(ledger->balance("G-1", now_seconds()).remaining == Approx(-4));
+  auto b = job(0.5);
+  CHECK_THROWS_WITH(reserve(*ledger, b), ContainsSubstring("cannot cover"));
+}
+
+// A submission outlived its grace and a concurrent reconcile released it; sbatch then
+// succeeded. The scheduler's job is booked again when the grant still covers it, else
+// nothing is booked and the caller cancels it.
+TEST_CASE("ledger: a late scheduler id after a release is reserved again or refused", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");  // 10 GPU-hours
+  auto release = [&](std::int64_t id) {
+    JobUpdate u;
+    u.id = id;
+    u.state = "released";
+    u.note = "never reached Slurm";
+    ledger->apply({u});
+  };
+  auto a = job(6);
+  reserve(*ledger, a);
+  release(a.id);
+  CHECK(ledger->set_submitted(a.id, "201", 0) == Booking::renewed);
+  CHECK(ledger->find_job(a.id)->state == "queued");
+  CHECK(ledger->find_job(a.id)->slurm_id == "201");
+  CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(6));
+  auto b = job(3);
+  reserve(*ledger, b);
+  release(b.id);
+  auto c = job(4);
+  reserve(*ledger, c);  // takes what b had
+  CHECK(ledger->set_submitted(b.id, "202", 0) == Booking::refused);
+  const auto refused = ledger->find_job(b.id);
+  CHECK(refused->state == "released");
+  CHECK(refused->slurm_id == "202");
+  CHECK_THAT(refused->note, ContainsSubstring("no longer covers it"));
+  CHECK(ledger->balance("G-1", now_seconds()).remaining == Approx(0));
+  // Already bound by a reconcile (found by its tag): kept as it is.
+  auto d = job(0);
+  reserve(*ledger, d);
+  JobUpdate bound;
+  bound.id = d.id;
+  bound.state = "queued";
+  bound.slurm_id = "203";
+  ledger->apply({bound});
+  CHECK(ledger->set_submitted(d.id, "203", 0) == Booking::kept);
+  CHECK(ledger->find_job(d.id)->state == "queued");
+}
+
+// Tags are what reconcile finds an interrupted submission by: no one may guess the next.
+TEST_CASE("ledger: tags carry a random nonce", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  auto a = job(1), b = job(1);
+  reserve(*ledger, a);
+  reserve(*ledger, b);
+  const std::string prefix = "gosok:" + ledger->instance_id() + ":";
+  CHECK_THAT(a.tag, StartsWith(prefix + std::to_string(a.id) + ":"));
+  CHECK(a.tag.size() == prefix.size() + std::to_string(a.id).size() + 1 + 16);
+  CHECK(a.tag.substr(a.tag.size() - 16) != b.tag.substr(b.tag.size() - 16));
+  CHECK(new_job_tag("x", 5) != new_job_tag("x", 5));
+}
+
+// The ledger holds grants, tags and output paths: its file, WAL and shared memory are its
+// owner's alone, whatever the umask. A read-only ledger still reads.
+TEST_CASE("ledger: private files; a read-only ledger reads and refuses changes", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  const std::string path = (dir / "l.sqlite").string();
+  const mode_t old = ::umask(0);
+  {
+    auto ledger = open_sqlite_ledger(path);
+    import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+    for (const auto& f : {path, path + "-wal", path + "-shm"}) {
+      INFO(f);
+      struct stat st {};
+      REQUIRE(::stat(f.c_str(), &st) == 0);
+      CHECK((st.st_mode & 0777) == 0600);
+    }
+  }
+  ::umask(old);
+  auto ro = open_sqlite_ledger(path, true);
+  CHECK(ro->read_only());
+  CHECK(ro->grants().size() == 1);
+  CHECK(ro->balance("G-1", now_seconds()).remaining == Approx(10));
+  auto j = job(1);
+  CHECK_THROWS_WITH(reserve(*ro, j), ContainsSubstring("read-only"));
+  CHECK_THROWS_AS(open_sqlite_ledger((dir / "none.sqlite").string(), true), gosok::RunError);
 }

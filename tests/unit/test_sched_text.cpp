@@ -1,5 +1,6 @@
 // Quoting, tokens, walltimes and dates: the pieces that keep user strings out of the shell.
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/process.hpp>
@@ -38,6 +39,24 @@ TEST_CASE("walltimes in Slurm's forms", "[sched]") {
   CHECK_THROWS_AS(parse_walltime("0"), gosok::InputError);
   CHECK(format_walltime(93600) == "1-02:00:00");
   CHECK(format_walltime(330) == "00:05:30");
+  CHECK(parse_walltime("1.5h") == 5400);
+  CHECK(parse_walltime("366-00:00:00") == 366 * 86400);
+}
+
+// Text that is not a number must never become one: nan and inf parsed as -2^63 s once (a
+// negative reservation), 0.1s as 0 s, which Slurm reads as UNLIMITED.
+TEST_CASE("walltimes that are not numbers, or out of range, are refused by name", "[sched]") {
+  for (const std::string bad : {"nanh", "infh", "1e300h", "-infmin", "0x10h", "0.1s", "0s", "-5", "1e3000min",
+                                "367-00:00:00", "9999999999", "10:0x:00", "1h30", " ", "NaNmin", "1e6h"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(parse_walltime(bad, "-t/--time"),
+                      Catch::Matchers::ContainsSubstring("-t/--time '" + bad + "'") &&
+                          Catch::Matchers::ContainsSubstring("from 1 second to 366 days"));
+  }
+  // Slurm keeps whole minutes and rounds up: what a job really gets.
+  CHECK(slurm_minutes_ceil(30) == 60);
+  CHECK(slurm_minutes_ceil(60) == 60);
+  CHECK(slurm_minutes_ceil(61) == 120);
 }
 
 TEST_CASE("dates are UTC days", "[sched]") {

@@ -1,0 +1,71 @@
+// The rules every ledger store applies inside its own transactions, kept out of any one
+// backend so that SQLite and a server database refuse and tag alike.
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include <gosok/core/config.hpp>
+#include <gosok/core/environment.hpp>
+#include <gosok/core/error.hpp>
+#include <gosok/scheduler/ledger.hpp>
+#include <gosok/scheduler/text.hpp>
+
+namespace gosok::sched {
+
+std::string new_job_tag(const std::string& instance, std::int64_t id) {
+  // 64 random bits: another user who sees earlier tags in the queue cannot name the next one.
+  std::random_device rd;
+  const std::uint64_t nonce = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  return fmt::format("gosok:{}:{}:{:016x}", instance, id, nonce);
+}
+
+bool covers(double remaining, double wanted) { return wanted <= remaining + 1e-9; }
+
+std::string refusal_message(const Grant& grant, double wanted, double remaining, std::size_t tasks) {
+  const std::string what = tasks > 1 ? fmt::format("its {} array tasks need", tasks) : std::string("it needs");
+  return fmt::format(
+      "grant {} cannot cover this job: {} {:.4f} GPU-hours (reserved for the full time limit and the site's "
+      "overrun) but {:.4f} of {:.4f} remain",
+      grant.id, what, wanted, std::max(0.0, remaining), grant.gpu_hours);
+}
+
+void check_grant_cut(const Grant& old, const Grant& updated, double committed, bool allow_cut,
+                     const std::string& source) {
+  if (allow_cut || covers(updated.gpu_hours, committed) || updated.gpu_hours >= old.gpu_hours) return;
+  throw InputError(fmt::format(
+      "{}: grant {} would be cut from {} to {} GPU-hours, below the {:.4f} already committed to it (settled "
+      "charges and the reservations of active jobs); nothing was imported. Import it with --allow-cut to accept "
+      "a negative balance (new jobs are then refused)",
+      source, updated.id, old.gpu_hours, updated.gpu_hours, committed));
+}
+
+std::string current_user() {
+  // The password database, not $USER: Slurm knows the job's user by its uid.
+  if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
+  return std::to_string(::geteuid());
+}
+
+std::string user_config_path() {
+  if (const auto xdg = env("XDG_CONFIG_HOME")) return *xdg + "/gosok/config.toml";
+  return env("HOME").value_or(".") + "/.config/gosok/config.toml";
+}
+
+std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger) {
+  if (!explicit_path.empty()) return explicit_path;
+  if (const auto ledger = env("GOSOK_LEDGER")) return *ledger;
+  const std::string config = user_config_path();
+  if (std::filesystem::exists(config)) {
+    Schema schema;
+    schema.string("ledger", "", "the ledger path (\"\": the default)");
+    const Input in = resolve_text(schema, read_text_file(config), config);
+    if (!in.get_string("ledger").empty()) return in.get_string("ledger");
+  }
+  if (!site_ledger.empty()) return site_ledger;
+  if (const auto xdg = env("XDG_DATA_HOME")) return *xdg + "/gosok/ledger.sqlite";
+  return env("HOME").value_or(".") + "/.local/share/gosok/ledger.sqlite";
+}
+
+}  // namespace gosok::sched
