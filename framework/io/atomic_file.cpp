@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include <gosok/core/error.hpp>
+#include <gosok/io/file_digest.hpp>
 
 namespace gosok {
 namespace {
@@ -35,7 +36,7 @@ void publish(const std::filesystem::path& tmp, const std::filesystem::path& targ
 }  // namespace
 
 void write_atomically(MPI_Comm comm, const std::filesystem::path& target,
-                      const std::function<void(const std::filesystem::path& tmp)>& write) {
+                      const std::function<void(const std::filesystem::path& tmp)>& write, bool seal) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const auto tmp = temporary_for(target);
@@ -44,6 +45,7 @@ void write_atomically(MPI_Comm comm, const std::filesystem::path& target,
   int ok = 1;
   if (rank == 0) {
     try {
+      if (seal) seal_file(tmp);
       publish(tmp, target);
     } catch (const std::exception&) {
       ok = 0;

@@ -13,6 +13,7 @@
 #include <gosok/core/gpu_energy.hpp>
 #include <gosok/core/version.hpp>
 #include <gosok/io/atomic_file.hpp>
+#include <gosok/io/file_digest.hpp>
 #include <gosok/workload/workload.hpp>
 
 namespace gosok {
@@ -104,6 +105,11 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
     auto r = ctx.region(info.name + "::setup");
     workload->setup(ctx, !restart.empty());
     if (!restart.empty()) {
+      // A damaged checkpoint would restart silently into different results.
+      if (!verify_sealed(runtime.comm(), restart)) {
+        log().warn("checkpoint {} carries no checksum (written by an older gosok): it cannot be checked for damage",
+                   restart);
+      }
       workload->read_checkpoint(ctx, restart);
       log().info("restarted from {} at step {}, time {}", restart, ctx.step, ctx.time);
     }
@@ -159,7 +165,7 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
       write_atomically(runtime.comm(), target, [&](const std::filesystem::path& tmp) {
         workload->write_checkpoint(ctx, tmp);
         if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
-      });
+      }, true);
       log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
     }
 
