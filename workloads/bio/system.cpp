@@ -69,6 +69,8 @@ class Reader {
     T value{};
     if constexpr (std::is_floating_point_v<T>) {
       value = static_cast<T>(std::strtod(begin, &end));
+      // strtod reads "nan" and "inf": such a value would only show up as a NaN run.
+      if (end != begin && !std::isfinite(value)) fail("'" + word + "' is not a finite " + what);
     } else {
       value = static_cast<T>(std::strtoll(begin, &end, 10));
     }
@@ -136,6 +138,19 @@ System read_lammps_data(const std::filesystem::path& path, const std::string& st
     }
   }
   if (natoms < 0) r.fail("the header does not say how many atoms there are");
+  // The header's counts are the contract: each atom, bond and angle needs a line of the
+  // file, so a count the file cannot hold is refused before anything is allocated.
+  std::error_code size_error;
+  const auto bytes = static_cast<long>(std::filesystem::file_size(path, size_error));
+  for (const auto& [count, what] : {std::pair<long, const char*>{natoms, "atoms"}, {nbonds, "bonds"},
+                                    {nangles, "angles"}}) {
+    if (count < 0) r.fail(fmt::format("the header's count of {} is negative ({})", what, count));
+    // The shortest line of a section ("1 1 0 0 0" for an atom) has 8 characters and a newline.
+    if (!size_error && count > bytes / 9) {
+      r.fail(fmt::format("the header says {} {}, but the file ({} bytes) is too small to hold them", count, what,
+                         bytes));
+    }
+  }
   for (int d = 0; d < 3; ++d) {
     if (!have_box[d]) r.fail(fmt::format("the header has no {}lo {}hi line", "xyz"[d], "xyz"[d]));
   }
@@ -249,6 +264,15 @@ System read_lammps_data(const std::filesystem::path& path, const std::string& st
     }
   }
   if (!have_atoms && natoms > 0) r.fail("the file has no Atoms section");
+  // A file cut short (or a missing section) would run without its bonds or angles.
+  if (static_cast<long>(sys.bonds.size()) != nbonds) {
+    r.fail(fmt::format("the header says {} bonds, but the file has {} (no Bonds section: is the file cut short?)",
+                       nbonds, sys.bonds.size()));
+  }
+  if (static_cast<long>(sys.angles.size()) != nangles) {
+    r.fail(fmt::format("the header says {} angles, but the file has {} (no Angles section: is the file cut short?)",
+                       nangles, sys.angles.size()));
+  }
   if (!have_masses) r.fail("the file has no Masses section (gosok needs the mass of every atom type)");
   for (const auto& b : sys.bonds) {
     if (!index.count(b.a) || !index.count(b.b)) r.fail(fmt::format("a bond names a missing atom ({} {})", b.a, b.b));
