@@ -29,9 +29,15 @@ std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path
                      " (import a grant first: gosok grants import FILE; or set --ledger / GOSOK_LEDGER)");
   }
   if (access == LedgerAccess::read) return sched::open_sqlite_ledger(path, true);
-  if (access == LedgerAccess::read_refresh && ::access(path.c_str(), W_OK) != 0) {
+  const bool writable = ::access(path.c_str(), F_OK) != 0 || ::access(path.c_str(), W_OK) == 0;
+  if (access == LedgerAccess::read_refresh && !writable) {
     log().warn("ledger {} is read-only for you: shown as it is, without asking the scheduler", path);
     return sched::open_sqlite_ledger(path, true);
+  }
+  if (!writable) {
+    throw RunError("ledger " + path +
+                   " is read-only for you: commands that only read it work (grants list, grants show, status); this "
+                   "one writes");
   }
   return sched::open_sqlite_ledger(path);
 }

@@ -218,7 +218,25 @@ class SqliteLedger final : public LedgerStore {
     // A concurrent submit holds the write lock for milliseconds; wait rather than fail.
     sqlite3_busy_timeout(m_db, 60000);
     if (read_only) {
-      if (!read_instance()) throw RunError(fmt::format("ledger {}: not a gosok ledger (or empty)", path));
+      if (!read_instance()) {
+        // A WAL ledger whose -shm file is gone, in a folder this user may not write: SQLite
+        // cannot set up shared memory. Nobody can be writing it either (a writer leaves the
+        // -shm file), so it is read as an immutable file.
+        sqlite3_close(m_db);
+        m_db = nullptr;
+        std::string uri = "file:";
+        for (char c : path) {
+          if (c == '?' || c == '#' || c == '%') {
+            uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+          } else {
+            uri += c;
+          }
+        }
+        uri += "?immutable=1";
+        if (sqlite3_open_v2(uri.c_str(), &m_db, flags | SQLITE_OPEN_URI, nullptr) != SQLITE_OK || !read_instance()) {
+          throw RunError(fmt::format("ledger {}: cannot be read: {}", path, m_db ? sqlite3_errmsg(m_db) : "?"));
+        }
+      }
       const int schema = read_schema();
       if (schema != kSchemaVersion) {
         throw RunError(fmt::format(
