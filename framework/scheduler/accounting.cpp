@@ -256,7 +256,7 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const Accou
       const auto c = charge_run(job, (*runs)[k]->elapsed_s, (*runs)[k]->alloc_gpus, (*runs)[k]->state);
       earlier += c.charged;
       uncharged += c.uncharged;
-      if (c.charged > 0) ++charged_runs;
+      if (is_charged_state((*runs)[k]->state)) ++charged_runs;
     }
     u.sched_state = rec.state;
     u.alloc_gpus = rec.alloc_gpus;
@@ -269,7 +269,7 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const Accou
       const auto c = charge_run(job, rec.elapsed_s, rec.alloc_gpus, rec.state);
       u.charged_gpu_h += c.charged;
       uncharged += c.uncharged;
-      if (c.charged > 0) ++charged_runs;
+      if (is_charged_state(rec.state)) ++charged_runs;
       if (!is_charged_state(rec.state)) {
         u.note = rec.state + ": failed through the system, not charged";
         if (earlier > 0) u.note = rec.state + ": its last run failed through the system and is not charged";

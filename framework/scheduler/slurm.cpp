@@ -118,10 +118,15 @@ class SlurmBackend final : public Backend {
       if (f.size() < 5) continue;
       const std::string comment = f[2] == "(null)" ? "" : f[2];
       if (const auto k = known.find(f[0]); k != known.end()) {
+        bool ended = true;
         for (std::size_t i = k->second; i < records.size(); ++i) {
-          if (records[i].job_id == f[0] && records[i].comment.empty()) records[i].comment = comment;
+          if (records[i].job_id != f[0]) continue;
+          if (records[i].comment.empty()) records[i].comment = comment;
+          ended = ended && is_terminal_state(records[i].state);
         }
-        continue;
+        // Requeued (after a node failure, say) before accounting has the new run: sacct's
+        // last record is the ended run, the controller's state is the job's.
+        if (!ended || is_terminal_state(f[1])) continue;
       }
       AcctRecord r;
       r.job_id = f[0];

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "gosok_cli.hpp"
+#include "slurm_cluster.hpp"
 #include "subprocess.hpp"
 
 namespace fs = std::filesystem;
@@ -28,66 +29,11 @@ using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
 using gosok::test::run;
 
-namespace {
-
-bool slurm_up() {
-  const char* conf = std::getenv("SLURM_CONF");
-  return conf && *conf && run({"scontrol", "ping"}, 10).output.find("UP") != std::string::npos;
-}
-
-#define REQUIRE_SLURM()                                                        \
-  do {                                                                         \
-    if (!slurm_up())                                                           \
-      SKIP(                                                                    \
-          "SKIP: no test Slurm (start one with scripts/slurm-local start DIR " \
-          "and export SLURM_CONF)");                                           \
-  } while (0)
-
-std::string unique_suffix() {
-  std::random_device rd;
-  return std::to_string(rd() % 1000000);
-}
-
-struct Cluster : gosok::test::LedgerFolder {
-  std::string grant = "T" + unique_suffix();
-  std::string account = "acct" + grant.substr(1);
-
-  nlohmann::json json(std::vector<std::string> args) { return LedgerFolder::json(std::move(args), 300); }
-  nlohmann::json jobs(std::vector<std::string> args) { return json(std::move(args))["jobs"]; }
-  void import(double gpu_hours) {
-    gosok::test::write_file(dir / "g.csv", "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" +
-                                               grant + ",test,Lab,research,local-slurm,fake," +
-                                               std::to_string(gpu_hours) + ",2026-01-01,2099-12-31," + account + "\n");
-    auto r = gosok({"grants", "import", (dir / "g.csv").string()});
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    r = gosok({"grants", "provision", grant});
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-  }
-  std::vector<std::string> submit_args(const std::string& out, std::vector<std::string> extra) {
-    std::vector<std::string> a = {"submit",  "heat", "--site",    "local-slurm",
-                                  "--grant", grant,  "--job-dir", (dir / out).string()};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-};
-
-std::string sacct_field(const std::string& job, const std::string& field) {
-  const auto r = run({"sacct", "-X", "-n", "-P", "-j", job, "--format=" + field});
-  return r.output.substr(0, r.output.find('\n'));
-}
-
-// The same, for a job slurmdbd may not have recorded yet (it hears of jobs asynchronously).
-std::string sacct_field_when_recorded(const std::string& job, const std::string& field) {
-  std::string value;
-  for (int i = 0; i < 50 && (value = sacct_field(job, field)).empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return value;
-}
-
-}  // namespace
+using gosok::test::Cluster;
+using gosok::test::job_fields;
+using gosok::test::sacct_field;
+using gosok::test::sacct_field_when_recorded;
+using gosok::test::ScopedEnv;
 
 // Runs with or without Slurm (so that a run without Slurm is "passed with skips", not "no
 // tests ran"): the test cluster's site file describes what scripts/slurm-local starts.
@@ -252,26 +198,6 @@ TEST_CASE("slurm: a crash between sbatch and the commit is repaired by reconcile
   CHECK(jobs[0]["scheduler_state"] == "COMPLETED");
   CHECK(jobs[0]["allocated_gpus"] == 1);
 }
-
-namespace {
-
-// `scontrol show job -o` as name=value words.
-std::multiset<std::string> job_fields(const std::string& id) {
-  const auto r = run({"scontrol", "show", "job", "-o", id});
-  std::multiset<std::string> fields;
-  std::istringstream words(r.output);
-  for (std::string w; words >> w;) fields.insert(w);
-  return fields;
-}
-
-// Sets an environment variable for one scope (gosok::test::run passes ours on).
-struct ScopedEnv {
-  std::string name;
-  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) { ::setenv(name.c_str(), value.c_str(), 1); }
-  ~ScopedEnv() { ::unsetenv(name.c_str()); }
-};
-
-}  // namespace
 
 // sbatch lets SBATCH_PARTITION, SBATCH_TIMELIMIT, ... override a script's directives; a
 // gosok job must stay the one gosok planned and reserved.

@@ -93,8 +93,16 @@ std::vector<std::string> mpiexec(int ranks) {
   return out;
 }
 
-std::string gosok_binary() { return GOSOK_BINARY; }
-std::filesystem::path source_dir() { return GOSOK_SOURCE_DIR; }
+std::string gosok_binary() {
+  // GOSOK_TEST_BINARY runs the tests against another build (e.g. the one before a fix).
+  if (const char* other = std::getenv("GOSOK_TEST_BINARY"); other && *other) return other;
+  return GOSOK_BINARY;
+}
+std::filesystem::path source_dir() {
+  // With GOSOK_TEST_BINARY: that build's own source tree (its site files and templates).
+  if (const char* other = std::getenv("GOSOK_TEST_SOURCE_DIR"); other && *other) return other;
+  return GOSOK_SOURCE_DIR;
+}
 
 TempDir::TempDir() {
   std::random_device rd;
