@@ -45,8 +45,7 @@ std::string check(const std::filesystem::path& path) {
   if (!in.read(trailer.data(), static_cast<std::streamsize>(kTrailerSize))) return path.string() + ": cannot be read";
   if (trailer.compare(0, 22, kMagic) != 0) return "unsealed";
   unsigned long long digest = 0, length = 0;
-  if (std::sscanf(trailer.c_str() + 22, "%16llx %20llu", &digest, &length) != 2 ||
-      length != size - kTrailerSize) {
+  if (std::sscanf(trailer.c_str() + 22, "%16llx %20llu", &digest, &length) != 2 || length != size - kTrailerSize) {
     return fmt::format("{}: its checksum trailer is damaged (the file is {} bytes); the file cannot be trusted",
                        path.string(), size);
   }

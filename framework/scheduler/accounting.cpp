@@ -162,8 +162,8 @@ std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
 RunCharge charge_run(const JobRecord& job, std::int64_t elapsed_s, int gpus, const std::string& state) {
   RunCharge c;
   if (!is_charged_state(state)) return c;
-  const double used = static_cast<double>(std::max<std::int64_t>(0, elapsed_s)) / 3600.0 * std::max(0, gpus) *
-                      job.charge_factor;
+  const double used =
+      static_cast<double>(std::max<std::int64_t>(0, elapsed_s)) / 3600.0 * std::max(0, gpus) * job.charge_factor;
   c.charged = std::min(used, job.reserved_gpu_h);
   c.uncharged = used - c.charged;
   return c;

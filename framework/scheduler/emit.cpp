@@ -465,7 +465,9 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
       {"export", r.export_env},
       {"exclusive", r.exclusive ? "--exclusive" : ""},
       {"hold", r.hold ? "--hold" : ""},
-      {"requeue", r.requeue == "yes" ? "--requeue" : r.requeue == "no" ? "--no-requeue" : ""},
+      {"requeue", r.requeue == "yes"  ? "--requeue"
+                  : r.requeue == "no" ? "--no-requeue"
+                                      : ""},
       {"job_dir", r.job_dir},
       {"job_dir_q", shell_quote(r.job_dir)},
       {"setup", setup},
@@ -495,22 +497,43 @@ std::string render_script(const JobPlan& plan, const Site& site, const std::stri
 namespace {
 
 // sbatch's one-letter options (those a directive may use), by their long names.
-const std::map<char, std::string> kShortOptions = {
-    {'A', "account"},   {'a', "array"},      {'B', "extra-node-info"}, {'b', "begin"},     {'C', "constraint"},
-    {'c', "cpus-per-task"}, {'D', "chdir"},  {'d', "dependency"},      {'e', "error"},     {'F', "nodefile"},
-    {'G', "gpus"},      {'H', "hold"},       {'i', "input"},           {'J', "job-name"},  {'k', "no-kill"},
-    {'L', "licenses"},  {'M', "clusters"},   {'m', "distribution"},    {'N', "nodes"},     {'n', "ntasks"},
-    {'O', "overcommit"}, {'o', "output"},    {'p', "partition"},       {'Q', "quiet"},     {'q', "qos"},
-    {'S', "core-spec"}, {'s', "oversubscribe"}, {'t', "time"},         {'v', "verbose"},   {'W', "wait"},
-    {'w', "nodelist"},  {'x', "exclude"}};
+const std::map<char, std::string> kShortOptions = {{'A', "account"},  {'a', "array"},      {'B', "extra-node-info"},
+                                                   {'b', "begin"},    {'C', "constraint"}, {'c', "cpus-per-task"},
+                                                   {'D', "chdir"},    {'d', "dependency"}, {'e', "error"},
+                                                   {'F', "nodefile"}, {'G', "gpus"},       {'H', "hold"},
+                                                   {'i', "input"},    {'J', "job-name"},   {'k', "no-kill"},
+                                                   {'L', "licenses"}, {'M', "clusters"},   {'m', "distribution"},
+                                                   {'N', "nodes"},    {'n', "ntasks"},     {'O', "overcommit"},
+                                                   {'o', "output"},   {'p', "partition"},  {'Q', "quiet"},
+                                                   {'q', "qos"},      {'S', "core-spec"},  {'s', "oversubscribe"},
+                                                   {'t', "time"},     {'v', "verbose"},    {'W', "wait"},
+                                                   {'w', "nodelist"}, {'x', "exclude"}};
 
 // Options that do not change what Slurm allocates or what gosok charges: a user's template
 // may add them or leave them out.
-const std::set<std::string> kShapeOptions = {
-    "job-name", "output",    "error",      "open-mode",  "mail-type",           "mail-user", "signal",
-    "begin",    "hold",      "dependency", "constraint", "mem",                 "export",    "get-user-env",
-    "quiet",    "verbose",   "parsable",   "nice",       "kill-on-invalid-dep", "profile",   "propagate",
-    "wckey",    "acctg-freq"};
+const std::set<std::string> kShapeOptions = {"job-name",
+                                             "output",
+                                             "error",
+                                             "open-mode",
+                                             "mail-type",
+                                             "mail-user",
+                                             "signal",
+                                             "begin",
+                                             "hold",
+                                             "dependency",
+                                             "constraint",
+                                             "mem",
+                                             "export",
+                                             "get-user-env",
+                                             "quiet",
+                                             "verbose",
+                                             "parsable",
+                                             "nice",
+                                             "kill-on-invalid-dep",
+                                             "profile",
+                                             "propagate",
+                                             "wckey",
+                                             "acctg-freq"};
 
 }  // namespace
 
@@ -605,14 +628,16 @@ void check_script_price(const std::string& script, const std::string& source, co
   auto given_for = [&](const std::string& name) {
     std::string given;
     for (const auto& m : mine) {
-      if (m.first == name) given += (given.empty() ? "" : ", ") + ("--" + m.first + (m.second.empty() ? "" : "=" + m.second));
+      if (m.first == name)
+        given += (given.empty() ? "" : ", ") + ("--" + m.first + (m.second.empty() ? "" : "=" + m.second));
     }
     return given.empty() ? "no --" + name : given;
   };
   auto refuse = [&](const std::string& name) {
     std::string wanted;
     for (const auto& t : theirs) {
-      if (t.first == name) wanted += (wanted.empty() ? "" : ", ") + ("--" + t.first + (t.second.empty() ? "" : "=" + t.second));
+      if (t.first == name)
+        wanted += (wanted.empty() ? "" : ", ") + ("--" + t.first + (t.second.empty() ? "" : "=" + t.second));
     }
     throw InputError(fmt::format(
         "job template {} gives Slurm {} where the center's template ({}) gives {}: what Slurm allocates and what "

@@ -52,8 +52,10 @@ Schema grant_schema() {
   s.string("gpu_type", std::nullopt, "the GPU type the grant is for").checked_by([](const Value& v) {
     require_token("the value", std::get<std::string>(v));
   });
-  s.real("gpu_hours", std::nullopt, "GPU-hours granted").at_least(0).at_most(kMaxGrantGpuHours).checked_by(
-      [](const Value& v) {
+  s.real("gpu_hours", std::nullopt, "GPU-hours granted")
+      .at_least(0)
+      .at_most(kMaxGrantGpuHours)
+      .checked_by([](const Value& v) {
         if (!(std::get<double>(v) > 0)) throw InputError("a grant needs more than 0 GPU-hours");
       });
   s.integer("start", std::nullopt, "first day (YYYY-MM-DD, UTC)").parsed_by(date_value, "a date YYYY-MM-DD");
@@ -251,8 +253,8 @@ std::vector<Grant> parse_grants_json(const std::string& text, const std::string&
   const auto lines = element_lines(text);
   std::vector<Grant> grants;
   for (std::size_t i = 0; i < doc.size(); ++i) {
-    const std::string where =
-        i < lines.size() ? fmt::format("{}:{} (grants[{}])", source, lines[i], i) : fmt::format("{}: grants[{}]", source, i);
+    const std::string where = i < lines.size() ? fmt::format("{}:{} (grants[{}])", source, lines[i], i)
+                                               : fmt::format("{}: grants[{}]", source, i);
     if (!doc[i].is_object()) throw InputError(where + ": expected an object");
     std::vector<Assignment> row;
     for (const auto& [k, v] : doc[i].items()) {

@@ -101,7 +101,7 @@ struct JobUpdate {
   std::int64_t id = 0;
   std::string state;  // queued | running | settled | released | missing
   std::string sched_state;
-  std::string slurm_id;  // set when a job is found by its tag
+  std::string slurm_id;      // set when a job is found by its tag
   double charged_gpu_h = 0;  // settled: the charge; active: earlier runs' charge
   double uncharged_gpu_h = 0;
   std::int64_t elapsed_s = 0;

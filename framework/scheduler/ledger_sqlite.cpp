@@ -448,8 +448,9 @@ class SqliteLedger final : public LedgerStore {
       } else {
         booking = Booking::refused;
         state = "released";
-        note = "the scheduler accepted it after a reconcile had released it, and the grant no longer covers it: "
-               "cancelled";
+        note =
+            "the scheduler accepted it after a reconcile had released it, and the grant no longer covers it: "
+            "cancelled";
       }
     }
     // A local job's monitor may already have said it is held or running (it starts before

@@ -209,10 +209,11 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
   const bool stopped = cancelled();
   // Charged by the second, at least one: a run that started used its GPUs.
   const std::string state = stopped ? "CANCELLED" : timed_out ? "TIMEOUT" : rc == 0 ? "COMPLETED" : "FAILED";
-  const std::string note = stopped     ? "cancelled by gosok cancel"
-                           : timed_out ? fmt::format("stopped at its time limit ({})", format_walltime(job->time_limit_s))
-                           : rc != 0   ? fmt::format("exit code {}; log in {}", rc, job->job_dir)
-                                       : "";
+  const std::string note = stopped ? "cancelled by gosok cancel"
+                           : timed_out
+                               ? fmt::format("stopped at its time limit ({})", format_walltime(job->time_limit_s))
+                           : rc != 0 ? fmt::format("exit code {}; log in {}", rc, job->job_dir)
+                                     : "";
   settle(state, std::max<std::int64_t>(1, elapsed), note);
   return rc;
 }

@@ -29,8 +29,7 @@ std::string owner_name(uid_t uid) {
 bool own_private_group(gid_t gid) {
   const passwd* pw = ::getpwuid(::geteuid());
   const group* gr = ::getgrgid(gid);
-  return pw && gr && pw->pw_gid == gid && std::strcmp(gr->gr_name, pw->pw_name) == 0 &&
-         (!gr->gr_mem || !gr->gr_mem[0]);
+  return pw && gr && pw->pw_gid == gid && std::strcmp(gr->gr_name, pw->pw_name) == 0 && (!gr->gr_mem || !gr->gr_mem[0]);
 }
 
 // Why others can change what is in `st`'s folder ("" when they cannot).
@@ -86,9 +85,10 @@ int open_private_folder(const std::string& path, const std::string& what) {
   ::fstat(fd, &st);
   if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
     ::close(fd);
-    throw InputError(fmt::format("{} {} belongs to {} with mode {:04o}: a job's folder must be yours and written by "
-                                 "you only; give another --job-dir",
-                                 what, path, owner_name(st.st_uid), st.st_mode & 07777));
+    throw InputError(
+        fmt::format("{} {} belongs to {} with mode {:04o}: a job's folder must be yours and written by "
+                    "you only; give another --job-dir",
+                    what, path, owner_name(st.st_uid), st.st_mode & 07777));
   }
   return fd;
 }

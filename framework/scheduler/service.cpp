@@ -93,9 +93,9 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   if (options.check_input) options.check_input(plan);
   outcome.reserved_gpu_h = plan.total_reserve_gpu_h();
   bool template_trusted = false;
-  const std::string template_text = load_template(
-      options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source,
-      &template_trusted);
+  const std::string template_text =
+      load_template(options.template_name.empty() ? site.template_name : options.template_name, &outcome.script_source,
+                    &template_trusted);
   const auto env_gosok = env("GOSOK_EXECUTABLE");
   const std::string gosok = !options.gosok_path.empty() ? options.gosok_path
                             : !site.gosok_path.empty()  ? site.gosok_path
@@ -149,9 +149,10 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   // Folders another user could swap files in are refused before anything is reserved: the
   // job folder (created private below), Slurm's output files and the results folder.
   require_safe_folder(plan.request.job_dir, "job folder");
-  for (const auto& [option, pattern] : {std::pair<const char*, const std::string&>{"-o/--output", req.output},
-                                        {"-e/--error", req.error}}) {
-    if (!pattern.empty()) require_safe_folder(folder_of(pattern, plan.request.job_dir), fmt::format("{} folder", option));
+  for (const auto& [option, pattern] :
+       {std::pair<const char*, const std::string&>{"-o/--output", req.output}, {"-e/--error", req.error}}) {
+    if (!pattern.empty())
+      require_safe_folder(folder_of(pattern, plan.request.job_dir), fmt::format("{} folder", option));
   }
   require_safe_folder(fs::path(plan.results).parent_path().string(), "the results folder");
 
@@ -237,7 +238,8 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
         scheduler_id.empty() || !job.in_array() ? scheduler_id : scheduler_id + "_" + std::to_string(job.array_task);
     job.pid = first.pid;
     job.state = "queued";
-    if (booking == Booking::renewed) job.note = "reserved again: the scheduler accepted it after a reconcile had released it";
+    if (booking == Booking::renewed)
+      job.note = "reserved again: the scheduler accepted it after a reconcile had released it";
   }
   outcome.jobs = std::move(jobs);
   return outcome;
@@ -396,30 +398,40 @@ SlurmSide read_slurm_side(const Grant& g) {
 // sacctmgr stores account and QOS names lower-cased, splits them at commas, turns quotes
 // into backticks and takes '=' as a setting; a name gosok checks here reaches Slurm as it is.
 void check_slurm_names(const Grant& g, const std::vector<std::string>& users) {
+  // A ledger written before imports checked numbers may hold inf or 1e300: Slurm would
+  // read the GrpTRESMins they become as "no limit".
+  if (!(g.gpu_hours > 0 && g.gpu_hours <= kMaxGrantGpuHours)) {
+    throw InputError(fmt::format("grant {} holds {} GPU-hours, not a number from 0 to {}: re-import it from its "
+                                 "export; nothing was provisioned",
+                                 g.id, g.gpu_hours, kMaxGrantGpuHours));
+  }
   for (const auto& [what, name] : {std::pair<const char*, const std::string&>{"account", g.account}, {"QOS", g.qos}}) {
     require_token(fmt::format("grant {}: Slurm {} name", g.id, what), name, false, 64);
     if (lower(name) != name) {
-      throw InputError(fmt::format("grant {}: Slurm {} name '{}' has capitals; Slurm stores it as '{}' (re-import the "
-                                   "grant: gosok lower-cases it)",
-                                   g.id, what, name, lower(name)));
+      throw InputError(
+          fmt::format("grant {}: Slurm {} name '{}' has capitals; Slurm stores it as '{}' (re-import the "
+                      "grant: gosok lower-cases it)",
+                      g.id, what, name, lower(name)));
     }
   }
   for (const auto& [what, text] :
        {std::pair<const char*, const std::string&>{"project", g.project}, {"institution", g.institution}}) {
     for (char c : text) {
       if (static_cast<unsigned char>(c) < 0x20 || c == '\'' || c == '"' || c == '`') {
-        throw InputError(fmt::format("grant {}: its {} '{}' has a quote or control character, which sacctmgr would "
-                                     "change; fix the grants export",
-                                     g.id, what, text));
+        throw InputError(
+            fmt::format("grant {}: its {} '{}' has a quote or control character, which sacctmgr would "
+                        "change; fix the grants export",
+                        g.id, what, text));
       }
     }
   }
   for (const auto& user : users) {
     require_token("--user", user, false, 64);
     if (!::getpwnam(user.c_str())) {
-      throw InputError(fmt::format("--user {}: there is no such user on this machine (Slurm knows users by their "
-                                   "Unix account); nothing was provisioned",
-                                   user));
+      throw InputError(
+          fmt::format("--user {}: there is no such user on this machine (Slurm knows users by their "
+                      "Unix account); nothing was provisioned",
+                      user));
     }
   }
 }

@@ -44,8 +44,9 @@ std::int64_t walltime_or_unlimited(const std::string& text, const std::string& w
 // The site file's schema: every key, its type, range and default, checked on load.
 Schema site_schema() {
   Schema s;
-  s.string("site.name", std::nullopt, "the site's name (what --site and grants name)")
-      .checked_by([](const Value& v) { require_token("site.name", std::get<std::string>(v)); });
+  s.string("site.name", std::nullopt, "the site's name (what --site and grants name)").checked_by([](const Value& v) {
+    require_token("site.name", std::get<std::string>(v));
+  });
   s.string("site.description", "", "one line about the site");
   s.choice("site.scheduler", {"slurm", "local"}, "how jobs start: slurm (sbatch) or local (mpirun on this machine)");
   s.string("site.launcher", "mpirun", "the MPI launcher and its options (srun, mpirun or mpiexec first)")
@@ -243,10 +244,10 @@ void require_center_pricing(const Site& site) {
   try {
     center = center_site(site.name);
   } catch (const InputError& e) {
-    throw InputError(fmt::format(
-        "site file {} is not one the center installed, and {}: a job charged to a grant is priced by the "
-        "center's site configuration (a site file of your own works with --dry-run)",
-        site.source, e.what()));
+    throw InputError(
+        fmt::format("site file {} is not one the center installed, and {}: a job charged to a grant is priced by the "
+                    "center's site configuration (a site file of your own works with --dry-run)",
+                    site.source, e.what()));
   }
   auto differ = [&](const std::string& what, const std::string& mine, const std::string& theirs) {
     throw InputError(fmt::format(
@@ -269,7 +270,8 @@ void require_center_pricing(const Site& site) {
     const Partition& a = site.partitions[i];
     const Partition& b = center.partitions[i];
     const std::string p = "partitions." + a.name + ".";
-    if (a.is_default != b.is_default) differ(p + "default", a.is_default ? "true" : "false", b.is_default ? "true" : "false");
+    if (a.is_default != b.is_default)
+      differ(p + "default", a.is_default ? "true" : "false", b.is_default ? "true" : "false");
     if (a.nodes != b.nodes) differ(p + "nodes", std::to_string(a.nodes), std::to_string(b.nodes));
     if (a.cpus_per_node != b.cpus_per_node) {
       differ(p + "cpus_per_node", std::to_string(a.cpus_per_node), std::to_string(b.cpus_per_node));

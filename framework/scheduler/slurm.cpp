@@ -94,9 +94,9 @@ class SlurmBackend final : public Backend {
       // Jobs whose Slurm id was never recorded: look for their tag among the users' recent
       // jobs (sacct reads -S in local time). Held and never-eligible jobs are not in this
       // window: squeue below covers them.
-      append(records, sacct({"sacct", "-X", "-D", "--parsable2", "-u", user_list, "-S",
-                             format_epoch(oldest_untagged - 300, "%Y-%m-%dT%H:%M:%S", true), "-E", "now",
-                             kSacctFormat}));
+      append(records,
+             sacct({"sacct", "-X", "-D", "--parsable2", "-u", user_list, "-S",
+                    format_epoch(oldest_untagged - 300, "%Y-%m-%dT%H:%M:%S", true), "-E", "now", kSacctFormat}));
     }
     // Jobs accounting has not recorded yet are still known to the controller (finished
     // ones too, for MinJobAge). squeue has no elapsed time or allocated GPUs, so a job it
@@ -163,13 +163,24 @@ class SlurmBackend final : public Backend {
   static bool is_definite_refusal(int exit_code, const std::string& message) {
     if (exit_code == 126 || exit_code == 127) return true;  // sbatch could not be run
     if (exit_code != 1) return false;                       // killed, or an exit sbatch does not document
-    static const char* const lost[] = {
-        "Socket timed out",         "Unable to contact slurm controller", "Zero Bytes were transmitted",
-        "Communication connection", "Connection refused",                 "Connection reset",
-        "Message receive failure",  "Message send failure",               "Transport endpoint",
-        "backup controller",        "not responding",                     "Insane message length",
-        "Protocol version",         "Resource temporarily unavailable",   "Interrupted system call",
-        "Broken pipe",              "timed out",                          "Slurmctld"};
+    static const char* const lost[] = {"Socket timed out",
+                                       "Unable to contact slurm controller",
+                                       "Zero Bytes were transmitted",
+                                       "Communication connection",
+                                       "Connection refused",
+                                       "Connection reset",
+                                       "Message receive failure",
+                                       "Message send failure",
+                                       "Transport endpoint",
+                                       "backup controller",
+                                       "not responding",
+                                       "Insane message length",
+                                       "Protocol version",
+                                       "Resource temporarily unavailable",
+                                       "Interrupted system call",
+                                       "Broken pipe",
+                                       "timed out",
+                                       "Slurmctld"};
     for (const char* marker : lost) {
       if (message.find(marker) != std::string::npos) return false;
     }

@@ -162,10 +162,13 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
     if (checkpoint_every > 0 && ctx.step % checkpoint_every == 0) {
       auto r = ctx.region(info.name + "::checkpoint");
       const auto target = ctx.output_dir / "checkpoint.h5";
-      write_atomically(runtime.comm(), target, [&](const std::filesystem::path& tmp) {
-        workload->write_checkpoint(ctx, tmp);
-        if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
-      }, true);
+      write_atomically(
+          runtime.comm(), target,
+          [&](const std::filesystem::path& tmp) {
+            workload->write_checkpoint(ctx, tmp);
+            if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
+          },
+          true);
       log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
     }
 

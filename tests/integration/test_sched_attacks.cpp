@@ -185,8 +185,9 @@ TEST_CASE("attack: a late success after a concurrent release is booked again or 
     std::future<gosok::test::Result> late;
     {
       ScopedEnv delay("GOSOK_WRAP_DELAY", "8");
-      late = std::async(std::launch::async,
-                        [&c] { return c.gosok(c.submit_args("late", {"--gpus-per-node", "1", "-t", "10", "--hold"})); });
+      late = std::async(std::launch::async, [&c] {
+        return c.gosok(c.submit_args("late", {"--gpus-per-node", "1", "-t", "10", "--hold"}));
+      });
       // Reserved and on its way to sbatch (which the wrapper holds back).
       REQUIRE(wait_until([&] { return c.jobs({"status", "--all", "--no-refresh"}).size() == 1; }, 10));
     }
@@ -213,7 +214,8 @@ TEST_CASE("attack: a late success after a concurrent release is booked again or 
       run({"scancel", id});
     } else {
       CHECK(r.exit_code == 1);
-      CHECK_THAT(r.output, ContainsSubstring("no longer covers") && ContainsSubstring("Slurm job " + id + " cancelled"));
+      CHECK_THAT(r.output,
+                 ContainsSubstring("no longer covers") && ContainsSubstring("Slurm job " + id + " cancelled"));
       CHECK(first["state"] == "released");
       // The job Slurm accepted is gone, and only the second job holds the grant.
       CHECK(wait_until([&] { return gosok::test::queue_state(id) != "PENDING"; }, 30));
@@ -460,9 +462,10 @@ TEST_CASE("attack: numbers that are not numbers are refused where they are read"
   // gpu_hours: inf, 1e300 and 0x10 were imported; provision then set GrpTRESMins to
   // -9223372036854775808, which Slurm stores as no limit.
   for (const std::string hours : {"inf", "1e300", "0x10", "nan"}) {
-    gosok::test::write_file(env.dir / "bad.csv", "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
-                                                 "N-2,p,Lab,research,local-slurm,fake," +
-                                                     hours + ",2026-01-01,2099-12-31,n2\n");
+    gosok::test::write_file(env.dir / "bad.csv",
+                            "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
+                            "N-2,p,Lab,research,local-slurm,fake," +
+                                hours + ",2026-01-01,2099-12-31,n2\n");
     const auto r = env.gosok({"grants", "import", (env.dir / "bad.csv").string()});
     INFO(r.output);
     CHECK(r.exit_code == 2);
@@ -472,11 +475,11 @@ TEST_CASE("attack: numbers that are not numbers are refused where they are read"
   // Site files: charge_factor = nan passed validate, max_walltime = "nanh" lifted the limit,
   // nodes = 4294967297 became 1.
   const auto site = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"charge_factor = 1.0", "charge_factor = nan"},
-           {"max_walltime = \"24:00:00\"", "max_walltime = \"nanh\""},
-           {"nodes = 1\n", "nodes = 4294967297\n"},
-           {"overrun = \"40s\"", "overrun = \"-infmin\""}}) {
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"charge_factor = 1.0", "charge_factor = nan"},
+                                                        {"max_walltime = \"24:00:00\"", "max_walltime = \"nanh\""},
+                                                        {"nodes = 1\n", "nodes = 4294967297\n"},
+                                                        {"overrun = \"40s\"", "overrun = \"-infmin\""}}) {
     std::string text = site;
     REQUIRE(text.find(from) != std::string::npos);
     text.replace(text.find(from), from.size(), to);
@@ -501,7 +504,8 @@ TEST_CASE("attack: numbers that are not numbers are refused where they are read"
 TEST_CASE("attack: cutting a grant below what is committed is refused, all or nothing", "[sched][attack]") {
   gosok::test::LedgerFolder env;
   const std::string header = "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n";
-  gosok::test::write_file(env.dir / "g.csv", header + "C-1,p,Lab,research,localhost,local,1,2026-01-01,2099-12-31,c1\n");
+  gosok::test::write_file(env.dir / "g.csv",
+                          header + "C-1,p,Lab,research,localhost,local,1,2026-01-01,2099-12-31,c1\n");
   REQUIRE(env.gosok({"grants", "import", (env.dir / "g.csv").string()}).exit_code == 0);
   // A held local job keeps its reservation (1 GPU x (10 min + 10 s)).
   auto r = env.gosok({"submit", "heat", "--grant", "C-1", "--gpus-per-node", "1", "--hold", "-t", "10", "--job-dir",
@@ -524,7 +528,8 @@ TEST_CASE("attack: cutting a grant below what is committed is refused, all or no
   CHECK(r.exit_code == 0);
   grants = env.json({"grants", "list"})["grants"];
   CHECK(grants.size() == 2);
-  CHECK(env.json({"grants", "show", "C-1"})["grant"]["remaining_gpu_hours"].get<double>() == Approx(0.1 - 610 / 3600.0));
+  CHECK(env.json({"grants", "show", "C-1"})["grant"]["remaining_gpu_hours"].get<double>() ==
+        Approx(0.1 - 610 / 3600.0));
   env.gosok({"cancel", "g1"});
   // A JSON value the JSON library cannot hold: the file and line, not the library's message alone.
   gosok::test::write_file(env.dir / "big.json", "[\n  {\"id\": \"J\",\n   \"gpu_hours\": 1e400}\n]\n");
@@ -539,9 +544,9 @@ TEST_CASE("attack: cutting a grant below what is committed is refused, all or no
 TEST_CASE("attack: grants provision checks every name before it creates anything", "[sched][slurm][attack]") {
   REQUIRE_SLURM();
   Cluster c;
-  gosok::test::write_file(c.dir / "g.csv", "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" +
-                                               c.grant + ",test,Lab,research,local-slurm,fake,1,2026-01-01,2099-12-31," +
-                                               c.account + "\n");
+  gosok::test::write_file(c.dir / "g.csv",
+                          "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n" + c.grant +
+                              ",test,Lab,research,local-slurm,fake,1,2026-01-01,2099-12-31," + c.account + "\n");
   REQUIRE(c.gosok({"grants", "import", (c.dir / "g.csv").string()}).exit_code == 0);
   // The first name a provision once met half-way through, with the QOS and account created.
   for (const std::string user : {"root,evil", "no-such-user-gosok", "a b"}) {
@@ -584,10 +589,9 @@ TEST_CASE("attack: a job folder another user can write is refused (symlink, swap
   REQUIRE(other.run_as({"mkdir", "-m", "777", (shared / "run2").string()}).exit_code == 0);
   gosok::test::write_file(c.dir / "evil.sh", "#!/bin/bash\n#SBATCH --gres=gpu:4\ntouch " + pwned.string() + "\n");
   {
-    WrappedCommand swapping("sbatch", "rm -f " + (shared / "run2" / "job.sbatch").string() + "\n" +
-                                          "setpriv --reuid=" + std::to_string(other.uid) + " --regid=" +
-                                          std::to_string(other.gid) + " --clear-groups cp " +
-                                          (c.dir / "evil.sh").string() + " " +
+    WrappedCommand swapping("sbatch", "rm -f " + (shared / "run2" / "job.sbatch").string() + "\n" + "setpriv --reuid=" +
+                                          std::to_string(other.uid) + " --regid=" + std::to_string(other.gid) +
+                                          " --clear-groups cp " + (c.dir / "evil.sh").string() + " " +
                                           (shared / "run2" / "job.sbatch").string() + "\nexec \"$REAL\" \"$@\"\n");
     r = c.gosok(c.submit_args("shared/run2", {"--gpus-per-node", "1", "-t", "10"}));
   }
@@ -629,7 +633,8 @@ TEST_CASE("attack: the ledger and job folders are private", "[sched][slurm][atta
 
 // Tags were predictable (gosok:<instance>:<id>), and reconcile bound an interrupted
 // submission to any job whose comment carried the tag, whoever's it was.
-TEST_CASE("attack: another user's job with a guessed or copied tag is never bound", "[sched][slurm][attack][other-user]") {
+TEST_CASE("attack: another user's job with a guessed or copied tag is never bound",
+          "[sched][slurm][attack][other-user]") {
   REQUIRE_SLURM();
   OtherUser other;
   Cluster c;
@@ -700,7 +705,8 @@ TEST_CASE("attack: the price comes from the center's site configuration, not fro
   Cluster c;
   c.import(1);
   std::string free = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
-  for (auto pos = free.find("charge_factor = "); pos != std::string::npos; pos = free.find("charge_factor = ", pos + 1)) {
+  for (auto pos = free.find("charge_factor = "); pos != std::string::npos;
+       pos = free.find("charge_factor = ", pos + 1)) {
     free.replace(pos, free.find('\n', pos) - pos, "charge_factor = 0.0");
   }
   fs::create_directories(c.dir / "mine");
@@ -721,8 +727,8 @@ TEST_CASE("attack: the price comes from the center's site configuration, not fro
   std::string more = gosok::test::read_file(gosok::test::source_dir() / "job_templates/default.sbatch");
   more.replace(more.find("#SBATCH --time"), 0, "#SBATCH --gres=gpu:4\n");
   gosok::test::write_file(c.dir / "more.sbatch", more);
-  r = c.gosok(c.submit_args("more", {"--gpus-per-node", "1", "-t", "10", "--hold", "--template",
-                                     (c.dir / "more.sbatch").string()}));
+  r = c.gosok(c.submit_args(
+      "more", {"--gpus-per-node", "1", "-t", "10", "--hold", "--template", (c.dir / "more.sbatch").string()}));
   INFO(r.output);
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, ContainsSubstring("sets #SBATCH --gres=gpu:4"));
@@ -732,9 +738,9 @@ TEST_CASE("attack: the price comes from the center's site configuration, not fro
   std::string shaped = gosok::test::read_file(gosok::test::source_dir() / "job_templates/default.sbatch");
   shaped.replace(shaped.find("set -euo pipefail"), 17, "set -euo pipefail\necho 'my own setup'");
   gosok::test::write_file(c.dir / "shaped.sbatch", shaped);
-  const auto ok = c.jobs(submit_on(c, sleepy_site(c, "mine.toml", "echo hello"), "shaped",
-                                   {"--gpus-per-node", "1", "-t", "10", "--hold", "--template",
-                                    (c.dir / "shaped.sbatch").string()}))[0];
+  const auto ok = c.jobs(
+      submit_on(c, sleepy_site(c, "mine.toml", "echo hello"), "shaped",
+                {"--gpus-per-node", "1", "-t", "10", "--hold", "--template", (c.dir / "shaped.sbatch").string()}))[0];
   CHECK(ok["reserved_gpu_hours"].get<double>() == Approx(640 / 3600.0));
   CHECK_THAT(gosok::test::read_file(c.dir / "shaped" / "job.sbatch"),
              ContainsSubstring("my own setup") && ContainsSubstring("echo hello"));
@@ -746,13 +752,14 @@ TEST_CASE("attack: the price comes from the center's site configuration, not fro
 TEST_CASE("attack: a read-only ledger still answers read-only commands", "[sched][attack][other-user]") {
   OtherUser other;
   gosok::test::LedgerFolder env;
-  gosok::test::write_file(env.dir / "g.csv", "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
-                                             "R-1,p,Lab,research,localhost,local,10,2026-01-01,2099-12-31,r1\n");
+  gosok::test::write_file(env.dir / "g.csv",
+                          "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
+                          "R-1,p,Lab,research,localhost,local,10,2026-01-01,2099-12-31,r1\n");
   REQUIRE(env.gosok({"grants", "import", (env.dir / "g.csv").string()}).exit_code == 0);
   // The other user may read it, not write it, nor the folder it is in.
   for (const auto& f : fs::directory_iterator(env.dir.path())) {
-    fs::permissions(f.path(), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                  fs::perms::others_read);
+    fs::permissions(f.path(),
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   }
   fs::permissions(env.dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                       fs::perms::others_read | fs::perms::others_exec);

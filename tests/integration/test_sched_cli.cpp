@@ -747,8 +747,9 @@ TEST_CASE("crash between sbatch and commit: reconcile finds the job, or each arr
                               "|climate7\n"
                               "555.batch|COMPLETED|300|cpu=1,gres/gpu=1|||||\n"
                               "556_3|COMPLETED|60|gres/gpu=1|" +
-                              atag + "|2026-11-28T19:59:00|2026-11-28T20:00:00|" + me + "|climate7\n556_5|FAILED|120|gres/gpu=1|" +
-                              atag + "|2026-11-28T19:58:00|2026-11-28T20:00:00|" + me + "|climate7\n");
+                              atag + "|2026-11-28T19:59:00|2026-11-28T20:00:00|" + me +
+                              "|climate7\n556_5|FAILED|120|gres/gpu=1|" + atag +
+                              "|2026-11-28T19:58:00|2026-11-28T20:00:00|" + me + "|climate7\n");
   r = env.gosok({"reconcile", "--from-sacct", (env.dir / "sacct.txt").string()});
   INFO(r.output);
   CHECK(r.exit_code == 0);

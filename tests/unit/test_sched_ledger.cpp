@@ -90,12 +90,14 @@ TEST_CASE("grants: CSV and JSON imports, validated", "[sched][grants]") {
   CHECK(parse_grants_csv(kCsv, "g.csv")[1].gpu_hours == 5.5);
   // JSON: the file and line of the grant, and of a syntax error.
   const std::string json = "{\"grants\": [\n  {\"id\": \"A\"},\n  {\"id\": \"B\", \"gpu_hours\": 1e400}\n]}\n";
-  CHECK_THROWS_WITH(parse_grants_json(json, "g.json"), ContainsSubstring("g.json:3:") && ContainsSubstring("not valid JSON"));
+  CHECK_THROWS_WITH(parse_grants_json(json, "g.json"),
+                    ContainsSubstring("g.json:3:") && ContainsSubstring("not valid JSON"));
   const std::string rows =
       "[\n {\"id\":\"A\",\"project\":\"p\",\"institution\":\"i\",\"sector\":\"research\",\"site\":\"s\","
       "\"gpu_type\":\"g\",\"gpu_hours\":1,\"start\":\"2026-01-01\",\"end\":\"2026-12-31\",\"account\":\"a\"},\n"
       " {\"id\":\"B\",\"project\":\"p\",\"institution\":\"i\",\"sector\":\"research\",\"site\":\"s\","
-      "\"gpu_type\":\"g\",\"gpu_hours\":\"inf\",\"start\":\"2026-01-01\",\"end\":\"2026-12-31\",\"account\":\"a\"}\n]\n";
+      "\"gpu_type\":\"g\",\"gpu_hours\":\"inf\",\"start\":\"2026-01-01\",\"end\":\"2026-12-31\",\"account\":\"a\"}\n]"
+      "\n";
   CHECK_THROWS_WITH(parse_grants_json(rows, "g.json"),
                     ContainsSubstring("g.json:3 (grants[1])") && ContainsSubstring("'gpu_hours'"));
 }

@@ -1,7 +1,7 @@
 // Site files: the schema accepts the shipped files and names the bad key otherwise.
+#include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
-#include <algorithm>
 #include <filesystem>
 
 #include <gosok/core/error.hpp>

@@ -142,13 +142,13 @@ System read_lammps_data(const std::filesystem::path& path, const std::string& st
   // file, so a count the file cannot hold is refused before anything is allocated.
   std::error_code size_error;
   const auto bytes = static_cast<long>(std::filesystem::file_size(path, size_error));
-  for (const auto& [count, what] : {std::pair<long, const char*>{natoms, "atoms"}, {nbonds, "bonds"},
-                                    {nangles, "angles"}}) {
+  for (const auto& [count, what] :
+       {std::pair<long, const char*>{natoms, "atoms"}, {nbonds, "bonds"}, {nangles, "angles"}}) {
     if (count < 0) r.fail(fmt::format("the header's count of {} is negative ({})", what, count));
     // The shortest line of a section ("1 1 0 0 0" for an atom) has 8 characters and a newline.
     if (!size_error && count > bytes / 9) {
-      r.fail(fmt::format("the header says {} {}, but the file ({} bytes) is too small to hold them", count, what,
-                         bytes));
+      r.fail(
+          fmt::format("the header says {} {}, but the file ({} bytes) is too small to hold them", count, what, bytes));
     }
   }
   for (int d = 0; d < 3; ++d) {
