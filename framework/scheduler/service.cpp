@@ -401,9 +401,10 @@ void check_slurm_names(const Grant& g, const std::vector<std::string>& users) {
   // A ledger written before imports checked numbers may hold inf or 1e300: Slurm would
   // read the GrpTRESMins they become as "no limit".
   if (!(g.gpu_hours > 0 && g.gpu_hours <= kMaxGrantGpuHours)) {
-    throw InputError(fmt::format("grant {} holds {} GPU-hours, not a number from 0 to {}: re-import it from its "
-                                 "export; nothing was provisioned",
-                                 g.id, g.gpu_hours, kMaxGrantGpuHours));
+    throw InputError(
+        fmt::format("grant {} holds {} GPU-hours, not a number from 0 to {}: re-import it from its "
+                    "export; nothing was provisioned",
+                    g.id, g.gpu_hours, kMaxGrantGpuHours));
   }
   for (const auto& [what, name] : {std::pair<const char*, const std::string&>{"account", g.account}, {"QOS", g.qos}}) {
     require_token(fmt::format("grant {}: Slurm {} name", g.id, what), name, false, 64);
