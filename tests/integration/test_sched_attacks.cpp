@@ -383,6 +383,10 @@ TEST_CASE("slurm: random kill -9 of concurrent submitters loses no job and books
   Cluster c;
   c.import(100);
   std::mt19937 rng(std::random_device{}());
+  // How long one submission takes here, so that the kills fall inside submissions.
+  const auto timed = c.gosok(c.submit_args("timed", {"--gpus-per-node", "1", "-t", "10", "--hold"}));
+  REQUIRE(timed.exit_code == 0);
+  const int lifetime_ms = std::max(5, static_cast<int>(timed.seconds * 1000));
   std::vector<pid_t> pids;
   for (int i = 0; i < 24; ++i) {
     const bool kill_it = i % 4 != 3;
@@ -403,7 +407,8 @@ TEST_CASE("slurm: random kill -9 of concurrent submitters loses no job and books
     }
     pids.push_back(pid);
     // At a random moment of its life: before, during or after its transaction and sbatch.
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 250)(rng)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, lifetime_ms * 6 / 5)(rng)));
     if (kill_it) ::kill(pid, SIGKILL);
   }
   int killed = 0;
@@ -587,7 +592,10 @@ TEST_CASE("attack: a job folder another user can write is refused (symlink, swap
   // The swap: the other user's script, in place of the one gosok wrote, as the victim.
   const auto pwned = c.dir / "pwned";
   REQUIRE(other.run_as({"mkdir", "-m", "777", (shared / "run2").string()}).exit_code == 0);
-  gosok::test::write_file(c.dir / "evil.sh", "#!/bin/bash\n#SBATCH --gres=gpu:4\ntouch " + pwned.string() + "\n");
+  gosok::test::write_file(
+      c.dir / "evil.sh", "#!/bin/bash\n#SBATCH --account=" + c.account +
+                             "\n#SBATCH --gres=gpu:4\n#SBATCH --time=1\n#SBATCH -o /dev/null\ntouch " + pwned.string() +
+                             "\n");
   {
     WrappedCommand swapping("sbatch", "rm -f " + (shared / "run2" / "job.sbatch").string() + "\n" + "setpriv --reuid=" +
                                           std::to_string(other.uid) + " --regid=" + std::to_string(other.gid) +
@@ -597,7 +605,7 @@ TEST_CASE("attack: a job folder another user can write is refused (symlink, swap
   }
   INFO(r.output);
   CHECK(r.exit_code == 2);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  if (r.exit_code == 0) wait_until([&] { return fs::exists(pwned); }, 60);  // what it did before
   CHECK(!fs::exists(pwned));
   CHECK(queued_jobs(c.account).empty());
   run({"scancel", "-A", c.account});
@@ -756,6 +764,13 @@ TEST_CASE("attack: a read-only ledger still answers read-only commands", "[sched
                           "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
                           "R-1,p,Lab,research,localhost,local,10,2026-01-01,2099-12-31,r1\n");
   REQUIRE(env.gosok({"grants", "import", (env.dir / "g.csv").string()}).exit_code == 0);
+  // As it is once its last writer has gone: the WAL checkpointed, no -wal or -shm file.
+  REQUIRE(run({"/usr/bin/python3", "-c",
+               "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); "
+               "c.close()",
+               env.ledger})
+              .exit_code == 0);
+  REQUIRE(!fs::exists(env.ledger + "-shm"));
   // The other user may read it, not write it, nor the folder it is in.
   for (const auto& f : fs::directory_iterator(env.dir.path())) {
     fs::permissions(f.path(),
@@ -775,7 +790,10 @@ TEST_CASE("attack: a read-only ledger still answers read-only commands", "[sched
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.output, ContainsSubstring("R-1") || ContainsSubstring("ID  SLURM"));
   }
-  const auto r = as_other({"grants", "import", (env.dir / "g.csv").string()});
+  gosok::test::write_file(env.dir / "more.csv",
+                          "id,project,institution,sector,site,gpu_type,gpu_hours,start,end,account\n"
+                          "R-1,p,Lab,research,localhost,local,20,2026-01-01,2099-12-31,r1\n");
+  const auto r = as_other({"grants", "import", (env.dir / "more.csv").string()});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, ContainsSubstring("read-only for you"));
 }
