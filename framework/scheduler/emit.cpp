@@ -163,8 +163,9 @@ JobPlan plan_job(const JobRequest& request, const Site& site, const Grant& grant
   JobPlan plan;
   plan.request = request;
   // Slurm keeps whole minutes and rounds up: plan, reserve and emit the limit it will apply.
+  // The local backend keeps seconds.
   if (request.time_limit_s < 1) throw InputError("-t/--time must be at least one second");
-  plan.request.time_limit_s = slurm_minutes_ceil(request.time_limit_s);
+  if (site.scheduler == "slurm") plan.request.time_limit_s = slurm_minutes_ceil(request.time_limit_s);
   const JobRequest& req = plan.request;
   plan.site_name = site.name;
   require_token("workload", req.workload, false, 64);

@@ -65,10 +65,11 @@ awk -v p="$predicted" -v r="$real" 'BEGIN { exit !(p >= r && p <= 2 * r) }' ||
 "$GOSOK_BINARY" status --all --json | json 'd["jobs"][0]["time_limit"]' | grep -qx "$limit" ||
   fail "the job was not reserved for the predicted time limit"
 
-# A given time limit in a dry run: the prediction beside it and the hours the difference locks.
+# A given time limit in a dry run: the prediction beside it and the hours the difference locks
+# (each with the site's 10 s overrun: 01:00:10 is 1.0028 GPU-hours).
 run_case 400 200 -t 01:00:00 --dry-run >given.log || fail "dry run with a time limit"
 tail -2 given.log
-grep -Eq "^# time limit 01:00:00 given, [0-9:]+ predicted from 4 past run\(s\) .*; the given one reserves 1.0000 GPU-hours, the prediction 0.00[0-9]+: 0.99[0-9]+ GPU-hours more locked until the job ends" \
+grep -Eq "^# time limit 01:00:00 given, [0-9:]+ predicted from 4 past run\(s\) .*; the given one reserves 1.0028 GPU-hours, the prediction 0.00[0-9]+: 0.99[0-9]+ GPU-hours more locked until the job ends" \
   given.log || fail "the dry run does not compare the given time limit with the prediction"
 run_case 400 200 -t 01:00:00 --dry-run --json | json 'd["time_prediction"]["given_locks_extra_gpu_hours"] > 0.99' |
   grep -qx True || fail "--json lacks the locked difference"

@@ -360,6 +360,10 @@ TEST_CASE("emit: time limits are whole minutes, as Slurm keeps them", "[sched][e
   CHECK(plan.reserve_gpu_h == Catch::Approx(2 * (60 + 40) / 3600.0));
   const auto lines = sbatch_lines(render(r, test_site()));
   CHECK(std::count(lines.begin(), lines.end(), std::string("#SBATCH --time=00:01:00")) == 1);
+  // The local backend stops a run at its limit to the second: nothing to round.
+  auto local = test_site();
+  local.scheduler = "local";
+  CHECK(plan_job(r, local, test_grant(), kNow).request.time_limit_s == 30);
 }
 
 TEST_CASE("emit: sbatch's directives as sbatch reads them", "[sched][emit]") {
