@@ -298,6 +298,17 @@ TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][led
     a.results_dir = "/scratch/r";
     reserve(*ledger, a);
     ledger->set_submitted(a.id, "77", 0);
+    // A settled job with its energy, which schema 3 keeps.
+    auto b = job(2);
+    reserve(*ledger, b);
+    ledger->set_submitted(b.id, "78", 0);
+    JobUpdate done;
+    done.id = b.id;
+    done.state = "settled";
+    done.sched_state = "COMPLETED";
+    done.charged_gpu_h = 1;
+    if (version >= 3) done.energy_j = 7.2e6;
+    ledger->apply({done});
     instance = ledger->instance_id();
   }
   sqlite3* db = nullptr;
@@ -314,7 +325,12 @@ TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][led
   sqlite3_close(db);
   auto ledger = open_sqlite_ledger(path);
   CHECK(ledger->instance_id() == instance);
-  const auto jobs = ledger->jobs("", false);
+  const auto settled = ledger->jobs("", false);  // every job, newest first
+  REQUIRE(settled.size() == 2);
+  CHECK(settled[0].charged_gpu_h == 1);
+  CHECK(settled[0].energy_j.has_value() == (version >= 3));
+  CHECK(settled[0].user == current_user());
+  const auto jobs = ledger->jobs("", true);  // the active one
   REQUIRE(jobs.size() == 1);
   CHECK(jobs[0].slurm_id == "77");
   CHECK(jobs[0].reserved_gpu_h == 3);
@@ -339,7 +355,7 @@ TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][led
   u.energy_j = 3.6e6;
   ledger->apply({u});
   CHECK(ledger->find_job(jobs[0].id)->energy_j == 3.6e6);
-  CHECK(ledger->balance("G-1", now_seconds()).energy_kwh == Approx(1.0));
+  CHECK(ledger->balance("G-1", now_seconds()).energy_kwh == Approx(version >= 3 ? 3.0 : 1.0));
 }
 
 // Settling keeps a job's GPU energy beside its GPU-hours, from its run's diagnostics.json,
