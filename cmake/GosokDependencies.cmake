@@ -43,6 +43,10 @@ gosok_require(fmt_FOUND "fmt" "libfmt-dev")
 find_package(nlohmann_json 3 CONFIG)
 gosok_require(nlohmann_json_FOUND "nlohmann-json" "nlohmann-json3-dev")
 
+# PNG pictures of fields (framework/io/png_image).
+find_package(PNG)
+gosok_require(PNG_FOUND "libpng" "libpng-dev")
+
 if(GOSOK_ENABLE_TESTS)
   find_package(Catch2 3 CONFIG)
   gosok_require(Catch2_FOUND "Catch2 v3" "catch2 (from bookworm-backports)")

@@ -6,6 +6,9 @@ set(gosok_export_targets gosok_base gosok_framework)
 if(TARGET gosok_scheduler)
   list(APPEND gosok_export_targets gosok_scheduler gosok_regression)
 endif()
+if(TARGET gosok_workflow)
+  list(APPEND gosok_export_targets gosok_workflow)
+endif()
 install(TARGETS ${gosok_export_targets} EXPORT gosokTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -103,12 +103,14 @@ int run_command(const WorkloadRegistry& workloads, const std::vector<std::string
     ra.input = sched::array_task_path(ra.input, std::stoi(array_task_index("--input '" + ra.input + "' (%a)")));
   }
   Input input = resolve_workload_input(info, ra.input, ra.overrides);
-  // Each task of an array writes into its own folder: %a in the results folder is its index.
-  std::string results = input.get_string("run.output_dir");
-  if (results.find("%a") != std::string::npos) {
-    const std::string task = array_task_index("run.output_dir '" + results + "' (%a)");
-    for (auto p = results.find("%a"); p != std::string::npos; p = results.find("%a", p)) results.replace(p, 2, task);
-    input.set("run.output_dir", results, input.origin("run.output_dir"));
+  // Each task of an array has its own folder: %a in the results folder (and in the
+  // checkpoint it restarts from) is its index.
+  for (const char* key : {"run.output_dir", "run.restart"}) {
+    std::string path = input.get_string(key);
+    if (path.find("%a") == std::string::npos) continue;
+    const std::string task = array_task_index(std::string(key) + " '" + path + "' (%a)");
+    for (auto p = path.find("%a"); p != std::string::npos; p = path.find("%a", p)) path.replace(p, 2, task);
+    input.set(key, path, input.origin(key));
   }
 
   Runtime runtime(argc, argv, options);

@@ -58,4 +58,32 @@ void record_settled(sched::LedgerStore& ledger, const std::string& ledger_path, 
 bool wait_for_jobs(sched::LedgerStore& ledger, const std::string& ledger_path, std::vector<sched::JobRecord>& jobs,
                    double timeout_s);
 
+// Workflows (cmd_sched_workflow.cpp).
+struct WorkflowSubmitArgs {
+  std::string file;
+  std::string site;
+  std::string grant;
+  std::string ledger;
+  std::string template_name;
+  std::string output;                   // --job-dir: the workflow's folder ("" = [workflow] output, or a default)
+  std::vector<std::string> parameters;  // --set NAME=VALUE
+  bool dry_run = false;
+  bool json = false;
+  bool hold = false;
+  bool wait = false;
+  bool no_wait = false;
+  double timeout = -1;
+  double poll = 0;  // the longest wait between polls (0: the default)
+};
+/// A .toml file with a [workflow] table.
+bool is_workflow_file(const std::string& arg);
+int submit_workflow_file(const WorkflowSubmitArgs& args);
+/// Whether `ref` names a workflow (w3, or a workflow's name) rather than a job.
+bool is_workflow(sched::LedgerStore& ledger, const std::string& ref);
+int workflow_status_command(const std::vector<std::string>& refs, const std::string& ledger_arg, bool json, bool wait,
+                            double timeout, bool no_refresh, double poll);
+int workflow_list_command(const std::string& ledger_arg, bool json);
+/// cancel or release every job of a workflow.
+int workflow_control(const std::string& action, const std::string& ref, const std::string& ledger_arg);
+
 }  // namespace gosok::cli

@@ -2,6 +2,7 @@
 // accounting.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <iostream>
 
@@ -18,7 +19,8 @@ namespace gosok {
 namespace {
 
 const char* kJobRefs =
-    "JOB: g12 (gosok id; an array's: every task), g12_3 (task 3 of an array), 12345 or 12345_3 (Slurm ids)";
+    "JOB: g12 (gosok id; an array's: every task), g12_3 (task 3 of an array), 12345 or 12345_3 (Slurm ids);\n"
+    "     or a workflow: w3, or its name (the newest of that name)";
 
 void print_report(const sched::ReconcileReport& r, bool json) {
   if (json) {
@@ -42,15 +44,18 @@ void print_report(const sched::ReconcileReport& r, bool json) {
 
 int status_command(const std::vector<std::string>& args) {
   std::vector<std::string> refs;
-  std::string ledger_arg, grant, timeout_text = "600";
-  bool json = false, all = false, wait = false, help = false, no_refresh = false;
+  std::string ledger_arg, grant, timeout_text = "600", poll_text = "0";
+  bool json = false, all = false, wait = false, help = false, no_refresh = false, list_workflows = false;
   po::options_description desc(std::string("usage: gosok status [JOB...] [options]\n") + kJobRefs);
   desc.add_options()("help,h", po::bool_switch(&help), "show this help")("json", po::bool_switch(&json), "JSON output")(
       "all", po::bool_switch(&all), "also finished jobs")("grant", po::value(&grant), "only this grant's jobs")(
       "wait", po::bool_switch(&wait), "wait until the jobs have finished and are settled")(
       "timeout", po::value(&timeout_text), "with --wait: give up after this many seconds (exit 124)")(
+      "poll", po::value(&poll_text),
+      "with --wait on a workflow: the longest wait between polls, in seconds (default 30; 5 without a batch system)")(
       "no-refresh", po::bool_switch(&no_refresh), "show the ledger as is, without asking the scheduler")(
-      "ledger", po::value(&ledger_arg), "ledger path");
+      "workflows", po::bool_switch(&list_workflows), "list the workflows")("ledger", po::value(&ledger_arg),
+                                                                           "ledger path");
   po::options_description hidden;
   hidden.add_options()("job", po::value(&refs), "jobs");
   po::options_description every;
@@ -63,9 +68,17 @@ int status_command(const std::vector<std::string>& args) {
     return 0;
   }
   const double timeout = cli::seconds_option("--timeout", timeout_text, 1e7);
+  const double poll = cli::seconds_option("--poll", poll_text, 1e7);
+  if (list_workflows) return cli::workflow_list_command(ledger_arg, json);
   std::string ledger_path;
   auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true,
                                  no_refresh ? cli::LedgerAccess::read : cli::LedgerAccess::read_refresh);
+  if (!refs.empty() &&
+      std::all_of(refs.begin(), refs.end(), [&](const std::string& r) { return cli::is_workflow(*ledger, r); })) {
+    ledger.reset();
+    // A workflow's status also brings it forward: its retries, continuations, next steps.
+    return cli::workflow_status_command(refs, ledger_arg, json, wait, wait ? timeout : -1, no_refresh, poll);
+  }
   if (wait && ledger->read_only()) {
     throw InputError("--wait needs a ledger gosok may write (it settles the jobs it waits for); this one is read-only");
   }
@@ -113,7 +126,15 @@ int control_command(const std::string& name, const std::vector<std::string>& arg
     return help ? 0 : 2;
   }
   auto ledger = cli::open_ledger(ledger_arg, "", nullptr, true, cli::LedgerAccess::read);
-  for (const auto& ref : cli::find_refs(*ledger, refs)) {
+  std::vector<std::string> job_refs;
+  for (const auto& r : refs) {
+    if (cli::is_workflow(*ledger, r)) {
+      cli::workflow_control(name, r, ledger_arg);
+    } else {
+      job_refs.push_back(r);
+    }
+  }
+  for (const auto& ref : cli::find_refs(*ledger, job_refs)) {
     const auto& job = ref.jobs.front();
     const std::string what =
         ref.jobs.size() > 1 ? fmt::format("g{} ({} tasks)", job.array_id, ref.jobs.size()) : job.gosok_id();

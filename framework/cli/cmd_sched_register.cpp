@@ -16,6 +16,9 @@ namespace gosok {
 void register_grants_command(CommandRegistry& commands);
 void register_submit_command(CommandRegistry& commands);
 void register_job_commands(CommandRegistry& commands);
+namespace cli {
+void register_workflow_commands(CommandRegistry& commands);
+}
 
 namespace {
 
@@ -38,6 +41,7 @@ void register_scheduler_commands(CommandRegistry& commands) {
   register_grants_command(commands);
   register_submit_command(commands);
   register_job_commands(commands);
+  cli::register_workflow_commands(commands);
   // Internal: the local backend's monitor process (see sched::run_local_job).
   commands.add({"_local-monitor", "(internal) run and settle one local job",
                 [](const std::vector<std::string>& args, int&, char**) {

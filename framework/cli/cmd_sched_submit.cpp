@@ -11,12 +11,14 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/process.hpp>
 #include <gosok/scheduler/service.hpp>
 #include <gosok/scheduler/text.hpp>
+#include <gosok/workflow/workflow.hpp>
 #include <gosok/workload/input.hpp>
 #include "cmd_sched_common.hpp"
 #include "cmd_sched_walltime.hpp"
@@ -174,6 +176,8 @@ int submit_command(const std::vector<std::string>& args) {
   sched::SubmitOptions opt;
   std::string site_arg, time = "00:10:00", ledger_arg, nodes, gpus, gpus_per_node, gpus_per_task;
   bool help = false, json = false, parsable = false, wait = false, requeue = false, no_requeue = false;
+  bool no_wait = false;
+  std::string poll_text = "0";
   po::options_description ours("gosok's options");
   ours.add_options()("help,h", po::bool_switch(&help), "show this help")("grant", po::value(&req.grant_id),
                                                                          "grant to charge (default $GOSOK_GRANT)")(
@@ -184,9 +188,14 @@ int submit_command(const std::vector<std::string>& args) {
       "results", po::value(&req.results),
       "results folder, as gosok run --results (default JOBDIR/results; an array task's: RESULTS/<index>)")(
       "job-dir", po::value(&req.job_dir),
-      "gosok's job folder: the script, Slurm's output (default ./gosok-out/<name>-<time>-<pid>)")(
-      "template", po::value(&opt.template_name), "job template name or file (default: the site's)")(
+      "gosok's job folder: the script, Slurm's output (default ./gosok-out/<name>-<time>-<pid>); a workflow's "
+      "folder, for [workflow] output")("template", po::value(&opt.template_name),
+                                       "job template name or file (default: the site's)")(
       "dry-run", po::bool_switch(&opt.dry_run), "print the script and the charge; submit and book nothing")(
+      "no-wait", po::bool_switch(&no_wait),
+      "a workflow on a site without a batch system: return at once (gosok status WORKFLOW goes on)")(
+      "poll", po::value(&poll_text),
+      "a workflow it waits for: the longest wait between polls, in seconds (default 30; 5 without a batch system)")(
       "json", po::bool_switch(&json), "machine-readable output")("ledger", po::value(&ledger_arg), "ledger path");
   po::options_description slurm("sbatch's options (the same names and meanings as in sbatch)");
   slurm.add_options()("nodes,N", po::value(&nodes), "nodes (default: enough for the tasks)")(
@@ -221,15 +230,56 @@ int submit_command(const std::vector<std::string>& args) {
   all.add(ours).add(slurm).add(hidden);
   po::positional_options_description pos;
   pos.add("workload", 1);
+  po::variables_map vm;
   try {
-    cli::parse_options(args, all, &pos);
+    vm = cli::parse_options(args, all, &pos);
   } catch (const po::unknown_option& e) {
     refuse_unknown(e);
   }
   if (help) {
-    std::cout << "usage: gosok submit WORKLOAD --grant ID [options]\n\n" << ours << "\n" << slurm << "\n";
+    std::cout
+        << "usage: gosok submit WORKLOAD --grant ID [options]\n"
+           "       gosok submit WORKFLOW.toml [--grant ID] [--site SITE] [--set PARAMETER=VALUE]... [--dry-run]\n\n"
+        << ours << "\n"
+        << slurm << "\n";
     return 0;
   }
+  const double poll = cli::seconds_option("--poll", poll_text, 1e7);
+  if (cli::is_workflow_file(req.workload)) {
+    // A workflow gives each step its resources and input; only these options apply to it.
+    const std::set<std::string> workflow_options = {"workload", "grant", "site",   "set",  "template",
+                                                    "dry-run",  "json",  "ledger", "hold", "wait",
+                                                    "no-wait",  "poll",  "job-dir"};
+    for (const auto& o : all.options()) {
+      const std::string& name = o->long_name();
+      if (vm.count(name) && !vm[name].defaulted() && !workflow_options.count(name)) {
+        throw InputError(
+            fmt::format("--{} applies to a workload job; a workflow gives each step its own "
+                        "(in {}), and --set sets its [parameters]",
+                        name, req.workload));
+      }
+    }
+    if (json && parsable) throw InputError("--json and --parsable: give one of them");
+    cli::WorkflowSubmitArgs a;
+    a.file = req.workload;
+    a.site = site_arg;
+    a.grant = req.grant_id;
+    a.ledger = ledger_arg;
+    a.template_name = opt.template_name;
+    a.parameters = req.overrides;
+    a.dry_run = opt.dry_run;
+    a.json = json;
+    a.hold = req.hold;
+    a.wait = wait;
+    a.no_wait = no_wait;
+    a.poll = poll;
+    a.output = req.job_dir;
+    if (a.dry_run && (a.wait || a.hold))
+      throw InputError("--wait and --hold with --dry-run: a dry run submits nothing");
+    return cli::submit_workflow_file(a);
+  }
+  if (no_wait) throw InputError("--no-wait is for workflows; a job on a local site runs in the background already");
+  if (poll > 0) throw InputError("--poll is for workflows; -W/--wait of a job polls as gosok status --wait does");
   if (json && parsable) throw InputError("--json and --parsable: give one of them");
   if (requeue && no_requeue) throw InputError("--requeue and --no-requeue: give one of them");
   if (requeue) req.requeue = "yes";
@@ -277,23 +327,7 @@ int submit_command(const std::vector<std::string>& args) {
   opt.check_input = [](const sched::JobPlan& plan) {
     WorkloadInputs inputs;
     register_builtin_workload_inputs(inputs);
-    const WorkloadInput& input = inputs.find(plan.request.workload);
-    auto overrides = plan.request.overrides;
-    overrides.push_back("run.output_dir=" + plan.results);
-    const bool file_per_task = plan.request.input_file.find("%a") != std::string::npos;
-    if (plan.request.array_key.empty() && !file_per_task) {
-      resolve_workload_input(input, plan.request.input_file, overrides);
-      return;
-    }
-    // Bounds are the schema's checks on a number: the first and the last index cover them;
-    // an input file per task (--input with %a) is checked for every task.
-    std::vector<int> tasks{plan.array.tasks.front(), plan.array.tasks.back()};
-    if (file_per_task) tasks = plan.array.tasks;
-    for (int task : tasks) {
-      auto with_task = overrides;
-      if (!plan.request.array_key.empty()) with_task.push_back(plan.request.array_key + "=" + std::to_string(task));
-      resolve_workload_input(input, sched::array_task_path(plan.request.input_file, task), with_task);
-    }
+    workflow::check_job_input(inputs, plan);
   };
   auto ledger = cli::open_ledger(ledger_arg, site.ledger, &opt.ledger_path, true);
   // --time auto takes the time limit predicted from past runs; a dry run shows it beside the

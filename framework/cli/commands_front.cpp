@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 
@@ -35,8 +36,18 @@ int exec_runtime(int argc, char** argv) {
 }
 
 void add_delegate(CommandRegistry& commands, const std::string& name, const std::string& summary) {
-  commands.add({name, summary,
-                [](const std::vector<std::string>&, int& argc, char** argv) { return exec_runtime(argc, argv); }});
+  commands.add({name, summary, [name](const std::vector<std::string>&, int& argc, char** argv) {
+                  if (name == "run") {
+                    // The walltime warning may come at any moment: blocked from here on (the mask
+                    // outlives exec), it waits for the run loop to take it (Runtime::stop_requested).
+                    sigset_t stop;
+                    sigemptyset(&stop);
+                    sigaddset(&stop, SIGUSR1);
+                    sigaddset(&stop, SIGTERM);
+                    sigprocmask(SIG_BLOCK, &stop, nullptr);
+                  }
+                  return exec_runtime(argc, argv);
+                }});
 }
 
 }  // namespace

@@ -27,6 +27,8 @@ const char* to_string(ParamType type) {
       return "string";
     case ParamType::list:
       return "list";
+    case ParamType::table:
+      return "table";
   }
   return "?";
 }
@@ -176,6 +178,15 @@ ParamSpec& Schema::list(const std::string& key, ParamType element, std::optional
   s.type = ParamType::list;
   s.element = element;
   if (def) s.default_value = Value{*def};
+  s.description = std::move(desc);
+  return add(std::move(s));
+}
+
+ParamSpec& Schema::table(const std::string& key, std::string desc) {
+  ParamSpec s;
+  s.key = key;
+  s.type = ParamType::table;
+  s.default_value = Value{List{}};
   s.description = std::move(desc);
   return add(std::move(s));
 }
@@ -334,6 +345,16 @@ std::vector<double> Input::get_reals(const std::string& key) const {
   return out;
 }
 
+std::vector<Assignment> Input::get_assignments(const std::string& key) const {
+  std::vector<Assignment> out;
+  const auto& entry = at(key);
+  for (const auto& item : get_strings(key)) {
+    const auto eq = item.find('=');
+    out.push_back({item.substr(0, eq), item.substr(eq + 1), entry.origin});
+  }
+  return out;
+}
+
 const std::string& Input::origin(const std::string& key) const { return at(key).origin; }
 
 namespace {
@@ -428,6 +449,7 @@ std::string allowed_for(const ParamSpec& spec) {
     for (const auto& c : spec.choices) s += (s.empty() ? "" : ", ") + c;
     return "one of: " + s;
   }
+  if (spec.type == ParamType::table) return "a table of key = value entries, e.g. { nx = 200, case = \"thermal\" }";
   std::string s = spec.type == ParamType::list ? std::string("a list of ") + to_string(spec.element) + " values"
                                                : std::string("a ") + to_string(spec.type);
   if (spec.min && spec.max) {
@@ -495,6 +517,7 @@ Scalar scalar_from_text(const ParamSpec& spec, ParamType type, const std::string
       fail_value(spec, where, fmt::format("= '{}' must be true or false", text));
     case ParamType::string:
     case ParamType::list:
+    case ParamType::table:
       break;
   }
   // A TOML string literal ("a b", 'c') stands for its contents, as in an input file.
@@ -534,12 +557,46 @@ Scalar scalar_from_node(const toml::node& node, const ParamSpec& spec, ParamType
       if (auto v = node.as_string()) return v->get();
       fail_value(spec, where, "must be a string");
     case ParamType::list:
+    case ParamType::table:
       break;
   }
   fail_value(spec, where, "has an unknown type");
 }
 
+// A table's entries as "key=text" (nested tables as dotted keys): a string as its
+// characters, any other value as TOML writes it, as `--set key=value` would take them.
+void flatten_table(const toml::table& table, const std::string& prefix, const ParamSpec& spec, const std::string& where,
+                   List& out) {
+  for (const auto& [k, node] : table) {
+    const std::string key = prefix + std::string(k.str());
+    const bool bare = !k.str().empty() && std::all_of(k.str().begin(), k.str().end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+    if (!bare) fail_value(spec, where, fmt::format("has the key '{}'; keys are letters, digits, _ and -", key));
+    if (const auto* sub = node.as_table()) {
+      flatten_table(*sub, key + ".", spec, where, out);
+    } else if (const auto* text = node.as_string()) {
+      out.push_back(key + "=" + text->get());
+    } else {
+      std::ostringstream os;
+      if (const auto* array = node.as_array()) {
+        os << *array;
+      } else {
+        node.visit([&](const auto& v) { os << v; });
+      }
+      out.push_back(key + "=" + os.str());
+    }
+  }
+}
+
 Value value_from_node(const toml::node& node, const ParamSpec& spec, const std::string& where) {
+  if (spec.type == ParamType::table) {
+    const auto* table = node.as_table();
+    if (!table) fail_value(spec, where, "must be a table");
+    List out;
+    flatten_table(*table, "", spec, where, out);
+    return out;
+  }
   if (spec.type != ParamType::list) {
     return std::visit([](auto&& v) -> Value { return v; }, scalar_from_node(node, spec, spec.type, where));
   }
@@ -761,13 +818,16 @@ void apply_overrides(const Schema& schema, const std::vector<std::string>& overr
 
 Value parse_value(const ParamSpec& spec, const std::string& text, const std::string& where) {
   Value value;
-  if (spec.type == ParamType::list) {
-    // A list is written as TOML writes an array: [1, 2] or ["a", "b"].
+  if (spec.type == ParamType::list || spec.type == ParamType::table) {
+    // A list is written as TOML writes an array: [1, 2] or ["a", "b"]; a table inline: { a = 1 }.
     toml::table parsed;
     try {
       parsed = toml::parse("v = " + text);
     } catch (const toml::parse_error&) {
-      fail_value(spec, where, fmt::format("= '{}' is not an array such as [1, 2] or [\"a\", \"b\"]", text));
+      fail_value(spec, where,
+                 spec.type == ParamType::list
+                     ? fmt::format("= '{}' is not an array such as [1, 2] or [\"a\", \"b\"]", text)
+                     : fmt::format("= '{}' is not an inline table such as {{ a = 1, b = \"x\" }}", text));
     }
     value = value_from_node(*parsed.get("v"), spec, where);
   } else {

@@ -16,6 +16,9 @@ namespace gosok {
 ///  - a *parameter* is one input key ("nx", "grid.nx", "run.output_dir") declared in a
 ///    Schema with a type, a default (or none: required), a unit, bounds or choices;
 ///  - a *list* parameter holds an array of scalars of one element type (`setup = ["a", "b"]`);
+///  - a *table* parameter holds keys the schema does not know in advance, each with a
+///    scalar or array value (`set = { nx = 200, case = "thermal" }`): another schema
+///    checks them later, as `--set key=value` overrides (a workflow step's workload input);
 ///  - a *record set* is a key whose value is a set of tables, each validated by a nested
 ///    schema: an array of tables (`[[pair.coeff]]`, records in file order) or named tables
 ///    (`[partitions.gpu]`, each record carrying its name);
@@ -28,7 +31,7 @@ using Scalar = std::variant<std::int64_t, double, bool, std::string>;
 using List = std::vector<Scalar>;
 using Value = std::variant<std::int64_t, double, bool, std::string, List>;
 
-enum class ParamType { integer, real, boolean, string, list };
+enum class ParamType { integer, real, boolean, string, list, table };
 
 const char* to_string(ParamType type);
 
@@ -105,6 +108,9 @@ class Schema {
   ParamSpec& choice(const std::string& key, std::vector<std::string> choices, std::string desc);
   /// An array of `element` scalars; `def` empty means required.
   ParamSpec& list(const std::string& key, ParamType element, std::optional<List> def, std::string desc);
+  /// A table of free keys (nested tables give dotted keys); optional, empty by default. Its
+  /// value is a list of "key=text" strings, text as `--set` takes it (Input::get_assignments).
+  ParamSpec& table(const std::string& key, std::string desc);
 
   /// `[[key]]` records, in file order; returns the schema each record is validated by.
   Schema& records(const std::string& key, std::string desc, std::size_t min_count = 0);
@@ -134,6 +140,14 @@ class Schema {
 
 struct Record;
 
+/// One `key = value` given as text (a CSV cell, a JSON value, a command-line word), with
+/// where it came from ("grants.csv:3").
+struct Assignment {
+  std::string key;
+  std::string text;
+  std::string origin;
+};
+
 class Input {
  public:
   struct Entry {
@@ -149,6 +163,8 @@ class Input {
   const List& get_list(const std::string& key) const;
   std::vector<std::string> get_strings(const std::string& key) const;
   std::vector<double> get_reals(const std::string& key) const;
+  /// A table parameter's entries, in key order, each with the table's origin.
+  std::vector<Assignment> get_assignments(const std::string& key) const;
   const std::string& origin(const std::string& key) const;
   const std::map<std::string, Entry>& entries() const { return m_values; }
 
@@ -175,14 +191,6 @@ struct Record {
   std::string name;
   std::string origin;
   Input values;
-};
-
-/// One `key = value` given as text (a CSV cell, a JSON value, a command-line word), with
-/// where it came from ("grants.csv:3").
-struct Assignment {
-  std::string key;
-  std::string text;
-  std::string origin;
 };
 
 /// Resolves defaults ⊕ file ⊕ overrides against the schema. `file` may be empty.

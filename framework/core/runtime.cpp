@@ -1,11 +1,24 @@
 #include <gosok/core/runtime.hpp>
 
+#include <csignal>
 #include <cstring>
 #include <vector>
 
 namespace gosok {
 
+namespace {
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
 Runtime::Runtime(int& argc, char** argv, RuntimeOptions options) : m_options(options) {
+  const sigset_t stop = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -53,6 +66,15 @@ void Runtime::abort(const std::string& message, int code) {
   }
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);  // MPI_Abort does not return; this is for the compiler
+}
+
+bool Runtime::stop_requested() {
+  sigset_t pending;
+  sigpending(&pending);
+  const int mine = sigismember(&pending, SIGUSR1) == 1 || sigismember(&pending, SIGTERM) == 1 ? 1 : 0;
+  int any = 0;
+  MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, m_comm);
+  return any != 0;
 }
 
 std::vector<Runtime::RegionStats> Runtime::timer_stats() {

@@ -72,6 +72,12 @@ class Runtime {
   /// Timer summary over ranks (min/avg/max per region), collective; printed by rank 0.
   std::string timer_summary();
 
+  /// Whether any rank has been sent SIGUSR1 (the walltime warning Slurm sends with
+  /// --signal) or SIGTERM; collective, so every rank gets the same answer at the same step.
+  /// Both signals are blocked from the Runtime's construction on (before MPI and Kokkos
+  /// start threads): they wait, pending, until asked for here.
+  bool stop_requested();
+
  private:
   MPI_Comm m_comm = MPI_COMM_NULL;
   int m_rank = 0;

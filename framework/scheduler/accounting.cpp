@@ -59,6 +59,14 @@ std::int64_t parse_slurm_time(const std::string& s) {
 }  // namespace
 
 namespace {
+// sacct's ExitCode "N:S": exit code N, or signal S (then 128+S, as a shell reports it).
+int exit_code_of(const std::string& text) {
+  const auto colon = text.find(':');
+  if (text.empty() || colon == std::string::npos) return -1;
+  const int signal = std::atoi(text.c_str() + colon + 1);
+  return signal > 0 ? 128 + signal : std::atoi(text.c_str());
+}
+
 // "123_[0-3,7%2]" -> 123_0 .. 123_3, 123_7; any other id as it is.
 void add_expanded(std::vector<AcctRecord>& out, AcctRecord r) {
   const auto open = r.job_id.find("_[");
@@ -111,6 +119,7 @@ std::vector<AcctRecord> parse_sacct_parsable(const std::string& text) {
     r.end = parse_slurm_time(get("End"));
     r.user = get("User");
     r.account = lower(get("Account"));
+    r.exit_code = exit_code_of(get("ExitCode"));
     add_expanded(out, std::move(r));
   }
   return out;
@@ -138,6 +147,16 @@ std::vector<AcctRecord> parse_sacct_json(const std::string& text) {
       r.elapsed_s = t.value("elapsed", std::int64_t{0});
       r.start = t.value("start", std::int64_t{0});
       r.end = t.value("end", std::int64_t{0});
+    }
+    if (j.contains("exit_code") && j["exit_code"].is_object()) {
+      const auto& e = j["exit_code"];
+      const auto& sig = e.contains("signal") ? e["signal"] : nlohmann::json();
+      const int signal = sig.is_object() ? sig.value("signal_id", 0) : 0;
+      if (signal > 0) {
+        r.exit_code = 128 + signal;
+      } else if (e.contains("return_code") && e["return_code"].is_number_integer()) {
+        r.exit_code = e["return_code"].get<int>();
+      }
     }
     if (j.contains("tres") && j["tres"].contains("allocated")) {
       for (const auto& tr : j["tres"]["allocated"]) {
@@ -264,6 +283,7 @@ ReconcileReport plan_reconcile(const std::vector<JobRecord>& active, const Accou
     u.started_at = rec.start;
     u.charged_gpu_h = earlier;
     if (is_terminal_state(rec.state)) {
+      u.exit_code = rec.exit_code;
       u.state = "settled";
       u.ended_at = rec.end ? rec.end : now;
       const auto c = charge_run(job, rec.elapsed_s, rec.alloc_gpus, rec.state);

@@ -21,6 +21,7 @@ struct AcctRecord {
   std::int64_t end = 0;    // epoch s, 0 when unknown
   std::string user;        // the job's Slurm user ("" when the source does not say)
   std::string account;     // its Slurm account (lower case)
+  int exit_code = -1;      // the batch script's exit code (128+N when killed by signal N); -1 unknown
 };
 
 /// What a backend's accounting says about the active jobs. `complete` is true only when
@@ -33,7 +34,7 @@ struct Accounting {
   std::string problem;  // why it is not complete
 };
 
-/// `sacct -X -D --parsable2 --format=JobID,State,ElapsedRaw,AllocTRES,Comment,Start,End,User,Account`
+/// `sacct -X -D --parsable2 --format=JobID,State,ElapsedRaw,AllocTRES,Comment,Start,End,User,Account,ExitCode`
 /// output with its header line (columns found by name; step lines like 12.batch are skipped).
 std::vector<AcctRecord> parse_sacct_parsable(const std::string& text);
 /// `sacct --json` output (openapi dbv0.0.38 and later: jobs[].state.current, tres.allocated).

@@ -11,6 +11,10 @@ std::map<std::string, BackendFactory> g_backends = {
 std::map<std::string, BackendFactory>& registry() { return g_backends; }
 }  // namespace
 
+void Backend::set_dependency(const JobRef&, const std::string&) {
+  throw InputError("the " + name() + " backend has no batch system to hold a job until others end");
+}
+
 void register_backend(const std::string& name, BackendFactory factory) { registry()[name] = std::move(factory); }
 
 std::vector<std::string> backend_names() {

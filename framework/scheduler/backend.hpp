@@ -55,6 +55,9 @@ class Backend {
   virtual std::string name() const = 0;
   /// Whether submitting books a reservation in the ledger (dry-run does not).
   virtual bool books() const { return true; }
+  /// Whether the scheduler holds a job until its --dependency is met and runs job arrays
+  /// (Slurm). Without one (local), a workflow starts each job itself, in order, one per member.
+  virtual bool has_batch_system() const { return false; }
   /// Refuses, naming the option, what this backend cannot honour; called before anything
   /// is reserved.
   virtual void check(const JobPlan& /*plan*/) const {}
@@ -66,6 +69,9 @@ class Backend {
   virtual void cancel(const JobRef& ref) = 0;
   /// Lets a held job start (`gosok release`).
   virtual void release(const JobRef& ref) = 0;
+  /// Replaces a pending job's --dependency ("" = none), as a workflow does when a job it
+  /// waits for is retried or continued by a new one. Only where has_batch_system().
+  virtual void set_dependency(const JobRef& ref, const std::string& dependency);
   /// What accounting says about these jobs (for reconcile); throws when it cannot say.
   virtual Accounting accounting(const std::vector<JobRecord>& jobs) = 0;
 };

@@ -168,8 +168,48 @@ JobPlan plan_job(const JobRequest& request, const Site& site, const Grant& grant
   if (site.scheduler == "slurm") plan.request.time_limit_s = slurm_minutes_ceil(request.time_limit_s);
   const JobRequest& req = plan.request;
   plan.site_name = site.name;
-  require_token("workload", req.workload, false, 64);
-  if (plan.request.name.empty()) plan.request.name = req.workload;
+  if (!req.command.empty()) {
+    if (!req.workload.empty()) {
+      throw InputError("a job runs a workload (" + req.workload + ") or a command, not both");
+    }
+    if (req.command.front().empty()) throw InputError("the command's first word (the executable) is empty");
+    for (const auto& w : req.command) {
+      // Words reach the script shell-quoted; NUL is the one byte no argv can carry.
+      if (w.find('\0') != std::string::npos || w.size() > 4096) {
+        throw InputError("a command word holds a NUL byte or is over 4096 characters");
+      }
+    }
+    if (plan.request.name.empty()) {
+      plan.request.name = std::filesystem::path(req.command.front()).filename().string();
+      for (auto& c : plan.request.name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+      }
+    }
+    if (!req.image.empty()) {
+      if (req.image.find_first_of("\n\r") != std::string::npos || req.image.size() > 1024) {
+        throw InputError("container image '" + req.image + "': one line of at most 1024 characters");
+      }
+      site.runtime(req.runtime);
+    } else if (!req.runtime.empty()) {
+      throw InputError("container runtime '" + req.runtime + "' given without an image");
+    }
+  } else {
+    require_token("workload", req.workload, false, 64);
+    if (!req.image.empty()) {
+      throw InputError("a container image runs a command, not a workload (" + req.workload +
+                       "): give the command to run in it");
+    }
+    if (req.rank_env) {
+      throw InputError("the rank environment (MASTER_ADDR, RANK, ...) is for commands; gosok run sets up MPI itself");
+    }
+    if (plan.request.name.empty()) plan.request.name = req.workload;
+  }
+  for (const auto& [name, value] : req.environment) {
+    if (!is_variable_name(name)) {
+      throw InputError("environment variable '" + name +
+                       "': a name is letters, digits and _, not starting with a digit");
+    }
+  }
   require_token("job name", plan.request.name, false, 64);
   if (req.job_dir.empty()) throw InputError("the job needs a job folder (--job-dir)");
   require_token("job folder", req.job_dir, true, 1024);
@@ -337,12 +377,59 @@ std::string array_task_path(const std::string& pattern, int task) {
   return out;
 }
 
+namespace {
+
+// Each task's rank environment for PyTorch (torch.distributed's env:// init) from its MPI
+// launcher's variables (mpirun's OMPI_*, then PMI/PMIx, then srun's SLURM_*); MASTER_ADDR
+// and MASTER_PORT come from the job (the script, or the local backend). A fixed POSIX sh
+// text: the command follows as its arguments, so nothing of the user's is parsed by it.
+constexpr const char* kRankEnvScript =
+    "export RANK=\"${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${PMI_RANK:-${SLURM_PROCID:-0}}}}\" "
+    "LOCAL_RANK=\"${OMPI_COMM_WORLD_LOCAL_RANK:-${MPI_LOCALRANKID:-${SLURM_LOCALID:-0}}}\" "
+    "WORLD_SIZE=\"${OMPI_COMM_WORLD_SIZE:-${PMI_SIZE:-${SLURM_NTASKS:-1}}}\"; exec \"$@\"";
+
+std::vector<std::string> with_image(const std::vector<std::string>& words, const std::string& image) {
+  std::vector<std::string> out;
+  for (auto w : words) {
+    for (auto p = w.find("{image}"); p != std::string::npos; p = w.find("{image}", p + image.size())) {
+      w.replace(p, 7, image);
+    }
+    out.push_back(w);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> job_environment(const JobPlan& plan, const Site& site) {
+  std::vector<std::pair<std::string, std::string>> out;
+  // A command is told where to write; gosok run gets its results folder on its command line.
+  if (!plan.request.command.empty() && plan.array.tasks.empty()) out.emplace_back("GOSOK_RESULTS", plan.results);
+  for (const auto& kv : plan.request.environment) out.push_back(kv);
+  if (plan.request.rank_env) {
+    for (const auto& kv : site.rank_environment) out.push_back(kv);
+  }
+  return out;
+}
+
 std::vector<std::string> launch_argv(const JobPlan& plan, const Site& site, const std::string& gosok_path) {
   std::vector<std::string> argv = site.launcher;
+  const ContainerRuntime* runtime = plan.request.image.empty() ? nullptr : &site.runtime(plan.request.runtime);
+  if (runtime) {
+    for (const auto& w : with_image(runtime->launcher_options, plan.request.image)) argv.push_back(w);
+  }
   const std::string& l = site.launcher.front();
   if (l == "mpirun" || l == "mpiexec") {
     argv.push_back("-n");
     argv.push_back(std::to_string(plan.ntasks));
+  }
+  if (!plan.request.command.empty()) {
+    if (runtime) {
+      for (const auto& w : with_image(runtime->wrapper, plan.request.image)) argv.push_back(w);
+    }
+    if (plan.request.rank_env) argv.insert(argv.end(), {"sh", "-c", kRankEnvScript, "gosok-rank-env"});
+    argv.insert(argv.end(), plan.request.command.begin(), plan.request.command.end());
+    return argv;
   }
   argv.push_back(gosok_path);
   argv.push_back("run");
@@ -387,6 +474,7 @@ const std::vector<std::pair<const char*, const char*>> kRequestPlaceholders = {
     {"exclusive", "--exclusive"},
     {"hold", "-H/--hold"},
     {"requeue", "--requeue/--no-requeue"},
+    {"signal", "the site's signal_margin (--signal=B:USR1@<margin>)"},
 };
 
 // Renders `text` with `values`; `used` collects the placeholders that appear.
@@ -440,6 +528,22 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
   if (!setup.empty()) setup.pop_back();
   const auto& r = plan.request;
   const bool array = !plan.array.tasks.empty();
+  // The run's environment: the job's variables, and what only the job knows once it runs:
+  // an array task's own results folder and index, the rank environment's first host and port.
+  std::string environment;
+  for (const auto& [name, value] : job_environment(plan, site)) {
+    environment += "export " + name + "=" + shell_quote(value) + "\n";
+  }
+  if (array && !r.command.empty()) {
+    environment += "export GOSOK_MEMBER=\"$SLURM_ARRAY_TASK_ID\"\n";
+    environment += "export GOSOK_RESULTS=" + shell_quote(plan.results.substr(0, plan.results.size() - 3)) +
+                   "/\"$SLURM_ARRAY_TASK_ID\"\n";
+  }
+  if (r.rank_env) {
+    environment += "export MASTER_ADDR=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\"\n";
+    environment += "export MASTER_PORT=$((29500 + SLURM_JOB_ID % 1000))\n";
+  }
+  if (!environment.empty()) environment.pop_back();
   return {
       {"job_name", r.name},
       {"account", plan.account},
@@ -475,9 +579,14 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
       {"launch", launch},
       {"grant", r.grant_id},
       {"site", site.name},
-      {"workload", r.workload},
+      {"workload", r.workload.empty() ? "command" : r.workload},
       {"gpu_hours", fmt::format("{:.4f}", plan.reserve_gpu_h)},
       {"overrun", std::to_string(site.overrun_s)},
+      // A command that does not handle it would die of SIGUSR1 before its limit.
+      {"signal", site.signal_margin_s > 0 && (!r.command.empty() ? r.walltime_signal : true)
+                     ? fmt::format("B:USR1@{}", site.signal_margin_s)
+                     : ""},
+      {"environment", environment},
   };
 }
 
@@ -491,6 +600,13 @@ std::string render_script(const JobPlan& plan, const Site& site, const std::stri
       throw InputError(
           fmt::format("job template {} has no {{{{{}}}}} placeholder, so {} cannot be honoured", source, key, option));
     }
+  }
+  // A workload's run is told its results folder on its command line; a command, or a job
+  // with variables of its own, needs the environment.
+  const auto& r = plan.request;
+  if ((!r.command.empty() || !r.environment.empty() || r.rank_env) && !used.count("environment")) {
+    throw InputError(fmt::format(
+        "job template {} has no {{{{environment}}}} placeholder, so the job's environment cannot be set", source));
   }
   return out;
 }

@@ -10,11 +10,19 @@
 
 namespace gosok::sched {
 
-/// What a user asks for, in sbatch's terms: a workload run, its resources and the grant to
-/// charge. A count of 0 (or an empty string) means the option was not given; plan_job
-/// derives the rest as sbatch does.
+/// What a user asks for, in sbatch's terms: a workload run (or a command of the user's own),
+/// its resources and the grant to charge. A count of 0 (or an empty string) means the option
+/// was not given; plan_job derives the rest as sbatch does.
 struct JobRequest {
   std::string workload;
+  std::vector<std::string> command;  // instead of a workload: an executable and its arguments
+  std::string image;                 // a container image the command runs in
+  std::string runtime;               // the site's container runtime for it ("" = the site's default)
+  bool rank_env = false;             // MASTER_ADDR, MASTER_PORT, RANK, LOCAL_RANK, WORLD_SIZE for each task
+  /// A command that handles the walltime warning (SIGUSR1, the site's signal_margin before
+  /// its limit) gets it too; a workload's gosok run always does.
+  bool walltime_signal = false;
+  std::vector<std::pair<std::string, std::string>> environment;  // exported to the run: name, value
   std::string input_file;  // --input: the workload's TOML input (absolute), optional; %a: each array task's own
   std::vector<std::string> overrides;  // --set key=value, passed to `gosok run`
   std::string array_key;               // --set-from-array KEY: the array task index as input KEY
@@ -87,8 +95,15 @@ struct JobPlan {
 /// that contradict each other; unsafe names, paths or option values.
 JobPlan plan_job(const JobRequest& request, const Site& site, const Grant& grant, std::int64_t now);
 
-/// The `gosok run …` command line the job executes (argv, unquoted), launcher included.
+/// The command line the job executes (argv, unquoted), launcher included: `gosok run …` for
+/// a workload; for a command, its words after the site's container runtime (when it has an
+/// image) and the rank environment's wrapper (when it asks for one).
 std::vector<std::string> launch_argv(const JobPlan& plan, const Site& site, const std::string& gosok_path);
+
+/// Variables the run gets whatever the scheduler (name, value): a command's GOSOK_RESULTS
+/// (not for an array, whose tasks get theirs, and GOSOK_MEMBER, in the script), the
+/// request's own, and for the rank environment the site's rank_environment.
+std::vector<std::pair<std::string, std::string>> job_environment(const JobPlan& plan, const Site& site);
 
 /// Pure: template text with {{placeholders}} → batch script text. Values are either strict
 /// tokens or shell-quoted words; an #SBATCH line whose placeholders are all empty is left

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <gosok/core/error.hpp>
 #include <gosok/scheduler/grants.hpp>
 
 namespace gosok::sched {
@@ -60,6 +61,18 @@ struct JobRecord {
   std::string note;
   std::int64_t array_id = 0;  // 0: not an array task
   int array_task = -1;
+  int exit_code = -1;  // the run's exit code, once known (-1: not known)
+  // A job of a workflow (workflow_id > 0): which step and member it runs, its place among
+  // the member's jobs (seq 1, 2, ...: unique per workflow, step and member), which try
+  // (attempt: 1 + retries) and which part of the run (segment: 1 + continuations), and
+  // the workflow's verdict on it once it has ended ("" until then; see workflow/engine.hpp).
+  std::int64_t workflow_id = 0;
+  std::string step;
+  int member = -1;  // -1: a step without members
+  int seq = 0;
+  int attempt = 1;
+  int segment = 1;
+  std::string outcome;
   /// Joules the job's GPUs used, from its run's diagnostics when it was settled; unset when
   /// not measured (no NVIDIA GPU, no NVML, no diagnostics), and energy_note says why.
   std::optional<double> energy_j;
@@ -108,6 +121,7 @@ struct JobUpdate {
   int alloc_gpus = 0;
   std::int64_t started_at = 0;  // 0: unchanged
   std::int64_t ended_at = 0;
+  int exit_code = -1;  // -1: unchanged
   std::string note;
   std::optional<double> energy_j;  // when settling: see JobRecord
   std::string energy_note;
@@ -124,6 +138,40 @@ enum class Booking {
   kept,     // the rows were still reserved (submitting, or already bound by reconcile)
   renewed,  // a concurrent reconcile had released them; the grant still covered them: reserved again
   refused,  // released, and the grant no longer covers them: nothing is booked, the caller cancels the job
+};
+
+/// A workflow submitted from a workflow file (shown as w<id>). Its steps' jobs are jobs of
+/// the ledger (JobRecord::workflow_id); the workflow row keeps what they cannot say: the
+/// file as submitted (resume works from it, whatever became of the file since), the
+/// parameters given on the command line, and whether it is held, finished or cancelled.
+struct WorkflowRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string grant_id;
+  std::string site;
+  std::string file;               // the workflow file's path when submitted
+  std::string spec;               // its text then
+  std::string overrides;          // the --set parameter overrides, JSON array of "key=value"
+  std::string output_dir;         // the workflow's folder: one sub-folder per step
+  std::string state = "running";  // running | held | completed | failed | cancelled
+  std::string note;               // why it is held, or what failed
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+
+  std::string ref() const { return "w" + std::to_string(id); }
+};
+
+/// LedgerStore::reserve's refusal when the grant's balance cannot cover the jobs.
+class GrantCannotCover : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+/// LedgerStore::reserve of a workflow job (step, member, seq) that is already booked:
+/// another gosok advanced the same workflow at the same moment, and its job stands.
+class AlreadyBooked : public RunError {
+ public:
+  using RunError::RunError;
 };
 
 /// Storage behind the ledger. SQLite is the embedded default; a server database
@@ -152,15 +200,16 @@ class LedgerStore {
 
   /// Atomically checks that the grant's remaining GPU-hours cover the reservations of
   /// `jobs` (one job, or every task of one array: rows with array_task >= 0) and books them
-  /// all; throws InputError (the refusal, refusal_message) otherwise and books none. Fills
-  /// each job's id, tag (new_job_tag) and array_id. Safe against concurrent processes.
+  /// all; throws GrantCannotCover (an InputError: the refusal, refusal_message) otherwise and
+  /// books none. Fills each job's id, tag (new_job_tag) and array_id. Safe against concurrent
+  /// processes. Workflow jobs are booked once per (workflow, step, member, seq): AlreadyBooked
+  /// otherwise.
   virtual void reserve(std::vector<JobRecord>& jobs) = 0;
   /// Records the scheduler's id of job `id` (for an array, its first row: every task gets
-  /// "<slurm_id>_<task>") and the local pid; the job is then queued (a state its local monitor
-  /// set first, held or running, stays). When a concurrent reconcile had already released the
-  /// reservation (the submission took longer than its grace), it is reserved again if the
-  /// grant still covers it, else nothing is booked (Booking::refused): a job the scheduler
-  /// accepted is never left running unbooked.
+  /// "<slurm_id>_<task>") and the local pid; the job is then queued. When a concurrent
+  /// reconcile had already released the reservation (the submission took longer than its
+  /// grace), it is reserved again if the grant still covers it, else nothing is booked
+  /// (Booking::refused): a job the scheduler accepted is never left running unbooked.
   virtual Booking set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
   virtual void apply(const std::vector<JobUpdate>& updates) = 0;
 
@@ -171,6 +220,17 @@ class LedgerStore {
   virtual std::vector<JobRecord> find_jobs_by_slurm_id(const std::string& slurm_id) = 0;
   /// Jobs of one grant ("" = all), newest first; only active ones when `active_only`.
   virtual std::vector<JobRecord> jobs(const std::string& grant_id, bool active_only) = 0;
+
+  /// Records a workflow; returns its id.
+  virtual std::int64_t add_workflow(const WorkflowRecord& workflow) = 0;
+  virtual std::optional<WorkflowRecord> find_workflow(std::int64_t id) = 0;
+  /// Workflows called `name` ("" = all), newest first.
+  virtual std::vector<WorkflowRecord> workflows(const std::string& name) = 0;
+  virtual void set_workflow_state(std::int64_t id, const std::string& state, const std::string& note) = 0;
+  /// Every job of the workflow, by step, member and seq.
+  virtual std::vector<JobRecord> workflow_jobs(std::int64_t workflow_id) = 0;
+  /// Records the workflow's verdict on ended jobs (job id, outcome), in one transaction.
+  virtual void set_outcomes(const std::vector<std::pair<std::int64_t, std::string>>& outcomes) = 0;
 };
 
 // ---- Rules every LedgerStore applies inside its transactions (ledger_rules.cpp).

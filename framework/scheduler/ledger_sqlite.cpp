@@ -56,12 +56,14 @@ ALTER TABLE jobs ADD COLUMN results_dir TEXT;
 CREATE INDEX IF NOT EXISTS jobs_array ON jobs(array_id, array_task);
 UPDATE meta SET value='2' WHERE key='schema';
 )sql";
+
 // Schema 3: each settled job's GPU energy (joules, or why it was not measured).
 constexpr const char* kSchema3 = R"sql(
 ALTER TABLE jobs ADD COLUMN energy_j REAL;
 ALTER TABLE jobs ADD COLUMN energy_note TEXT;
 UPDATE meta SET value='3' WHERE key='schema';
 )sql";
+
 // Schema 4: who submitted a job and to which Slurm account (a job found by its tag must be
 // theirs), and use past a run's reservation that was not charged.
 constexpr const char* kSchema4 = R"sql(
@@ -71,7 +73,28 @@ ALTER TABLE jobs ADD COLUMN uncharged_gpu_h REAL NOT NULL DEFAULT 0;
 UPDATE jobs SET account=(SELECT account FROM grants WHERE grants.id=jobs.grant_id);
 UPDATE meta SET value='4' WHERE key='schema';
 )sql";
-constexpr int kSchemaVersion = 4;
+
+// Schema 5: exit codes, workflows and the workflow jobs' place in them. A workflow job is
+// booked once per (workflow, step, member, seq), so that two gosok processes advancing the
+// same workflow can never both submit its next job.
+constexpr const char* kSchema5 = R"sql(
+ALTER TABLE jobs ADD COLUMN exit_code INTEGER;
+ALTER TABLE jobs ADD COLUMN workflow_id INTEGER;
+ALTER TABLE jobs ADD COLUMN step TEXT;
+ALTER TABLE jobs ADD COLUMN member INTEGER;
+ALTER TABLE jobs ADD COLUMN seq INTEGER;
+ALTER TABLE jobs ADD COLUMN attempt INTEGER;
+ALTER TABLE jobs ADD COLUMN segment INTEGER;
+ALTER TABLE jobs ADD COLUMN outcome TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_workflow ON jobs(workflow_id, step, member, seq) WHERE workflow_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS workflows (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, grant_id TEXT NOT NULL REFERENCES grants(id),
+  site TEXT NOT NULL, file TEXT NOT NULL, spec TEXT NOT NULL, overrides TEXT NOT NULL, output_dir TEXT NOT NULL,
+  state TEXT NOT NULL, note TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS workflows_name ON workflows(name);
+UPDATE meta SET value='5' WHERE key='schema';
+)sql";
+constexpr int kSchemaVersion = 5;
 
 // The states whose reservation (and earlier runs' charge) still counts against the grant.
 constexpr const char* kActiveStates = "('submitting','queued','running','missing')";
@@ -80,7 +103,7 @@ constexpr const char* kJobColumns =
     "id, grant_id, site, partition, backend, slurm_id, tag, name, workload, state, sched_state, nodes, gpus, "
     "walltime_s, charge_factor, reserved_gpu_h, charged_gpu_h, submitted_at, ended_at, elapsed_s, alloc_gpus, pid, "
     "output_dir, note, array_id, array_task, started_at, results_dir, energy_j, energy_note, user, account, "
-    "uncharged_gpu_h";
+    "uncharged_gpu_h, exit_code, workflow_id, step, member, seq, attempt, segment, outcome";
 
 class Stmt {
  public:
@@ -115,6 +138,11 @@ class Stmt {
     const int rc = sqlite3_step(m_stmt);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
+    // A workflow job's place (workflow, step, member, seq) is booked once (schema 5).
+    if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_UNIQUE &&
+        std::string(sqlite3_errmsg(m_db)).find("jobs.workflow_id") != std::string::npos) {
+      throw AlreadyBooked(fmt::format("ledger: {}", sqlite3_errmsg(m_db)));
+    }
     throw RunError(fmt::format("ledger: {}", sqlite3_errmsg(m_db)));
   }
   void reset() {
@@ -185,8 +213,36 @@ JobRecord job_from(const Stmt& s) {
   j.user = s.text(30);
   j.account = s.text(31);
   j.uncharged_gpu_h = s.real(32);
+  j.exit_code = s.is_null(33) ? -1 : static_cast<int>(s.integer(33));
+  j.workflow_id = s.integer(34);
+  j.step = s.text(35);
+  j.member = s.is_null(36) ? -1 : static_cast<int>(s.integer(36));
+  j.seq = static_cast<int>(s.integer(37));
+  j.attempt = s.is_null(38) ? 1 : static_cast<int>(s.integer(38));
+  j.segment = s.is_null(39) ? 1 : static_cast<int>(s.integer(39));
+  j.outcome = s.text(40);
   return j;
 }
+
+WorkflowRecord workflow_from(const Stmt& s) {
+  WorkflowRecord w;
+  w.id = s.integer(0);
+  w.name = s.text(1);
+  w.grant_id = s.text(2);
+  w.site = s.text(3);
+  w.file = s.text(4);
+  w.spec = s.text(5);
+  w.overrides = s.text(6);
+  w.output_dir = s.text(7);
+  w.state = s.text(8);
+  w.note = s.text(9);
+  w.created_at = s.integer(10);
+  w.updated_at = s.integer(11);
+  return w;
+}
+
+constexpr const char* kWorkflowColumns =
+    "id, name, grant_id, site, file, spec, overrides, output_dir, state, note, created_at, updated_at";
 
 class SqliteLedger final : public LedgerStore {
  public:
@@ -279,6 +335,7 @@ class SqliteLedger final : public LedgerStore {
       Stmt owner(m_db, "UPDATE jobs SET user=? WHERE user IS NULL");
       owner.bind(1, current_user()).step();
     }
+    if (schema < 5) exec(kSchema5);
     t.commit();
   }
   ~SqliteLedger() override { sqlite3_close(m_db); }
@@ -389,11 +446,12 @@ class SqliteLedger final : public LedgerStore {
     const double remaining = g->gpu_hours - committed_locked(grant_id);
     double wanted = 0;
     for (const auto& job : jobs) wanted += job.reserved_gpu_h;
-    if (!covers(remaining, wanted)) throw InputError(refusal_message(*g, wanted, remaining, jobs.size()));
+    if (!covers(remaining, wanted)) throw GrantCannotCover(refusal_message(*g, wanted, remaining, jobs.size()));
     Stmt ins(m_db,
              "INSERT INTO jobs(grant_id, site, partition, backend, name, workload, state, nodes, gpus, walltime_s, "
              "charge_factor, reserved_gpu_h, submitted_at, output_dir, results_dir, array_id, array_task, tag, user, "
-             "account) VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?,?,NULLIF(?,0),?,?,?,?)");
+             "account, workflow_id, step, member, seq, attempt, segment) "
+             "VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?,?,NULLIF(?,0),?,?,?,?,NULLIF(?,0),?,?,?,?,?)");
     std::int64_t first = 0;
     std::string tag;
     for (auto& job : jobs) {
@@ -407,6 +465,12 @@ class SqliteLedger final : public LedgerStore {
         ins.bind_null(16);
       }
       ins.bind(17, tag).bind(18, job.user).bind(19, job.account);
+      if (job.workflow_id > 0) {
+        ins.bind(20, job.workflow_id).bind(21, job.step).bind(22, job.member).bind(23, job.seq);
+        ins.bind(24, job.attempt).bind(25, job.segment);
+      } else {
+        ins.bind(20, std::int64_t{0}).bind_null(21).bind_null(22).bind_null(23).bind_null(24).bind_null(25);
+      }
       ins.step();
       ins.reset();
       job.id = sqlite3_last_insert_rowid(m_db);
@@ -454,7 +518,7 @@ class SqliteLedger final : public LedgerStore {
       }
     }
     // A local job's monitor may already have said it is held or running (it starts before
-    // this is written); its pid is still needed to release or cancel it.
+    // this is written): that state stays, and its pid is still needed to release or cancel it.
     Stmt s(m_db,
            "UPDATE jobs SET slurm_id=CASE WHEN ?1='' THEN NULL WHEN array_id IS NULL THEN ?1 "
            "ELSE ?1 || '_' || array_task END, pid=?2, "
@@ -475,12 +539,12 @@ class SqliteLedger final : public LedgerStore {
            "UPDATE jobs SET state=?2, sched_state=?3, slurm_id=COALESCE(NULLIF(?4,''), slurm_id), "
            "charged_gpu_h=?5, elapsed_s=?6, alloc_gpus=?7, ended_at=NULLIF(?8,0), note=NULLIF(?9,''), "
            "started_at=COALESCE(NULLIF(?10,0), started_at), energy_j=?11, energy_note=NULLIF(?12,''), "
-           "uncharged_gpu_h=?13 "
+           "uncharged_gpu_h=?13, exit_code=COALESCE(NULLIF(?14,-1), exit_code) "
            "WHERE id=?1 AND state NOT IN ('settled','released')");
     for (const auto& u : updates) {
       s.bind(1, u.id).bind(2, u.state).bind(3, u.sched_state).bind(4, u.slurm_id).bind(5, u.charged_gpu_h);
       s.bind(6, u.elapsed_s).bind(7, u.alloc_gpus).bind(8, u.ended_at).bind(9, u.note).bind(10, u.started_at);
-      s.bind(12, u.energy_note).bind(13, u.uncharged_gpu_h);
+      s.bind(12, u.energy_note).bind(13, u.uncharged_gpu_h).bind(14, u.exit_code);
       if (u.energy_j) {
         s.bind(11, *u.energy_j);
       } else {
@@ -531,6 +595,61 @@ class SqliteLedger final : public LedgerStore {
     std::vector<JobRecord> out;
     while (s.step()) out.push_back(job_from(s));
     return out;
+  }
+
+  std::int64_t add_workflow(const WorkflowRecord& w) override {
+    Transaction t(*this);
+    Stmt s(m_db,
+           "INSERT INTO workflows(name, grant_id, site, file, spec, overrides, output_dir, state, note, created_at, "
+           "updated_at) VALUES (?,?,?,?,?,?,?,?,NULLIF(?,''),?,?)");
+    s.bind(1, w.name).bind(2, w.grant_id).bind(3, w.site).bind(4, w.file).bind(5, w.spec).bind(6, w.overrides);
+    s.bind(7, w.output_dir).bind(8, w.state).bind(9, w.note).bind(10, w.created_at).bind(11, w.created_at);
+    s.step();
+    const std::int64_t id = sqlite3_last_insert_rowid(m_db);
+    t.commit();
+    return id;
+  }
+
+  std::optional<WorkflowRecord> find_workflow(std::int64_t id) override {
+    Stmt s(m_db, fmt::format("SELECT {} FROM workflows WHERE id=?", kWorkflowColumns).c_str());
+    s.bind(1, id);
+    if (s.step()) return workflow_from(s);
+    return std::nullopt;
+  }
+
+  std::vector<WorkflowRecord> workflows(const std::string& name) override {
+    Stmt s(m_db,
+           fmt::format("SELECT {} FROM workflows WHERE ?1='' OR name=?1 ORDER BY id DESC", kWorkflowColumns).c_str());
+    s.bind(1, name);
+    std::vector<WorkflowRecord> out;
+    while (s.step()) out.push_back(workflow_from(s));
+    return out;
+  }
+
+  void set_workflow_state(std::int64_t id, const std::string& state, const std::string& note) override {
+    Transaction t(*this);
+    Stmt s(m_db, "UPDATE workflows SET state=?2, note=NULLIF(?3,''), updated_at=?4 WHERE id=?1");
+    s.bind(1, id).bind(2, state).bind(3, note).bind(4, now_seconds()).step();
+    t.commit();
+  }
+
+  std::vector<JobRecord> workflow_jobs(std::int64_t workflow_id) override {
+    Stmt s(m_db, fmt::format("SELECT {} FROM jobs WHERE workflow_id=? ORDER BY id", kJobColumns).c_str());
+    s.bind(1, workflow_id);
+    std::vector<JobRecord> out;
+    while (s.step()) out.push_back(job_from(s));
+    return out;
+  }
+
+  void set_outcomes(const std::vector<std::pair<std::int64_t, std::string>>& outcomes) override {
+    if (outcomes.empty()) return;
+    Transaction t(*this);
+    Stmt s(m_db, "UPDATE jobs SET outcome=?2 WHERE id=?1");
+    for (const auto& [id, outcome] : outcomes) {
+      s.bind(1, id).bind(2, outcome).step();
+      s.reset();
+    }
+    t.commit();
   }
 
  private:

@@ -65,6 +65,14 @@ class LocalBackend final : public Backend {
                                      ctx.ledger_path, "--job",          std::to_string(ctx.job.id)};
     if (ctx.plan.request.hold) argv.push_back("--hold");
     argv.push_back("--");
+    // The job's variables, through env(1): the run gets them, the monitor's own
+    // environment stays as it was. The rank environment's first host is this machine.
+    argv.push_back("env");
+    for (const auto& [name, value] : job_environment(ctx.plan, ctx.site)) argv.push_back(name + "=" + value);
+    if (ctx.plan.request.rank_env) {
+      argv.push_back("MASTER_ADDR=127.0.0.1");
+      argv.push_back("MASTER_PORT=" + std::to_string(29500 + ctx.job.id % 1000));
+    }
     argv.insert(argv.end(), ctx.launch.begin(), ctx.launch.end());
     const auto& r = ctx.plan.request;
     const std::string out = r.output.empty() ? ctx.job.job_dir + "/gosok-run.log" : r.output;
@@ -134,9 +142,10 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
   auto ledger = open_sqlite_ledger(ledger_path);
   const auto job = ledger->find_job(job_id);
   if (!job) throw InputError(fmt::format("no job g{} in {}", job_id, ledger_path));
-  auto settle = [&](const std::string& state, std::int64_t elapsed, const std::string& note) {
+  auto settle = [&](const std::string& state, std::int64_t elapsed, const std::string& note, int exit_code = -1) {
     JobUpdate done;
     done.id = job->id;
+    done.exit_code = exit_code;
     done.state = "settled";
     done.sched_state = state;
     done.elapsed_s = elapsed;
@@ -214,7 +223,7 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
                                ? fmt::format("stopped at its time limit ({})", format_walltime(job->time_limit_s))
                            : rc != 0 ? fmt::format("exit code {}; log in {}", rc, job->job_dir)
                                      : "";
-  settle(state, std::max<std::int64_t>(1, elapsed), note);
+  settle(state, std::max<std::int64_t>(1, elapsed), note, rc);
   return rc;
 }
 

@@ -110,7 +110,7 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
     job.partition = plan.partition->name;
     job.backend = backend->name();
     job.name = plan.request.name;
-    job.workload = plan.request.workload;
+    job.workload = plan.request.workload.empty() ? "command" : plan.request.workload;
     job.nodes = plan.nodes;
     job.gpus = plan.reserved_gpus;
     job.time_limit_s = plan.request.time_limit_s;
@@ -125,6 +125,7 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
       job.array_task = plan.array.tasks[i];
       job.results_dir.replace(job.results_dir.size() - 2, 2, std::to_string(job.array_task));  // ".../%a"
     }
+    if (options.place) options.place(job);
   }
 
   // Rendering is pure; doing it before the reservation turns a bad template into a refusal
@@ -142,7 +143,7 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
     // A dry run books nothing, but tells the truth about the balance.
     const double remaining = ledger->balance(grant->id, now).remaining;
     if (!covers(remaining, outcome.reserved_gpu_h)) {
-      throw InputError(refusal_message(*grant, outcome.reserved_gpu_h, remaining, jobs.size()));
+      throw GrantCannotCover(refusal_message(*grant, outcome.reserved_gpu_h, remaining, jobs.size()));
     }
     return outcome;
   }
@@ -180,6 +181,10 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   try {
     outcome.script = render_script(plan, site, template_text, outcome.script_source, first.tag, gosok);
     dir.fd = open_private_folder(plan.request.job_dir, "job folder");
+    // A command is told where to write (GOSOK_RESULTS); gosok run makes a workload's folder itself.
+    if (!plan.request.command.empty()) {
+      for (const auto& job : jobs) fs::create_directories(job.results_dir);
+    }
     const std::string script_path = plan.request.job_dir + "/job.sbatch";
     write_private_file(dir.fd, "job.sbatch", outcome.script, script_path);
     SubmitContext ctx{
@@ -246,9 +251,14 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
 }
 
 ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded, std::int64_t grace_s) {
+  return reconcile_active(ledger, ledger.jobs("", true), recorded, grace_s);
+}
+
+ReconcileReport reconcile_active(LedgerStore& ledger, const std::vector<JobRecord>& active, const std::string& recorded,
+                                 std::int64_t grace_s) {
   const std::int64_t now = now_seconds();
   std::map<std::string, std::vector<JobRecord>> by_backend;
-  for (auto& j : ledger.jobs("", true)) by_backend[j.backend].push_back(std::move(j));
+  for (const auto& j : active) by_backend[j.backend].push_back(j);
   ReconcileReport total;
   for (auto& [name, jobs] : by_backend) {
     if (name == "local") {

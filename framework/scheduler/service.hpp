@@ -24,6 +24,9 @@ struct SubmitOptions {
   /// first and last task index) as `gosok run` will; throws InputError. Called before
   /// anything is reserved; unset: no check (the scheduler library knows no workloads).
   std::function<void(const JobPlan&)> check_input;
+  /// Called for each job (each array task) before the reservation: a workflow gives its jobs
+  /// their place in it (JobRecord::workflow_id, step, member, seq, attempt, segment).
+  std::function<void(JobRecord&)> place;
 };
 
 struct SubmitOutcome {
@@ -52,6 +55,9 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
 /// call for the Slurm jobs (a recorded `sacct --parsable2` or `--json` output, which proves
 /// no job absent: nothing is released on its strength).
 ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded_sacct, std::int64_t grace_s = 120);
+/// The same for some active jobs only (one workflow's): one sacct call for all of them.
+ReconcileReport reconcile_active(LedgerStore& ledger, const std::vector<JobRecord>& active,
+                                 const std::string& recorded_sacct = "", std::int64_t grace_s = 120);
 
 /// Resolves "g12" / "g12_3" (gosok ids) or "12345" / "12345_3" (Slurm ids) to ledger jobs:
 /// g12 or 12345 of an array is every task. Throws InputError.

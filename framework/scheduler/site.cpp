@@ -27,6 +27,24 @@ const Partition& Site::partition(const std::string& wanted) const {
   throw InputError(fmt::format("site '{}' has no partition '{}'; partitions: {}", name, wanted, partition_names()));
 }
 
+const ContainerRuntime& Site::runtime(const std::string& wanted) const {
+  std::string names;
+  for (const auto& r : runtimes) {
+    if (wanted.empty() ? r.is_default : r.name == wanted) return r;
+    names += (names.empty() ? "" : ", ") + r.name;
+  }
+  if (runtimes.empty()) {
+    throw InputError(
+        fmt::format("site '{}' ({}) defines no container runtime ([runtimes.<name>]), so an image "
+                    "cannot run there",
+                    name, source));
+  }
+  if (wanted.empty()) {
+    throw InputError(fmt::format("site '{}' has no default container runtime; name one of: {}", name, names));
+  }
+  throw InputError(fmt::format("site '{}' has no container runtime '{}'; runtimes: {}", name, wanted, names));
+}
+
 std::string Site::partition_names() const {
   std::string out;
   for (const auto& p : partitions) out += (out.empty() ? "" : ", ") + p.name;
@@ -99,6 +117,30 @@ Schema site_schema() {
                        ", so gpu_type must name the GPU");
     }
   });
+  s.string("site.signal_margin", "",
+           "how long before a job's time limit Slurm sends it the walltime warning (--signal=B:USR1@<margin>), "
+           "for gosok run to checkpoint and stop (\"\": no warning)")
+      .checked_by([](const Value& v) {
+        const auto& t = std::get<std::string>(v);
+        // sbatch --signal takes at most 65535 seconds.
+        if (!t.empty() && parse_walltime(t, "site.signal_margin") > 65535) {
+          throw InputError("it is over 65535 s, the most sbatch --signal takes");
+        }
+      });
+  s.table("site.rank_environment",
+          "variables distributed runs that ask for the rank environment also get (NCCL's network settings): "
+          "NAME = \"value\"");
+  Schema& rt = s.named_records("runtimes", "ways to run a command in a container image ({image} is the step's)");
+  rt.boolean("default", false, "the runtime a step with an image and no runtime gets");
+  rt.list("launcher_options", ParamType::string, List{}, "words appended to the site's launcher (pyxis: srun's)");
+  rt.list("wrapper", ParamType::string, List{}, "words between the launcher and the command (apptainer exec ...)");
+  rt.add_check([](const Input& in) {
+    bool has_image = false;
+    for (const auto* key : {"launcher_options", "wrapper"}) {
+      for (const auto& w : in.get_strings(key)) has_image = has_image || w.find("{image}") != std::string::npos;
+    }
+    if (!has_image) throw InputError("it names no {image} in launcher_options or wrapper");
+  });
   return s;
 }
 
@@ -122,6 +164,29 @@ Site parse_site(const std::string& text, const std::string& source) {
   site.example = in.get_bool("site.example");
   const std::string overrun = in.get_string("site.overrun");
   site.overrun_s = overrun == "0" ? 0 : parse_walltime(overrun, "site.overrun");
+  const std::string margin = in.get_string("site.signal_margin");
+  site.signal_margin_s = margin.empty() ? 0 : parse_walltime(margin, "site.signal_margin");
+  for (const auto& a : in.get_assignments("site.rank_environment")) {
+    if (!is_variable_name(a.key)) {
+      throw InputError(
+          fmt::format("{}: key 'site.rank_environment.{}': a variable's name is letters, digits and _, "
+                      "not starting with a digit",
+                      a.origin, a.key));
+    }
+    site.rank_environment.emplace_back(a.key, a.text);
+  }
+  int default_runtimes = 0;
+  for (const auto& record : in.records("runtimes")) {
+    ContainerRuntime runtime;
+    runtime.name = record.name;
+    require_token(record.origin + ": runtime name", runtime.name);
+    runtime.is_default = record.values.get_bool("default");
+    runtime.launcher_options = record.values.get_strings("launcher_options");
+    runtime.wrapper = record.values.get_strings("wrapper");
+    if (runtime.is_default) ++default_runtimes;
+    site.runtimes.push_back(runtime);
+  }
+  if (default_runtimes > 1) throw InputError(source + ": more than one runtime has default = true");
   int defaults = 0;
   for (const auto& record : in.records("partitions")) {
     const Input& p = record.values;

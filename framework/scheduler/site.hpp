@@ -22,6 +22,16 @@ struct Partition {
   double charge_factor = 1.0;
 };
 
+/// A way to run a command in a container image on this site, e.g. pyxis (options of srun:
+/// `--container-image={image}`) or Apptainer (a wrapper: `apptainer exec --nv {image}`).
+/// `{image}` in either is replaced by the step's image.
+struct ContainerRuntime {
+  std::string name;
+  bool is_default = false;
+  std::vector<std::string> launcher_options;  // appended to the site's launcher
+  std::vector<std::string> wrapper;           // placed between the launcher and the command
+};
+
 struct Site {
   std::string name;
   std::string description;
@@ -38,10 +48,19 @@ struct Site {
   /// Read from the center's own folders (or the embedded localhost): only such a site prices
   /// a job (see center_site); a file a user points at may shape the script, never the price.
   bool trusted = false;
+  /// Seconds before its time limit at which a job is sent SIGUSR1 (sbatch
+  /// --signal=B:USR1@<margin>), so that gosok run checkpoints and stops in time; 0: none.
+  std::int64_t signal_margin_s = 0;
+  /// Variables exported to distributed runs that ask for the rank environment (NCCL's
+  /// network settings, say): name, value.
+  std::vector<std::pair<std::string, std::string>> rank_environment;
+  std::vector<ContainerRuntime> runtimes;
   std::vector<Partition> partitions;
 
   const Partition& partition(const std::string& name) const;  // "" = the default; throws InputError
   std::string partition_names() const;
+  /// The runtime called `name` ("" = the default one); throws InputError naming the site's.
+  const ContainerRuntime& runtime(const std::string& name) const;
 };
 
 /// Parses and validates a site file; errors name the file, line, key and allowed values.

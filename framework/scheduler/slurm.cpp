@@ -23,7 +23,7 @@ namespace gosok::sched {
 
 namespace {
 
-const char* kSacctFormat = "--format=JobID,State,ElapsedRaw,AllocTRES,Comment,Start,End,User,Account";
+const char* kSacctFormat = "--format=JobID,State,ElapsedRaw,AllocTRES,Comment,Start,End,User,Account,ExitCode";
 
 // "123_7" -> "123"; "123" -> "123".
 std::string array_job_of(const std::string& slurm_id) { return slurm_id.substr(0, slurm_id.find('_')); }
@@ -31,6 +31,7 @@ std::string array_job_of(const std::string& slurm_id) { return slurm_id.substr(0
 class SlurmBackend final : public Backend {
  public:
   std::string name() const override { return "slurm"; }
+  bool has_batch_system() const override { return true; }
 
   std::string submit(SubmitContext& ctx) override {
     // sbatch lets SBATCH_* variables (SBATCH_PARTITION, SBATCH_TIMELIMIT, ...) override the
@@ -65,6 +66,10 @@ class SlurmBackend final : public Backend {
   void cancel(const JobRef& ref) override { control({"scancel", require_id(ref, "cancel")}); }
 
   void release(const JobRef& ref) override { control({"scontrol", "release", require_id(ref, "release")}); }
+
+  void set_dependency(const JobRef& ref, const std::string& dependency) override {
+    control({"scontrol", "update", "JobId=" + require_id(ref, "update"), "Dependency=" + dependency});
+  }
 
   Accounting accounting(const std::vector<JobRecord>& jobs) override {
     Accounting out;

@@ -48,6 +48,14 @@ bool all_digits(const std::string& s) {
 }
 }  // namespace
 
+bool is_variable_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
 std::int64_t parse_walltime(const std::string& raw, const std::string& what) {
   const std::string text = trim(raw);
   auto bad = [&](const std::string& why) {

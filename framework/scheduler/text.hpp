@@ -17,6 +17,9 @@ std::string shell_quote(const std::string& text);
 /// [A-Za-z0-9._-] (plus '/' and '+' when `path` is set), so it is safe unquoted.
 void require_token(const std::string& what, const std::string& value, bool path = false, std::size_t max_len = 200);
 
+/// True for an environment variable's name: letters, digits and _, not starting with a digit.
+bool is_variable_name(const std::string& name);
+
 /// The longest walltime gosok reads anywhere (a job's -t, a partition's limit).
 constexpr int kMaxWalltimeDays = 366;
 /// Walltime as seconds from "MM", "HH:MM:SS", "MM:SS", "D-HH[:MM[:SS]]" or a decimal with

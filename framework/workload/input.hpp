@@ -50,6 +50,16 @@ class WorkloadInputs {
   std::map<std::string, WorkloadInput> m_inputs;
 };
 
+/// The exit status of `gosok run` when it stopped at the walltime warning (SIGUSR1, or
+/// SIGTERM) after writing a checkpoint: the run is to be continued with --restart
+/// (EX_TEMPFAIL of sysexits.h, "try again later"). The run's result file says so too.
+constexpr int kExitCheckpointed = 75;
+
+/// The file `gosok run` writes into its results folder when it ends, completed or stopped
+/// at a checkpoint (JSON: status "completed" | "checkpointed", exit_code, step, time,
+/// checkpoint). A job that ended without writing it was killed.
+constexpr const char* kResultFile = "gosok-result.json";
+
 /// The framework's own input keys (`run.*`), shared by every workload; time-valued keys
 /// are in `time_unit` (WorkloadInput::time_unit).
 void declare_run_options(Schema& schema, const std::string& workload, const std::string& time_unit = "s");

@@ -1,13 +1,13 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-
-#include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include <gosok/core/error.hpp>
 #include <gosok/core/gpu_energy.hpp>
@@ -50,6 +50,14 @@ void write_timers(Runtime& runtime, const WorkloadInfo& info, const Input& input
   write_text_atomically(ctx.output_dir / "timers.json", j.dump(2) + "\n");
 }
 
+// The run's own word on how it ended (kResultFile): a job that ends without it was killed.
+void write_result(const RunContext& ctx, const std::string& status, int exit_code, const std::string& checkpoint) {
+  if (ctx.runtime.rank() != 0) return;
+  const nlohmann::json result = {{"status", status}, {"exit_code", exit_code}, {"workload", ctx.workload_name},
+                                 {"step", ctx.step}, {"time", ctx.time},       {"checkpoint", checkpoint}};
+  write_text_atomically(ctx.output_dir / kResultFile, result.dump(2) + "\n");
+}
+
 /// Adds the run's energy to diagnostics.json under "energy" (creating the file when the
 /// workload wrote none), so that the ledger and the regression harness find it beside the
 /// workload's own diagnostics. Rank 0 only.
@@ -90,6 +98,7 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   ctx.segments = {{0, runtime.size()}};
   if (runtime.rank() == 0) {
     std::filesystem::create_directories(ctx.output_dir);
+    std::filesystem::remove(ctx.output_dir / kResultFile);  // an earlier run's
     write_text_atomically(ctx.output_dir / "input.resolved.toml", "# gosok run " + info.name +
                                                                       ": the fully resolved input\nworkload = \"" +
                                                                       info.name + "\"\n" + input.to_toml());
@@ -124,7 +133,36 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const long fail_rank = input.get_int("run.fail_rank");
   const long fail_step = input.get_int("run.fail_step");
   const long kill_in_checkpoint = input.get_int("run.kill_in_checkpoint");
+  const double step_pause = input.get_real("run.step_pause");
   long checkpoints_written = 0;
+  const auto checkpoint_now = [&] {
+    auto r = ctx.region(info.name + "::checkpoint");
+    const auto target = ctx.output_dir / "checkpoint.h5";
+    write_atomically(
+        runtime.comm(), target,
+        [&](const std::filesystem::path& tmp) {
+          workload->write_checkpoint(ctx, tmp);
+          if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
+        },
+        true);
+    log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
+    return target;
+  };
+  // Collective: the run's GPU energy into diagnostics.json, at its end or its stop (a
+  // continued run's part is a job of its own).
+  const auto finish_energy = [&] {
+    const RunEnergy energy = energy_meter.finish();
+    if (runtime.rank() != 0) return;
+    record_energy(ctx.output_dir, energy);
+    if (energy.measured) {
+      log().info("energy of the run's GPUs: {}", energy.summary());
+    } else {
+      log().debug("energy of the run's GPUs: {}", energy.summary());
+    }
+  };
+  // The walltime warning (Runtime::stop_requested, a collective) is looked for after the
+  // first step and then about once a wall-clock second, every `stop_check_every` steps.
+  long stop_check_every = 1;
 
   const auto start = clock::now();
   auto last_progress = start;
@@ -141,7 +179,9 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
     }
     {
       auto r = ctx.region(info.name + "::step");
+      const auto step_start = std::chrono::steady_clock::now();
       workload->step(ctx);
+      if (step_pause > 0) std::this_thread::sleep_until(step_start + std::chrono::duration<double>(step_pause));
     }
     ++ctx.step;
     ++steps_this_run;
@@ -159,20 +199,32 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
       auto r = ctx.region(info.name + "::output");
       workload->output(ctx);
     }
-    if (checkpoint_every > 0 && ctx.step % checkpoint_every == 0) {
-      auto r = ctx.region(info.name + "::checkpoint");
-      const auto target = ctx.output_dir / "checkpoint.h5";
-      write_atomically(
-          runtime.comm(), target,
-          [&](const std::filesystem::path& tmp) {
-            workload->write_checkpoint(ctx, tmp);
-            if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
-          },
-          true);
-      log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
-    }
+    if (checkpoint_every > 0 && ctx.step % checkpoint_every == 0) checkpoint_now();
 
     const auto now = clock::now();
+    if (stop_check_every > 0 && steps_this_run % stop_check_every == 0 && !workload->finished(ctx) &&
+        runtime.stop_requested()) {
+      std::filesystem::path checkpoint;
+      try {
+        checkpoint = checkpoint_now();
+      } catch (const InputError& e) {
+        log().warn("stop requested, but {}; running on", e.what());
+        stop_check_every = 0;
+        continue;
+      }
+      write_timers(runtime, info, input, ctx, steps_this_run,
+                   std::chrono::duration<double>(clock::now() - loop_start).count());
+      finish_energy();
+      write_result(ctx, "checkpointed", kExitCheckpointed, checkpoint.string());
+      log().info("{} stopped at step {} (time {}) on the walltime warning: checkpoint {}; continue with --restart",
+                 info.name, ctx.step, ctx.time, checkpoint.string());
+      return kExitCheckpointed;
+    }
+    if (steps_this_run == 1) {
+      double first = std::chrono::duration<double>(now - start).count();
+      MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_DOUBLE, MPI_MAX, runtime.comm());
+      stop_check_every = std::clamp(static_cast<long>(1.0 / std::max(first, 1e-6)), 1L, 1000L);
+    }
     const double since = std::chrono::duration<double>(now - last_progress).count();
     if (progress_seconds > 0 && since >= progress_seconds) {
       last_progress = now;
@@ -193,17 +245,10 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const double wall = std::chrono::duration<double>(clock::now() - start).count();
   write_timers(runtime, info, input, ctx, steps_this_run,
                std::chrono::duration<double>(clock::now() - loop_start).count());
-  const RunEnergy energy = energy_meter.finish();
-  if (runtime.rank() == 0) {
-    record_energy(ctx.output_dir, energy);
-    if (energy.measured) {
-      log().info("energy of the run's GPUs: {}", energy.summary());
-    } else {
-      log().debug("energy of the run's GPUs: {}", energy.summary());
-    }
-  }
+  finish_energy();
   log().info("{} finished: {} steps in {}, results in {}", info.name, steps_this_run, format_seconds(wall),
              ctx.output_dir.string());
+  write_result(ctx, "completed", status, "");
   return status;
 }
 

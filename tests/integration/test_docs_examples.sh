@@ -2,7 +2,9 @@
 # Runs every example in docs/: each fenced block whose info string is `sh` runs with bash
 # (-euo pipefail) in a fresh temporary folder that links the repository's examples/,
 # site_configs/, job_templates/, scripts/ and regression/, with the gosok under test first
-# on PATH. Blocks fenced `text` or anything else are prose.
+# on PATH. A block fenced with a language and a path of the repository (`toml
+# examples/workflows/quickstart.toml`) shows that file and must be it, byte for byte.
+# Blocks fenced `text` or anything else are prose.
 # With the argument `slurm` it runs the blocks fenced `sh slurm` instead, which need the
 # test Slurm (scripts/test starts one) and fail without it; ctest runs that mode as its own
 # test, labelled slurm, so a developer without Slurm can leave it out (ctest -LE slurm).
@@ -27,6 +29,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 ran=0
 docs=0
 failed=0
+shown=0
 while IFS= read -r -d '' doc; do
   # Split the document into numbered blocks: $work/blocks/N.sh with the info string in N.kind.
   work=$(mktemp -d)
@@ -43,7 +46,21 @@ while IFS= read -r -d '' doc; do
     [[ -e $kind_file ]] || continue
     kind=$(<"$kind_file")
     block=${kind_file%.kind}.sh
-    [[ $kind == "$info" ]] || continue
+    if [[ $kind != "$info" ]]; then
+      if [[ $info == sh && $kind == *" "* && $kind != "sh slurm" ]]; then
+        shows=${kind#* }
+        name="${doc#"$GOSOK_SOURCE_DIR"/} block $(basename "$block" .sh) ($shows)"
+        if [[ -f $GOSOK_SOURCE_DIR/$shows ]] && cmp -s "$block" "$GOSOK_SOURCE_DIR/$shows"; then
+          shown=$((shown + 1))
+          echo "ok   $name is the file"
+        else
+          failed=$((failed + 1))
+          echo "FAIL $name is not the file:"
+          diff "$block" "$GOSOK_SOURCE_DIR/$shows" | sed 's/^/     /' | head -20 || true
+        fi
+      fi
+      continue
+    fi
     sandbox=$(mktemp -d)
     for d in examples site_configs job_templates scripts regression; do
       [[ -e "$GOSOK_SOURCE_DIR/$d" ]] && ln -s "$GOSOK_SOURCE_DIR/$d" "$sandbox/$d"
@@ -65,7 +82,7 @@ while IFS= read -r -d '' doc; do
   rm -rf "$work"
 done < <(find "$GOSOK_SOURCE_DIR/docs" -name '*.md' -print0 | sort -z)
 
-echo "docs examples ($info): $ran ran, $failed failed in $docs documents"
+echo "docs examples ($info): $ran ran, $shown files shown as they are, $failed failed in $docs documents"
 if (( ran == 0 )); then
   echo "no runnable example found in docs/" >&2
   exit 1

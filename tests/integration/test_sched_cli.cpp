@@ -426,7 +426,7 @@ TEST_CASE("a job whose input the workload would refuse is refused before anythin
   gosok::test::write_file(env.dir / "md.toml", "workload = \"md\"\nsteps = 10\n");
   const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
       {{"heat", "--set", "heat.nx=128"}, {"unknown key 'heat.nx'", "allowed keys: ", "nx, ny"}},
-      {{"nosuchworkload"}, {"unknown workload 'nosuchworkload'", "known workloads: heat, md, weather"}},
+      {{"nosuchworkload"}, {"unknown workload 'nosuchworkload'", "known workloads: ensemble-stats, heat, md, weather"}},
       {{"heat", "--set", "nx=3"}, {"--set nx=3: key 'nx' = 3 is too small", ">= 4"}},
       {{"heat", "--set", "nx=32"}, {"heat needs square cells", "nx = 32, ny = 64"}},
       {{"heat", "--input", (env.dir / "in.toml").string()}, {"in.toml:3: key 'cfl' = 0.9 is too large", "0.25"}},

@@ -4,6 +4,7 @@
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 #include <cstdlib>
+#include <map>
 #include <stdexcept>
 
 #include <gosok/core/config.hpp>
@@ -317,4 +318,34 @@ TEST_CASE("the run loop's time keys carry the workload's time unit", "[config][u
   gosok::Schema weather;
   gosok::declare_run_options(weather, "weather");
   CHECK(gosok::resolve_input(weather, {}, {"run.output_interval=1 min"}).get_real("run.output_interval") == 60.0);
+}
+
+TEST_CASE("a table parameter takes free keys as --set overrides, nested ones dotted", "[config][table]") {
+  gosok::Schema s;
+  s.string("name", "x", "a name");
+  s.table("set", "overrides");
+  const auto in = gosok::resolve_text(
+      s, "set = { case = \"thermal\", nx = 200, dt = 0.5, on = true, list = [1, 2], run = { max_steps = 5 } }\n",
+      "w.toml");
+  const auto a = in.get_assignments("set");
+  REQUIRE(a.size() == 6);
+  std::map<std::string, std::string> got;
+  for (const auto& x : a) got[x.key] = x.text;
+  CHECK(got["case"] == "thermal");
+  CHECK(got["nx"] == "200");
+  CHECK(got["dt"] == "0.5");
+  CHECK(got["on"] == "true");
+  CHECK(got["list"] == "[ 1, 2 ]");
+  CHECK(got["run.max_steps"] == "5");
+  CHECK_THAT(a.front().origin, ContainsSubstring("w.toml:1"));
+  // Absent: empty. Not a table, or a key that is no --set key: refused naming it.
+  CHECK(gosok::resolve_text(s, "name = \"y\"\n", "w.toml").get_assignments("set").empty());
+  CHECK_THAT(error_of([&] { gosok::resolve_text(s, "set = 3\n", "w.toml"); }),
+             ContainsSubstring("w.toml:1: key 'set' must be a table"));
+  CHECK_THAT(error_of([&] { gosok::resolve_text(s, "set = { \"a b\" = 1 }\n", "w.toml"); }),
+             ContainsSubstring("has the key 'a b'"));
+  // --set of the whole table, inline.
+  const auto over = gosok::resolve_text(s, "", "w.toml", {"set={ nx = 8 }"});
+  REQUIRE(over.get_assignments("set").size() == 1);
+  CHECK(over.get_assignments("set")[0].text == "8");
 }

@@ -74,8 +74,11 @@ TEST_CASE("emit: #SBATCH lines of a 2-rank, 2-GPU job", "[sched][emit]") {
                                              "#SBATCH --gpus-per-node=2",
                                              "#SBATCH --time=00:30:00",
                                              "#SBATCH --comment=gosok:abcd:7",
-                                             "#SBATCH --output=/scratch/run1/slurm-%j.out"};
+                                             "#SBATCH --output=/scratch/run1/slurm-%j.out",
+                                             "#SBATCH --signal=B:USR1@15"};
   CHECK(sbatch_lines(script) == expected);
+  // The launcher takes the batch shell's place, so the walltime warning reaches it.
+  CHECK_THAT(script, ContainsSubstring("\nexec 'srun' '--mpi=pmix'"));
   CHECK_THAT(script, ContainsSubstring("'srun' '--mpi=pmix' '/opt/gosok/bin/gosok' 'run' 'heat' '--set' "
                                        "'nx=64' '--results' '/scratch/run1/results'"));
   CHECK(script.rfind("#!/bin/bash\n", 0) == 0);
@@ -234,7 +237,8 @@ TEST_CASE("emit: Slurm's --array forms", "[sched][emit][array]") {
 }
 
 TEST_CASE("emit: a template without a place for an option refuses it by name", "[sched][emit]") {
-  const auto site = test_site();
+  auto site = test_site();
+  site.signal_margin_s = 0;  // no walltime signal to place (the next test has one)
   auto r = test_request();
   const std::string bare = "#!/bin/bash\n#SBATCH --job-name={{job_name}}\n{{launch}}\n";
   auto plan = plan_job(r, site, test_grant(), kNow);
@@ -405,4 +409,122 @@ TEST_CASE("emit: a user's template cannot change what Slurm allocates", "[sched]
   std::string short_form = center;
   short_form.replace(short_form.find("#SBATCH --job-name"), 0, "#SBATCH -G 8\n");
   CHECK_THROWS_WITH(check(short_form), ContainsSubstring("--gpus=8"));
+}
+
+namespace {
+
+// local-slurm.toml with two container runtimes and a rank environment.
+Site container_site() {
+  std::string text = gosok::test::read_file(gosok::test::source_dir() / "site_configs/local-slurm.toml");
+  text.replace(text.find("[site]\n"), 7, "[site]\nrank_environment = { NCCL_SOCKET_IFNAME = \"ib0\" }\n");
+  text +=
+      "[runtimes.pyxis]\ndefault = true\nlauncher_options = [\"--container-image={image}\"]\n"
+      "[runtimes.apptainer]\nwrapper = [\"apptainer\", \"exec\", \"--nv\", \"{image}\"]\n";
+  return parse_site(text, "containers.toml");
+}
+
+JobRequest command_request() {
+  JobRequest r = test_request();
+  r.workload.clear();
+  r.overrides.clear();
+  r.command = {"python3", "train.py", "--tag", "it's $HOME; rm -rf /"};
+  r.environment = {{"OMP_NUM_THREADS", "4"}, {"NOTE", "a \"b\" $(c)"}};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("emit: a command of one's own, in the site's container runtimes, with the rank environment",
+          "[sched][emit][command]") {
+  const Site site = container_site();
+  JobRequest r = command_request();
+  r.image = "nvcr.io/nvidia/pytorch:24.05-py3";
+  r.rank_env = true;
+  auto plan = plan_job(r, site, test_grant(), kNow);
+  CHECK(plan.request.name == "python3");
+  // pyxis, the default: srun's own option names the image.
+  auto argv = launch_argv(plan, site, "gosok");
+  CHECK(std::vector<std::string>(argv.begin(), argv.begin() + 3) ==
+        std::vector<std::string>{"srun", "--mpi=pmix", "--container-image=nvcr.io/nvidia/pytorch:24.05-py3"});
+  CHECK(argv[3] == "sh");
+  CHECK(argv[6] == "gosok-rank-env");
+  CHECK_THAT(argv[5], ContainsSubstring("RANK=") && ContainsSubstring("LOCAL_RANK=") &&
+                          ContainsSubstring("WORLD_SIZE=") && ContainsSubstring("SLURM_PROCID"));
+  CHECK(std::vector<std::string>(argv.end() - 4, argv.end()) == r.command);
+  const std::string script = render_script(plan, site, embedded_default_template(), "t", "tag", "gosok");
+  CHECK_THAT(script, ContainsSubstring("export OMP_NUM_THREADS='4'\n"));
+  CHECK_THAT(script, ContainsSubstring("export NOTE='a \"b\" $(c)'\n"));
+  CHECK_THAT(script, ContainsSubstring("export NCCL_SOCKET_IFNAME='ib0'\n"));
+  CHECK_THAT(script, ContainsSubstring(
+                         "export MASTER_ADDR=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\""));
+  CHECK_THAT(script, ContainsSubstring("export MASTER_PORT=$((29500 + SLURM_JOB_ID % 1000))"));
+  CHECK_THAT(script, ContainsSubstring("export GOSOK_RESULTS='/scratch/run1/results'"));
+  CHECK_THAT(script, ContainsSubstring("'--container-image=nvcr.io/nvidia/pytorch:24.05-py3'"));
+  // The user's words reach the command as they are, quoted.
+  CHECK_THAT(script, ContainsSubstring("'it'\\''s $HOME; rm -rf /'"));
+  // Apptainer: a wrapper between the launcher and the command.
+  r.runtime = "apptainer";
+  plan = plan_job(r, site, test_grant(), kNow);
+  argv = launch_argv(plan, site, "gosok");
+  CHECK(std::vector<std::string>(argv.begin(), argv.begin() + 6) ==
+        std::vector<std::string>{"srun", "--mpi=pmix", "apptainer", "exec", "--nv", r.image});
+  // What the site cannot run is refused before anything is reserved.
+  r.runtime = "docker";
+  CHECK_THROWS_WITH(
+      plan_job(r, site, test_grant(), kNow),
+      ContainsSubstring("site 'local-slurm' has no container runtime 'docker'; runtimes: apptainer, pyxis"));
+  r.runtime.clear();
+  CHECK_THROWS_WITH(plan_job(r, test_site(), test_grant(), kNow), ContainsSubstring("defines no container runtime"));
+  r = command_request();
+  r.environment = {{"2BAD", "x"}};
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("environment variable '2BAD'"));
+  r = test_request();
+  r.image = "x";
+  CHECK_THROWS_WITH(plan_job(r, site, test_grant(), kNow), ContainsSubstring("runs a command, not a workload"));
+}
+
+TEST_CASE("emit: an array task's results and index, the environment placeholder, the walltime signal",
+          "[sched][emit][command]") {
+  const Site site = test_site();
+  JobRequest r = command_request();
+  r.array = "0-3";
+  r.ntasks_per_node = 0;
+  r.gpus_per_node = 0;
+  const auto plan = plan_job(r, site, test_grant(), kNow);
+  const std::string script = render_script(plan, site, embedded_default_template(), "t", "tag", "gosok");
+  CHECK_THAT(script, ContainsSubstring("export GOSOK_MEMBER=\"$SLURM_ARRAY_TASK_ID\"\n"));
+  CHECK_THAT(script, ContainsSubstring("export GOSOK_RESULTS='/scratch/run1/results'/\"$SLURM_ARRAY_TASK_ID\"\n"));
+  // A template without {{environment}} cannot give a command its variables.
+  const std::string bare = "#!/bin/bash\n#SBATCH --array={{array}}\n#SBATCH --signal={{signal}}\n{{launch}}\n";
+  CHECK_THROWS_WITH(render_script(plan, site, bare, "bare.sbatch", "tag", "gosok"),
+                    ContainsSubstring("bare.sbatch has no {{environment}} placeholder"));
+  // A command that does not say it handles the walltime warning is not sent it (SIGUSR1
+  // would kill it before its limit); one that does gets the site's margin.
+  CHECK_THAT(script, !ContainsSubstring("#SBATCH --signal"));
+  r.walltime_signal = true;
+  const auto stopping = plan_job(r, site, test_grant(), kNow);
+  CHECK_THAT(render_script(stopping, site, embedded_default_template(), "t", "tag", "gosok"),
+             ContainsSubstring("#SBATCH --signal=B:USR1@15\n"));
+  // A site that asks for a walltime signal needs the template's place for it.
+  const std::string no_signal = "#!/bin/bash\n{{environment}}\n#SBATCH --array={{array}}\n{{launch}}\n";
+  CHECK_THROWS_WITH(render_script(stopping, site, no_signal, "n.sbatch", "tag", "gosok"),
+                    ContainsSubstring("n.sbatch has no {{signal}} placeholder"));
+  CHECK_NOTHROW(render_script(plan, site, no_signal, "n.sbatch", "tag", "gosok"));
+  Site quiet = site;
+  quiet.signal_margin_s = 0;
+  CHECK_NOTHROW(render_script(stopping, quiet, no_signal, "n.sbatch", "tag", "gosok"));
+}
+
+TEST_CASE("site: signal margin, rank environment and runtimes are checked", "[sched][site]") {
+  const std::string head = "[site]\nname = \"s\"\nscheduler = \"slurm\"\nlauncher = \"srun\"\n";
+  const std::string part = "[partitions.p]\nnodes = 1\ncpus_per_node = 4\ngpus_per_node = 0\n";
+  CHECK(parse_site(head + "signal_margin = \"00:05:00\"\n" + part, "s.toml").signal_margin_s == 300);
+  CHECK_THROWS_WITH(parse_site(head + "signal_margin = \"30h\"\n" + part, "s.toml"),
+                    ContainsSubstring("s.toml:5: key 'site.signal_margin' = 30h: it is over 65535 s"));
+  CHECK_THROWS_WITH(parse_site(head + "rank_environment = { \"A-B\" = \"x\" }\n" + part, "s.toml"),
+                    ContainsSubstring("s.toml:5: key 'site.rank_environment.A-B': a variable's name is letters"));
+  CHECK_THROWS_WITH(parse_site(head + part + "[runtimes.r]\nwrapper = [\"run\"]\n", "s.toml"),
+                    ContainsSubstring("s.toml:9: runtimes.r: it names no {image} in launcher_options or wrapper"));
+  CHECK_THROWS_WITH(parse_site(head + part + "[runtimes.r]\nimage = \"x\"\n", "s.toml"),
+                    ContainsSubstring("unknown key 'runtimes.r.image'"));
 }

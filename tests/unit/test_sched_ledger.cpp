@@ -239,173 +239,143 @@ TEST_CASE("ledger: an array's tasks are reserved together or not at all", "[sche
   CHECK(ledger->find_array(single.id).empty());  // not an array
 }
 
-// A local job's monitor starts before submit records its pid, and may say it is held first:
-// the pid is still recorded (release and cancel signal it), and the held state stays.
-TEST_CASE("ledger: a job's pid is recorded even when its monitor spoke first", "[sched][ledger]") {
-  gosok::test::TempDir dir;
-  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
-  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
-  auto a = job(1);
-  reserve(*ledger, a);
-  JobUpdate held;
-  held.id = a.id;
-  held.state = "queued";
-  held.sched_state = "PENDING";
-  ledger->apply({held});
-  ledger->set_submitted(a.id, "", 4242);
-  auto j = ledger->find_job(a.id);
-  CHECK(j->pid == 4242);
-  CHECK(j->state == "queued");
-  CHECK(j->sched_state == "PENDING");
-  // One that already settled is left as it is.
-  auto b = job(1);
-  reserve(*ledger, b);
-  JobUpdate done;
-  done.id = b.id;
-  done.state = "settled";
-  done.sched_state = "COMPLETED";
-  ledger->apply({done});
-  ledger->set_submitted(b.id, "", 4343);
-  j = ledger->find_job(b.id);
-  CHECK(j->state == "settled");
-  CHECK(j->pid != 4343);
-}
+namespace {
 
-// What each schema step added, undone newest first to turn a ledger back into one written
-// by an older gosok (schema 1: no arrays, start times or results folders; 2: no energy).
-const std::vector<std::pair<int, std::vector<const char*>>> kSchemaSteps = {
-    {4,
-     {"ALTER TABLE jobs DROP COLUMN user", "ALTER TABLE jobs DROP COLUMN account",
-      "ALTER TABLE jobs DROP COLUMN uncharged_gpu_h"}},
-    {3, {"ALTER TABLE jobs DROP COLUMN energy_j", "ALTER TABLE jobs DROP COLUMN energy_note"}},
-    {2,
-     {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id", "ALTER TABLE jobs DROP COLUMN array_task",
-      "ALTER TABLE jobs DROP COLUMN started_at", "ALTER TABLE jobs DROP COLUMN results_dir"}},
+// What each schema added, undone (index v - 2 turns a schema-v ledger into a schema v-1
+// one): applied from the newest down, they make a ledger as an older gosok wrote it.
+const std::vector<std::vector<const char*>> kUndoSchema = {
+    // 2 -> 1: arrays, start times, results folders.
+    {"DROP INDEX jobs_array", "ALTER TABLE jobs DROP COLUMN array_id", "ALTER TABLE jobs DROP COLUMN array_task",
+     "ALTER TABLE jobs DROP COLUMN started_at", "ALTER TABLE jobs DROP COLUMN results_dir"},
+    // 3 -> 2: each job's GPU energy.
+    {"ALTER TABLE jobs DROP COLUMN energy_j", "ALTER TABLE jobs DROP COLUMN energy_note"},
+    // 4 -> 3: who submitted a job and to which account, use past a reservation.
+    {"ALTER TABLE jobs DROP COLUMN user", "ALTER TABLE jobs DROP COLUMN account",
+     "ALTER TABLE jobs DROP COLUMN uncharged_gpu_h"},
+    // 5 -> 4: exit codes, workflows and their jobs' places.
+    {"DROP INDEX jobs_workflow", "DROP TABLE workflows", "ALTER TABLE jobs DROP COLUMN exit_code",
+     "ALTER TABLE jobs DROP COLUMN workflow_id", "ALTER TABLE jobs DROP COLUMN step",
+     "ALTER TABLE jobs DROP COLUMN member", "ALTER TABLE jobs DROP COLUMN seq", "ALTER TABLE jobs DROP COLUMN attempt",
+     "ALTER TABLE jobs DROP COLUMN segment", "ALTER TABLE jobs DROP COLUMN outcome"},
 };
 
-// A ledger of every older schema is upgraded in place, step by step, when it is first
-// opened; its grants and jobs stay as they were.
-TEST_CASE("ledger: an older ledger is upgraded and keeps its rows", "[sched][ledger]") {
-  const int version = GENERATE(1, 2, 3);
-  INFO("schema " << version);
-  gosok::test::TempDir dir;
-  const std::string path = (dir / "l.sqlite").string();
-  std::string instance;
-  {
-    auto ledger = open_sqlite_ledger(path);
-    import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
-    auto a = job(3);
-    a.results_dir = "/scratch/r";
-    reserve(*ledger, a);
-    ledger->set_submitted(a.id, "77", 0);
-    // A settled job with its energy, which schema 3 keeps.
-    auto b = job(2);
-    reserve(*ledger, b);
-    ledger->set_submitted(b.id, "78", 0);
-    JobUpdate done;
-    done.id = b.id;
-    done.state = "settled";
-    done.sched_state = "COMPLETED";
-    done.charged_gpu_h = 1;
-    if (version >= 3) done.energy_j = 7.2e6;
-    ledger->apply({done});
-    instance = ledger->instance_id();
-  }
+std::string schema_of(const std::string& path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  for (const auto& [step, sqls] : kSchemaSteps) {
-    if (step <= version) continue;
-    for (const char* sql : sqls) {
-      INFO(sql);
-      REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
-    }
-  }
-  const std::string set_version = "UPDATE meta SET value='" + std::to_string(version) + "' WHERE key='schema'";
-  REQUIRE(sqlite3_exec(db, set_version.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  const std::string v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
   sqlite3_close(db);
-  auto ledger = open_sqlite_ledger(path);
-  CHECK(ledger->instance_id() == instance);
-  const auto settled = ledger->jobs("", false);  // every job, newest first
-  REQUIRE(settled.size() == 2);
-  CHECK(settled[0].charged_gpu_h == 1);
-  CHECK(settled[0].energy_j.has_value() == (version >= 3));
-  CHECK(settled[0].user == current_user());
-  const auto jobs = ledger->jobs("", true);  // the active one
-  REQUIRE(jobs.size() == 1);
-  CHECK(jobs[0].slurm_id == "77");
-  CHECK(jobs[0].reserved_gpu_h == 3);
-  CHECK(jobs[0].results_dir == (version >= 2 ? "/scratch/r" : ""));
-  CHECK(!jobs[0].in_array());
-  CHECK_FALSE(jobs[0].energy_j.has_value());
-  CHECK(jobs[0].energy_note.empty());
-  CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
-  // Schema 4 knows whose job it was and its account (a tag binds only those).
-  CHECK(jobs[0].user == current_user());
-  CHECK(jobs[0].account == "climate7");
-  std::vector<JobRecord> tasks(2, job(1));
-  tasks[0].array_task = 0;
-  tasks[1].array_task = 1;
-  ledger->reserve(tasks);
-  CHECK(ledger->find_array(tasks[0].id).size() == 2);
-  // The upgraded ledger settles with energy like a new one.
-  JobUpdate u;
-  u.id = jobs[0].id;
-  u.state = "settled";
-  u.sched_state = "COMPLETED";
-  u.energy_j = 3.6e6;
-  ledger->apply({u});
-  CHECK(ledger->find_job(jobs[0].id)->energy_j == 3.6e6);
-  CHECK(ledger->balance("G-1", now_seconds()).energy_kwh == Approx(version >= 3 ? 3.0 : 1.0));
+  return v;
 }
 
-// Settling keeps a job's GPU energy beside its GPU-hours, from its run's diagnostics.json,
-// and only the energy of that very job: a record of another job or a run that measured
-// nothing leaves the energy unset with the reason, never a zero.
-TEST_CASE("ledger: energy is settled from the job's own run, or not measured and why", "[sched][ledger][energy]") {
+}  // namespace
+
+// A ledger written by an older gosok, at any older schema, is upgraded in place step by step
+// when it is first opened; its grants and jobs stay as they were.
+TEST_CASE("ledger: a ledger of every older schema is upgraded and keeps its rows", "[sched][ledger]") {
   gosok::test::TempDir dir;
-  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
-  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
-  auto write_energy = [&](const JobRecord& j, const std::string& energy) {
-    std::filesystem::create_directories(j.results_dir);
-    gosok::test::write_file(std::filesystem::path(j.results_dir) / "diagnostics.json",
-                            R"({"records": [], "energy": )" + energy + "}");
-  };
-  std::vector<JobRecord> jobs;
-  for (int k = 0; k < 4; ++k) {
-    auto j = job(1);
-    j.results_dir = (dir / ("job" + std::to_string(k)) / "results").string();
-    reserve(*ledger, j);
-    ledger->set_submitted(j.id, std::to_string(500 + k), 0);
-    jobs.push_back(*ledger->find_job(j.id));
+  {
+    // The newest schema is the one an undo step exists for, plus one: a new schema needs its step here.
+    const std::string newest = (dir / "newest.sqlite").string();
+    open_sqlite_ledger(newest);
+    CHECK(schema_of(newest) == std::to_string(kUndoSchema.size() + 1));
   }
-  write_energy(jobs[0], R"({"measured": true, "joules": 7200000.0, "mean_watts": 1000, "seconds": 7200, "gpus": 2,
-                           "job": "500"})");
-  write_energy(jobs[1], R"({"measured": true, "joules": 5.0, "mean_watts": 1, "seconds": 5, "gpus": 1,
-                           "job": "999"})");
-  write_energy(jobs[2], R"j({"measured": false, "reason": "NVML is not available (no driver)", "job": "502"})j");
-  // jobs[3] left no diagnostics at all.
-  std::vector<JobUpdate> updates;
-  for (const auto& j : jobs) {
-    JobUpdate u;
-    u.id = j.id;
-    u.state = "settled";
-    u.sched_state = "COMPLETED";
-    u.elapsed_s = 3600;
-    u.alloc_gpus = 2;
-    u.charged_gpu_h = 2.0;
-    attach_run_energy(u, j);
-    updates.push_back(u);
+  for (int version = 1; version <= static_cast<int>(kUndoSchema.size()); ++version) {
+    DYNAMIC_SECTION("from schema " << version) {
+      const std::string path = (dir / ("v" + std::to_string(version) + ".sqlite")).string();
+      std::string instance;
+      {
+        auto ledger = open_sqlite_ledger(path);
+        import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+        auto a = job(3);
+        a.results_dir = "/scratch/r";
+        a.user = current_user();
+        a.account = "climate7";
+        reserve(*ledger, a);
+        ledger->set_submitted(a.id, "77", 0);
+        // A settled job with its energy, which schema 3 and later keep.
+        auto b = job(2);
+        b.user = current_user();
+        reserve(*ledger, b);
+        ledger->set_submitted(b.id, "78", 0);
+        JobUpdate done;
+        done.id = b.id;
+        done.state = "settled";
+        done.sched_state = "COMPLETED";
+        done.charged_gpu_h = 1;
+        if (version >= 3) done.energy_j = 7.2e6;
+        ledger->apply({done});
+        instance = ledger->instance_id();
+      }
+      sqlite3* db = nullptr;
+      REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+      for (int v = static_cast<int>(kUndoSchema.size()) + 1; v > version; --v) {
+        for (const char* sql : kUndoSchema[v - 2]) {
+          INFO(sql);
+          REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+        }
+      }
+      const std::string set = "UPDATE meta SET value='" + std::to_string(version) + "' WHERE key='schema'";
+      REQUIRE(sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+      sqlite3_close(db);
+      REQUIRE(schema_of(path) == std::to_string(version));
+
+      auto ledger = open_sqlite_ledger(path);
+      CHECK(schema_of(path) == std::to_string(kUndoSchema.size() + 1));
+      CHECK(ledger->instance_id() == instance);
+      CHECK(ledger->find_grant("G-1")->gpu_hours == 10);
+      const auto settled = ledger->jobs("", false);  // every job, newest first
+      REQUIRE(settled.size() == 2);
+      CHECK(settled[0].charged_gpu_h == 1);
+      CHECK(settled[0].energy_j.has_value() == (version >= 3));
+      CHECK(settled[0].user == current_user());
+      const auto jobs = ledger->jobs("", true);  // the active one
+      REQUIRE(jobs.size() == 1);
+      CHECK(jobs[0].slurm_id == "77");
+      CHECK(jobs[0].state == "queued");
+      CHECK(jobs[0].reserved_gpu_h == 3);
+      CHECK(jobs[0].results_dir == (version >= 2 ? "/scratch/r" : ""));
+      CHECK(!jobs[0].in_array());
+      CHECK_FALSE(jobs[0].energy_j.has_value());
+      CHECK(jobs[0].energy_note.empty());
+      CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
+      // Kept, or (from before schema 4) the single-user ledger's owner's, on the grant's account.
+      CHECK(jobs[0].user == current_user());
+      CHECK(jobs[0].account == "climate7");
+      CHECK(jobs[0].workflow_id == 0);
+      CHECK(jobs[0].exit_code == -1);
+      // What the newer schemas hold can be written: arrays, workflows.
+      std::vector<JobRecord> tasks(2, job(1));
+      tasks[0].array_task = 0;
+      tasks[1].array_task = 1;
+      ledger->reserve(tasks);
+      CHECK(ledger->find_array(tasks[0].id).size() == 2);
+      WorkflowRecord w;
+      w.name = "after-upgrade";
+      w.grant_id = "G-1";
+      w.site = "localhost";
+      w.file = "wf.toml";
+      w.spec = "[workflow]";
+      w.overrides = "[]";
+      w.output_dir = "/o";
+      w.created_at = now_seconds();
+      CHECK(ledger->add_workflow(w) > 0);
+      // ... and it settles with energy and an exit code like a new one.
+      JobUpdate u;
+      u.id = jobs[0].id;
+      u.state = "settled";
+      u.sched_state = "COMPLETED";
+      u.energy_j = 3.6e6;
+      u.exit_code = 0;
+      ledger->apply({u});
+      CHECK(ledger->find_job(jobs[0].id)->energy_j == 3.6e6);
+      CHECK(ledger->find_job(jobs[0].id)->exit_code == 0);
+      CHECK(ledger->balance("G-1", now_seconds()).energy_kwh == Approx(version >= 3 ? 3.0 : 1.0));
+    }
   }
-  ledger->apply(updates);
-  CHECK(ledger->find_job(jobs[0].id)->energy_j == 7.2e6);
-  for (int k = 1; k < 4; ++k) CHECK_FALSE(ledger->find_job(jobs[k].id)->energy_j.has_value());
-  CHECK_THAT(ledger->find_job(jobs[1].id)->energy_note, ContainsSubstring("belongs to another run (job '999'"));
-  CHECK_THAT(ledger->find_job(jobs[2].id)->energy_note, ContainsSubstring("NVML is not available"));
-  CHECK_THAT(ledger->find_job(jobs[3].id)->energy_note, ContainsSubstring("left no energy record"));
-  const auto bal = ledger->balance("G-1", now_seconds());
-  CHECK(bal.energy_kwh == Approx(2.0));  // 7.2 MJ
-  CHECK(bal.energy_jobs == 1);
-  CHECK(bal.settled_jobs == 4);
 }
 
 // Grants import in one transaction: a refused grant leaves the others as they were.
@@ -517,4 +487,186 @@ TEST_CASE("ledger: private files; a read-only ledger reads and refuses changes",
   auto j = job(1);
   CHECK_THROWS_WITH(reserve(*ro, j), ContainsSubstring("read-only"));
   CHECK_THROWS_AS(open_sqlite_ledger((dir / "none.sqlite").string(), true), gosok::RunError);
+}
+
+TEST_CASE("ledger: workflows, their jobs' places, exit codes and outcomes", "[sched][ledger][workflow]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  WorkflowRecord w;
+  w.name = "ens";
+  w.grant_id = "G-1";
+  w.site = "local-slurm";
+  w.file = "/home/u/wf.toml";
+  w.spec = "[workflow]\nname = \"ens\"\n";
+  w.overrides = "[\"nx=8\"]";
+  w.output_dir = "/scratch/ens";
+  w.created_at = now_seconds();
+  w.id = ledger->add_workflow(w);
+  CHECK(w.ref() == "w" + std::to_string(w.id));
+  const auto found = ledger->find_workflow(w.id);
+  REQUIRE(found);
+  CHECK(found->spec == w.spec);
+  CHECK(found->overrides == w.overrides);
+  CHECK(found->state == "running");
+  ledger->set_workflow_state(w.id, "held", "grant exhausted");
+  CHECK(ledger->workflows("ens").front().note == "grant exhausted");
+  CHECK(ledger->workflows("other").empty());
+
+  // An array of two members, then a retry of member 1.
+  std::vector<JobRecord> tasks(2, job(1));
+  for (int k = 0; k < 2; ++k) {
+    tasks[k].array_task = k;
+    tasks[k].workflow_id = w.id;
+    tasks[k].step = "forecast";
+    tasks[k].member = k;
+    tasks[k].seq = 1;
+  }
+  ledger->reserve(tasks);
+  JobRecord retry = job(1);
+  retry.workflow_id = w.id;
+  retry.step = "forecast";
+  retry.member = 1;
+  retry.seq = 2;
+  retry.attempt = 2;
+  reserve(*ledger, retry);
+  // The same place booked again (a second gosok advancing the workflow) is refused, whole.
+  std::vector<JobRecord> again = {job(1)};
+  again[0].workflow_id = w.id;
+  again[0].step = "forecast";
+  again[0].member = 1;
+  again[0].seq = 2;
+  CHECK_THROWS_AS(ledger->reserve(again), AlreadyBooked);
+  CHECK(ledger->balance("G-1", now_seconds()).queued == Approx(3));
+
+  JobUpdate done;
+  done.id = tasks[0].id;
+  done.state = "settled";
+  done.sched_state = "FAILED";
+  done.exit_code = 75;
+  ledger->apply({done});
+  ledger->set_outcomes({{tasks[0].id, "checkpointed"}});
+  const auto jobs = ledger->workflow_jobs(w.id);
+  REQUIRE(jobs.size() == 3);
+  CHECK(jobs[0].exit_code == 75);
+  CHECK(jobs[0].outcome == "checkpointed");
+  CHECK(jobs[0].member == 0);
+  CHECK(jobs[2].member == 1);
+  CHECK(jobs[2].seq == 2);
+  CHECK(jobs[2].attempt == 2);
+  CHECK(jobs[2].segment == 1);
+  CHECK(jobs[1].exit_code == -1);
+  // Jobs outside any workflow keep no place.
+  auto plain = job(1);
+  reserve(*ledger, plain);
+  CHECK(ledger->find_job(plain.id)->workflow_id == 0);
+  CHECK(ledger->find_job(plain.id)->member == -1);
+}
+
+TEST_CASE("accounting: exit codes from sacct, by code and by signal", "[sched][accounting]") {
+  const auto recs = parse_sacct_parsable(
+      "JobID|State|ElapsedRaw|AllocTRES|Comment|Start|End|ExitCode\n"
+      "5|FAILED|30|gres/gpu=1|t|Unknown|Unknown|75:0\n"
+      "6|CANCELLED by 0|3|gres/gpu=1|t|Unknown|Unknown|0:15\n"
+      "7|COMPLETED|3|gres/gpu=1|t|Unknown|Unknown|0:0\n");
+  REQUIRE(recs.size() == 3);
+  CHECK(recs[0].exit_code == 75);
+  CHECK(recs[1].exit_code == 128 + 15);
+  CHECK(recs[2].exit_code == 0);
+  const auto json = parse_sacct_json(
+      R"({"jobs": [{"job_id": 5, "state": {"current": "FAILED"}, "exit_code": {"status": "FAILED", "return_code": 75}},
+                   {"job_id": 6, "state": {"current": "CANCELLED"},
+                    "exit_code": {"status": "SIGNALED", "return_code": 0, "signal": {"signal_id": 9, "name": "KILL"}}}]})");
+  REQUIRE(json.size() == 2);
+  CHECK(json[0].exit_code == 75);
+  CHECK(json[1].exit_code == 137);
+  JobRecord active = job(1);
+  active.id = 1;
+  active.slurm_id = "5";
+  active.state = "running";
+  const auto report = plan_reconcile({active}, Accounting{recs, true, ""}, now_seconds(), 120);
+  REQUIRE(report.updates.size() == 1);
+  CHECK(report.updates[0].exit_code == 75);
+}
+
+// A local job's monitor starts before submit records its pid, and may say it is held first:
+// the pid is still recorded (release and cancel signal it), and the held state stays.
+TEST_CASE("ledger: a job's pid is recorded even when its monitor spoke first", "[sched][ledger]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  auto a = job(1);
+  reserve(*ledger, a);
+  JobUpdate held;
+  held.id = a.id;
+  held.state = "queued";
+  held.sched_state = "PENDING";
+  ledger->apply({held});
+  ledger->set_submitted(a.id, "", 4242);
+  auto j = ledger->find_job(a.id);
+  CHECK(j->pid == 4242);
+  CHECK(j->state == "queued");
+  CHECK(j->sched_state == "PENDING");
+  // One that already settled is left as it is.
+  auto b = job(1);
+  reserve(*ledger, b);
+  JobUpdate done;
+  done.id = b.id;
+  done.state = "settled";
+  done.sched_state = "COMPLETED";
+  ledger->apply({done});
+  ledger->set_submitted(b.id, "", 4343);
+  j = ledger->find_job(b.id);
+  CHECK(j->state == "settled");
+  CHECK(j->pid != 4343);
+}
+
+// Settling keeps a job's GPU energy beside its GPU-hours, from its run's diagnostics.json,
+// and only the energy of that very job: a record of another job or a run that measured
+// nothing leaves the energy unset with the reason, never a zero.
+TEST_CASE("ledger: energy is settled from the job's own run, or not measured and why", "[sched][ledger][energy]") {
+  gosok::test::TempDir dir;
+  auto ledger = open_sqlite_ledger((dir / "l.sqlite").string());
+  import_one(*ledger, parse_grants_csv(kCsv, "g.csv")[0], "g.csv");
+  auto write_energy = [&](const JobRecord& j, const std::string& energy) {
+    std::filesystem::create_directories(j.results_dir);
+    gosok::test::write_file(std::filesystem::path(j.results_dir) / "diagnostics.json",
+                            R"({"records": [], "energy": )" + energy + "}");
+  };
+  std::vector<JobRecord> jobs;
+  for (int k = 0; k < 4; ++k) {
+    auto j = job(1);
+    j.results_dir = (dir / ("job" + std::to_string(k)) / "results").string();
+    reserve(*ledger, j);
+    ledger->set_submitted(j.id, std::to_string(500 + k), 0);
+    jobs.push_back(*ledger->find_job(j.id));
+  }
+  write_energy(jobs[0], R"({"measured": true, "joules": 7200000.0, "mean_watts": 1000, "seconds": 7200, "gpus": 2,
+                           "job": "500"})");
+  write_energy(jobs[1], R"({"measured": true, "joules": 5.0, "mean_watts": 1, "seconds": 5, "gpus": 1,
+                           "job": "999"})");
+  write_energy(jobs[2], R"j({"measured": false, "reason": "NVML is not available (no driver)", "job": "502"})j");
+  // jobs[3] left no diagnostics at all.
+  std::vector<JobUpdate> updates;
+  for (const auto& j : jobs) {
+    JobUpdate u;
+    u.id = j.id;
+    u.state = "settled";
+    u.sched_state = "COMPLETED";
+    u.elapsed_s = 3600;
+    u.alloc_gpus = 2;
+    u.charged_gpu_h = 2.0;
+    attach_run_energy(u, j);
+    updates.push_back(u);
+  }
+  ledger->apply(updates);
+  CHECK(ledger->find_job(jobs[0].id)->energy_j == 7.2e6);
+  for (int k = 1; k < 4; ++k) CHECK_FALSE(ledger->find_job(jobs[k].id)->energy_j.has_value());
+  CHECK_THAT(ledger->find_job(jobs[1].id)->energy_note, ContainsSubstring("belongs to another run (job '999'"));
+  CHECK_THAT(ledger->find_job(jobs[2].id)->energy_note, ContainsSubstring("NVML is not available"));
+  CHECK_THAT(ledger->find_job(jobs[3].id)->energy_note, ContainsSubstring("left no energy record"));
+  const auto bal = ledger->balance("G-1", now_seconds());
+  CHECK(bal.energy_kwh == Approx(2.0));  // 7.2 MJ
+  CHECK(bal.energy_jobs == 1);
+  CHECK(bal.settled_jobs == 4);
 }
