@@ -34,6 +34,9 @@ gosok_require(Boost_FOUND "Boost.Program_options" "libboost-program-options-dev"
 find_package(SQLite3)
 gosok_require(SQLite3_FOUND "SQLite 3" "libsqlite3-dev")
 
+find_package(PostgreSQL)
+gosok_require(PostgreSQL_FOUND "libpq (the PostgreSQL client library)" "libpq-dev")
+
 find_package(tomlplusplus CONFIG)
 gosok_require(tomlplusplus_FOUND "toml++" "libtomlplusplus-dev")
 

@@ -30,7 +30,7 @@ regress::Quantity read_h5(const std::filesystem::path& file, const std::string& 
 }
 
 std::unique_ptr<regress::ResultsStore> open_store(const std::string& ledger, const std::string& site) {
-  const std::string path = regress::results_path(sched::ledger_path(ledger, sched::find_site(site).ledger));
+  const std::string path = regress::results_path(sched::ledger_location(ledger, sched::find_site(site).ledger));
   if (!std::filesystem::exists(path)) throw InputError("no results store at " + path + " (run a suite first)");
   return regress::open_results_store(path);
 }

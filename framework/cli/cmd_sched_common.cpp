@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <optional>
 #include <set>
 #include <thread>
@@ -20,10 +19,15 @@
 
 namespace gosok::cli {
 
-std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
-                                                std::string* path_out, bool must_exist, LedgerAccess access) {
-  const std::string path = sched::ledger_path(explicit_path, site_ledger);
-  if (path_out) *path_out = path;
+std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_location, const std::string& site_ledger,
+                                                std::string* location_out, bool must_exist, LedgerAccess access) {
+  const std::string location =
+      sched::ledger_location(explicit_location, site_ledger.empty() ? sched::find_site("").ledger : site_ledger);
+  if (location_out) *location_out = location;
+  const auto where = sched::parse_ledger_location(location);
+  // A shared ledger's own rules say what its user may change.
+  if (where.backend != "sqlite") return sched::open_ledger_at(location, must_exist);
+  const std::string& path = where.target;
   if ((must_exist || access != LedgerAccess::write) && !std::filesystem::exists(path)) {
     throw InputError("no ledger at " + path +
                      " (import a grant first: gosok grants import FILE; or set --ledger / GOSOK_LEDGER)");
@@ -78,6 +82,7 @@ nlohmann::json job_json(const sched::JobRecord& j, std::int64_t now) {
   const bool settled = j.state == "settled";
   return {{"id", j.gosok_id()},
           {"slurm_id", or_null(j.slurm_id)},
+          {"user", or_null(j.user)},
           {"array_task", j.in_array() ? nlohmann::json(j.array_task) : nlohmann::json(nullptr)},
           {"grant", j.grant_id},
           {"site", j.site},
@@ -109,6 +114,21 @@ nlohmann::json job_json(const sched::JobRecord& j, std::int64_t now) {
           {"energy_note", or_null(j.energy_note)}};
 }
 
+namespace {
+nlohmann::json members_json(const sched::GrantBalance& b) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : b.by_member) {
+    out.push_back({{"user", or_null(m.user)},
+                   {"settled_gpu_hours", m.settled},
+                   {"in_flight_gpu_hours", m.in_flight},
+                   {"queued_gpu_hours", m.queued},
+                   {"active_jobs", m.active_jobs},
+                   {"settled_jobs", m.settled_jobs}});
+  }
+  return out;
+}
+}  // namespace
+
 nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b) {
   return {{"id", g.id},
           {"project", g.project},
@@ -130,7 +150,8 @@ nlohmann::json balance_json(const sched::Grant& g, const sched::GrantBalance& b)
           {"active_jobs", b.active_jobs},
           {"settled_jobs", b.settled_jobs},
           {"energy_kwh", b.energy_jobs > 0 ? nlohmann::json(b.energy_kwh) : nlohmann::json(nullptr)},
-          {"energy_measured_jobs", b.energy_jobs}};
+          {"energy_measured_jobs", b.energy_jobs},
+          {"by_member", members_json(b)}};
 }
 
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
@@ -162,9 +183,9 @@ std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t n
   std::string notes;
   for (const auto& j : jobs) {
     const auto elapsed = elapsed_of(j, now);
-    rows.push_back({j.gosok_id(), j.slurm_id.empty() ? "-" : j.slurm_id, j.grant_id, j.name, j.state,
-                    j.sched_state.empty() ? "-" : j.sched_state, local_time(j.submitted_at), local_time(j.started_at),
-                    local_time(j.ended_at), elapsed ? sched::format_walltime(*elapsed) : "-",
+    rows.push_back({j.gosok_id(), j.slurm_id.empty() ? "-" : j.slurm_id, j.grant_id, j.user.empty() ? "-" : j.user,
+                    j.name, j.state, j.sched_state.empty() ? "-" : j.sched_state, local_time(j.submitted_at),
+                    local_time(j.started_at), local_time(j.ended_at), elapsed ? sched::format_walltime(*elapsed) : "-",
                     fmt::format("{:.4f}", j.reserved_gpu_h),
                     j.state == "settled" ? fmt::format("{:.4f}", j.charged_gpu_h) : "-",
                     // Where the run measured it; '-' where not (never a zero).
@@ -172,9 +193,10 @@ std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t n
     if (!j.note.empty()) notes += indent + "  " + j.gosok_id() + ": " + j.note + "\n";
   }
   std::string out = format_table(
-      {"ID", "SLURM", "GRANT", "NAME", "STATE", "SCHED", "SUBMIT", "START", "END", "ELAPSED", "RESERVED", "CHARGED",
-       "ENERGY", "JOB DIR"},
-      rows, {false, false, false, false, false, false, false, false, false, true, true, true, true, false}, indent);
+      {"ID", "SLURM", "GRANT", "USER", "NAME", "STATE", "SCHED", "SUBMIT", "START", "END", "ELAPSED", "RESERVED",
+       "CHARGED", "ENERGY", "JOB DIR"},
+      rows, {false, false, false, false, false, false, false, false, false, false, true, true, true, true, false},
+      indent);
   if (!notes.empty()) out += indent + "notes:\n" + notes;
   return out;
 }
@@ -193,14 +215,20 @@ std::vector<sched::JobRef> find_refs(sched::LedgerStore& ledger, const std::vect
 }
 
 void record_settled(sched::LedgerStore& ledger, const std::string& ledger_path, const sched::ReconcileReport& report) {
+  // A sample belongs in the results store of the user whose job it was: on a shared ledger
+  // the centre's reconcile settles everyone's jobs but records only its own (a member's
+  // wait records theirs, see wait_for_jobs).
+  const auto me = ledger.access();
   for (const auto& u : report.updates) {
     if (u.state != "settled") continue;
-    if (const auto job = ledger.find_job(u.id)) record_job_sample(ledger_path, *job);
+    const auto job = ledger.find_job(u.id);
+    if (job && (!me.enforced || job->user == me.user)) record_job_sample(ledger_path, *job);
   }
 }
 
 void refresh(sched::LedgerStore& ledger, const std::string& ledger_path) {
-  if (ledger.read_only()) return;
+  // A read-only ledger, or a shared one this user may not settle on (the centre's reconcile does).
+  if (ledger.read_only() || !ledger.access().reconcile) return;
   try {
     record_settled(ledger, ledger_path, sched::reconcile_jobs(ledger, ""));
   } catch (const std::exception& e) {
@@ -211,6 +239,7 @@ void refresh(sched::LedgerStore& ledger, const std::string& ledger_path) {
 bool wait_for_jobs(sched::LedgerStore& ledger, const std::string& ledger_path, std::vector<sched::JobRecord>& jobs,
                    double timeout_s) {
   const auto t0 = std::chrono::steady_clock::now();
+  const auto me = ledger.access();
   for (;;) {
     bool active = false;
     for (const auto& j : jobs) active = active || (j.active() && j.state != "missing");
@@ -221,7 +250,10 @@ bool wait_for_jobs(sched::LedgerStore& ledger, const std::string& ledger_path, s
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     refresh(ledger, ledger_path);
     for (auto& j : jobs) {
+      const bool was_active = j.active();
       if (auto updated = ledger.find_job(j.id)) j = *updated;
+      // Settled by the centre's reconcile meanwhile: its sample is this user's to record.
+      if (!me.reconcile && was_active && j.state == "settled" && j.user == me.user) record_job_sample(ledger_path, j);
     }
   }
 }

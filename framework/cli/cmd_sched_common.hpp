@@ -16,12 +16,15 @@ namespace gosok::cli {
 
 /// How a command uses the ledger: it only reads; it reads and would like to refresh it from
 /// the scheduler (read-only when the user may not write it, with a warning); it writes.
+/// (A shared PostgreSQL ledger's own rules say what a user may change: it is opened as is.)
 enum class LedgerAccess { read, read_refresh, write };
 
-/// Opens the ledger named by --ledger, $GOSOK_LEDGER, the site or the user default.
-/// With must_exist, a missing file is an InputError instead of a new empty ledger.
-std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_path, const std::string& site_ledger,
-                                                std::string* path_out = nullptr, bool must_exist = false,
+/// Opens the ledger named by --ledger, $GOSOK_LEDGER, the user config, the site (`site_ledger`;
+/// "" = the default site's, $GOSOK_SITE or localhost) or the user default. With must_exist,
+/// a missing SQLite file is an InputError instead of a new empty ledger. `location_out`
+/// gets the location as written (what the local backend's monitor reopens).
+std::unique_ptr<sched::LedgerStore> open_ledger(const std::string& explicit_location, const std::string& site_ledger,
+                                                std::string* location_out = nullptr, bool must_exist = false,
                                                 LedgerAccess access = LedgerAccess::write);
 
 /// A number of seconds from the command line: a strict decimal in [0, max] (no nan, inf,
@@ -38,7 +41,7 @@ nlohmann::json balance_json(const sched::Grant& grant, const sched::GrantBalance
 /// Columns as wide as their widest cell; `right_aligned` columns (numbers) align right.
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                          const std::vector<bool>& right_aligned, const std::string& indent = "");
-/// The jobs as a table (ID, SLURM, GRANT, NAME, STATE, SCHED, SUBMIT, START, END, ELAPSED,
+/// The jobs as a table (ID, SLURM, GRANT, USER, NAME, STATE, SCHED, SUBMIT, START, END, ELAPSED,
 /// RESERVED, CHARGED, JOB DIR; times in this machine's time zone, as sacct prints them),
 /// followed by each job's note.
 std::string jobs_table(const std::vector<sched::JobRecord>& jobs, std::int64_t now, const std::string& indent = "");
@@ -48,7 +51,9 @@ std::vector<sched::JobRef> find_refs(sched::LedgerStore& ledger, const std::vect
 
 /// Brings the ledger's active jobs up to date from the schedulers; a site without Slurm (no
 /// sacct) is only a warning here, since the ledger must still be shown. Jobs it settles
-/// leave their timers in the results store beside `ledger_path` (walltime predictions).
+/// leave their timers in the results store beside `ledger_path` (walltime predictions). On
+/// a shared ledger only the reconcile role settles: for anyone else this does nothing (the
+/// centre's reconcile keeps the ledger up to date).
 void refresh(sched::LedgerStore& ledger, const std::string& ledger_path);
 /// Records the samples of the jobs `report` settled (see cmd_sched_walltime.hpp).
 void record_settled(sched::LedgerStore& ledger, const std::string& ledger_path, const sched::ReconcileReport& report);

@@ -23,10 +23,12 @@ namespace gosok {
 namespace {
 
 const char* kUsage =
-    "usage: gosok grants import FILE...     read CSV or JSON exports of grants (idempotent)\n"
-    "       gosok grants list               every grant with its balance\n"
-    "       gosok grants show ID            one grant: balance, history, jobs\n"
-    "       gosok grants provision ID       create/update the Slurm account and QOS (GrpTRESMins)\n"
+    "usage: gosok grants import FILE...          read CSV or JSON exports of grants (idempotent)\n"
+    "       gosok grants import-members FILE...  who belongs to which project (CSV or JSON), or --from-slurm\n"
+    "       gosok grants list                    every grant with its balance\n"
+    "       gosok grants members [PROJECT]       the members of each project\n"
+    "       gosok grants show ID                 one grant: balance, who reserved what, history, jobs\n"
+    "       gosok grants provision ID            create/update the Slurm account and QOS (GrpTRESMins)\n"
     "'gosok grants SUBCOMMAND --help' describes its options.\n";
 
 std::string current_user() {
@@ -48,7 +50,8 @@ bool parse_subcommand(const std::string& sub, const std::string& usage, const st
   po::options_description desc("usage: gosok grants " + sub + " " + usage);
   desc.add_options()("help,h", po::bool_switch(&a.help), "show this help")("json", po::bool_switch(&a.json),
                                                                            "machine-readable output")(
-      "ledger", po::value(&a.ledger), "ledger path (default $GOSOK_LEDGER or ~/.local/share/gosok/ledger.sqlite)");
+      "ledger", po::value(&a.ledger),
+      "ledger: a file or postgresql:// URI (default $GOSOK_LEDGER, the site's, ~/.local/share/gosok/ledger.sqlite)");
   desc.add(own);
   po::options_description hidden;
   hidden.add_options()("args", po::value(&a.positional), "arguments");
@@ -59,6 +62,20 @@ bool parse_subcommand(const std::string& sub, const std::string& usage, const st
   cli::parse_options(args, all, &pos);
   if (a.help) std::cout << desc << "\n";
   return !a.help;
+}
+
+nlohmann::json member_json(const sched::Member& m) {
+  return {
+      {"project", m.project}, {"user", m.user}, {"source", m.source}, {"imported", sched::format_time(m.imported_at)}};
+}
+
+// A friendlier word than the database's "permission denied" (which enforces it anyway).
+void require_admin(sched::LedgerStore& ledger, const std::string& what) {
+  const auto access = ledger.access();
+  if (access.enforced && !access.admin) {
+    throw InputError(fmt::format("only the grant administrators may {} on the shared ledger ({}); you are {}", what,
+                                 ledger.describe(), access.user));
+  }
 }
 
 int grants_import(const std::vector<std::string>& args) {
@@ -80,8 +97,9 @@ int grants_import(const std::vector<std::string>& args) {
       imports.push_back({std::move(g), f});
     }
   }
-  std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path);
+  auto ledger = cli::open_ledger(a.ledger, "");
+  require_admin(*ledger, "import grants");
+  const std::string path = ledger->describe();
   const auto results = ledger->import_grants(imports, allow_cut);
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t i = 0; i < imports.size(); ++i) {
@@ -105,8 +123,8 @@ int grants_import(const std::vector<std::string>& args) {
 int grants_list(const std::vector<std::string>& args) {
   SubcommandArgs a;
   if (!parse_subcommand("list", "[options]", args, a, {}, 0)) return 0;
-  std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path, true, cli::LedgerAccess::read);
+  auto ledger = cli::open_ledger(a.ledger, "", nullptr, true, cli::LedgerAccess::read);
+  const std::string path = ledger->describe();
   const auto now = sched::now_seconds();
   std::vector<std::pair<sched::Grant, sched::GrantBalance>> rows;
   for (const auto& g : ledger->grants()) rows.push_back({g, ledger->balance(g.id, now)});
@@ -128,6 +146,11 @@ int grants_list(const std::vector<std::string>& args) {
       cells, {false, false, false, false, false, true, true, true, true, true, false});
   std::cout << "GPU-hours; remaining = granted - settled - in flight - queued. ledger: " << path << "\n";
   return 0;
+}
+
+std::string no_grant(sched::LedgerStore& ledger, const std::string& id) {
+  return fmt::format("no grant '{}' in the ledger {}{}", id, ledger.describe(),
+                     ledger.access().enforced ? " (a shared ledger shows you the grants of your projects only)" : "");
 }
 
 // One history entry as a line: what the grant was imported with, or what changed.
@@ -152,7 +175,8 @@ std::string history_line(const sched::GrantChange& h) {
       }
     }
   }
-  return fmt::format("{} {} from {}: {}", sched::format_time(h.at), h.what, h.source, what);
+  return fmt::format("{} {} from {}: {}{}", sched::format_time(h.at), h.what, h.source, what,
+                     h.by.empty() ? "" : " (by " + h.by + ")");
 }
 
 int grants_show(const std::vector<std::string>& args) {
@@ -160,10 +184,9 @@ int grants_show(const std::vector<std::string>& args) {
   if (!parse_subcommand("show", "ID [options]", args, a, {}, 1)) return 0;
   if (a.positional.size() != 1) throw InputError("grants show: give the grant id");
   const std::string id = a.positional[0];
-  std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path, true, cli::LedgerAccess::read);
+  auto ledger = cli::open_ledger(a.ledger, "", nullptr, true, cli::LedgerAccess::read);
   const auto grant = ledger->find_grant(id);
-  if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
+  if (!grant) throw InputError(no_grant(*ledger, id));
   const auto now = sched::now_seconds();
   const auto b = ledger->balance(id, now);
   const auto jobs = ledger->jobs(id, false);
@@ -182,6 +205,7 @@ int grants_show(const std::vector<std::string>& args) {
   const auto kwh_text = [](int measured, double kwh) {
     return measured > 0 ? fmt::format("{:.4f} kWh", kwh) : std::string("not measured");
   };
+  const auto members = ledger->members(grant->project);
   if (a.json) {
     nlohmann::json list = nlohmann::json::array(), changes = nlohmann::json::array();
     for (const auto& j : jobs) list.push_back(cli::job_json(j, now));
@@ -189,14 +213,18 @@ int grants_show(const std::vector<std::string>& args) {
       changes.push_back({{"at", sched::format_time(h.at)},
                          {"what", h.what},
                          {"source", h.source},
+                         {"by", h.by.empty() ? nlohmann::json(nullptr) : nlohmann::json(h.by)},
                          {"old", h.old_terms.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(h.old_terms)},
                          {"new", nlohmann::json::parse(h.new_terms)}});
     }
+    nlohmann::json people = nlohmann::json::array();
+    for (const auto& m : members) people.push_back(member_json(m));
     std::cout << cli::json_document({{"grant", cli::balance_json(*grant, b)},
                                      {"project_energy_kwh",
                                       project_measured > 0 ? nlohmann::json(project_kwh) : nlohmann::json(nullptr)},
                                      {"jobs", list},
-                                     {"history", changes}})
+                                     {"history", changes},
+                                     {"members", people}})
                      .dump(2)
               << "\n";
     return 0;
@@ -217,6 +245,24 @@ int grants_show(const std::vector<std::string>& args) {
       b.runs_out ? sched::format_date(*b.runs_out) : "not before the grant ends", kwh_text(b.energy_jobs, b.energy_kwh),
       b.energy_jobs, b.settled_jobs, grant->project, kwh_text(project_measured, project_kwh), project_grants,
       project_grants == 1 ? "" : "s");
+  if (!b.by_member.empty()) {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& m : b.by_member) {
+      cells.push_back({m.user.empty() ? "(unknown)" : m.user, std::to_string(m.active_jobs),
+                       fmt::format("{:.4f}", m.queued), fmt::format("{:.4f}", m.in_flight),
+                       fmt::format("{:.4f}", m.settled), std::to_string(m.settled_jobs)});
+    }
+    std::cout << "who reserved what (GPU-hours):\n"
+              << cli::format_table({"USER", "ACTIVE", "QUEUED", "IN FLIGHT", "SETTLED", "SETTLED JOBS"}, cells,
+                                   {false, true, true, true, true, true}, "  ");
+  }
+  std::set<std::string> names;
+  for (const auto& m : members) names.insert(m.user);
+  if (!names.empty()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    std::cout << fmt::format("members of project {}: {}\n", grant->project, list);
+  }
   std::cout << "history:\n";
   for (const auto& h : history) std::cout << "  " << history_line(h) << "\n";
   if (!jobs.empty()) std::cout << "jobs:\n" << cli::jobs_table(jobs, now, "  ");
@@ -229,15 +275,16 @@ int grants_provision(const std::vector<std::string>& args) {
   std::vector<std::string> users;
   po::options_description own("provision");
   own.add_options()("check", po::bool_switch(&check), "only report drift between the ledger and Slurm (exit 3)")(
-      "user", po::value(&users)->composing(), "users to associate with the account (repeatable; default: you)");
+      "user", po::value(&users)->composing(),
+      "users to associate with the account (repeatable; default: the project's members, else you)");
   if (!parse_subcommand("provision", "ID [options]", args, a, own, 1)) return 0;
   if (a.positional.size() != 1) throw InputError("grants provision: give the grant id");
   const std::string id = a.positional[0];
-  std::string path;
-  auto ledger = cli::open_ledger(a.ledger, "", &path, true, cli::LedgerAccess::read);
+  auto ledger = cli::open_ledger(a.ledger, "", nullptr, true, cli::LedgerAccess::read);
   const auto grant = ledger->find_grant(id);
-  if (!grant) throw InputError("no grant '" + id + "' in the ledger " + path);
-  const sched::Site site = sched::site_of_grant(*grant, path);
+  if (!grant) throw InputError(no_grant(*ledger, id));
+  require_admin(*ledger, "provision grants");
+  const sched::Site site = sched::site_of_grant(*grant, ledger->describe());
   if (site.scheduler != "slurm") {
     const std::string why = fmt::format(
         "grant {} is for site {}, which has no batch system (scheduler = \"{}\"): "
@@ -255,7 +302,13 @@ int grants_provision(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  if (users.empty()) users.push_back(current_user());
+  if (users.empty()) {
+    // The project's members, as the ledger knows them; on a ledger without members, you.
+    std::set<std::string> names;
+    for (const auto& m : ledger->members(grant->project)) names.insert(m.user);
+    users.assign(names.begin(), names.end());
+    if (users.empty()) users.push_back(current_user());
+  }
   if (check) {
     const auto drift = sched::check_provision(*grant, users);
     if (a.json) {
@@ -279,6 +332,85 @@ int grants_provision(const std::vector<std::string>& args) {
   return 0;
 }
 
+std::string change_line(const std::string& project, const std::string& source, std::size_t now_members,
+                        const sched::MembersChange& c) {
+  auto names = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& n : v) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  std::string what;
+  if (!c.added.empty()) what += "added " + names(c.added);
+  if (!c.removed.empty()) what += (what.empty() ? "" : "; ") + std::string("removed ") + names(c.removed);
+  return fmt::format("project {}: {} member(s) from {} ({})", project, now_members, source,
+                     what.empty() ? "unchanged" : what);
+}
+
+int grants_import_members(const std::vector<std::string>& args) {
+  SubcommandArgs a;
+  bool from_slurm = false;
+  po::options_description own("import-members");
+  own.add_options()("from-slurm", po::bool_switch(&from_slurm),
+                    "the users associated with each grant's Slurm account (sacctmgr show assoc)");
+  if (!parse_subcommand("import-members", "FILE... | --from-slurm [options]", args, a, own)) return 0;
+  if (a.positional.empty() == !from_slurm) {
+    throw InputError("grants import-members: give the allocation platform's members export(s), or --from-slurm");
+  }
+  // Every file is read and checked before anything is written.
+  std::map<std::string, std::set<std::string>> wanted;
+  std::string source = "platform";
+  for (const auto& f : a.positional) {
+    for (const auto& m : sched::read_members_file(f)) wanted[m.project].insert(m.user);
+  }
+  auto ledger = cli::open_ledger(a.ledger, "");
+  require_admin(*ledger, "import members");
+  if (from_slurm) {
+    source = "slurm";
+    const auto by_account = sched::slurm_account_users();
+    for (const auto& g : ledger->grants()) {
+      auto& users = wanted[g.project];
+      const auto it = by_account.find(g.account);
+      if (it != by_account.end()) users.insert(it->second.begin(), it->second.end());
+    }
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [project, users] : wanted) {
+    const auto change = ledger->set_members(project, {users.begin(), users.end()}, source);
+    if (a.json) {
+      out.push_back({{"project", project},
+                     {"source", source},
+                     {"members", users},
+                     {"added", change.added},
+                     {"removed", change.removed}});
+    } else {
+      std::cout << change_line(project, source, users.size(), change) << "\n";
+    }
+  }
+  if (a.json) {
+    std::cout << cli::json_document({{"projects", out}, {"ledger", ledger->describe()}}).dump(2) << "\n";
+  } else {
+    std::cout << "ledger: " << ledger->describe() << "\n";
+  }
+  return 0;
+}
+
+int grants_members(const std::vector<std::string>& args) {
+  SubcommandArgs a;
+  if (!parse_subcommand("members", "[PROJECT] [options]", args, a, {}, 1)) return 0;
+  auto ledger = cli::open_ledger(a.ledger, "", nullptr, true);
+  const auto members = ledger->members(a.positional.empty() ? "" : a.positional[0]);
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : members) out.push_back(member_json(m));
+    std::cout << cli::json_document({{"members", out}, {"ledger", ledger->describe()}}).dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& m : members) cells.push_back({m.project, m.user, m.source, sched::format_time(m.imported_at)});
+  std::cout << cli::format_table({"PROJECT", "USER", "SOURCE", "IMPORTED"}, cells, {false, false, false, false});
+  return 0;
+}
+
 int grants_command(const std::vector<std::string>& args) {
   if (args.empty()) {
     std::cout << kUsage;
@@ -289,10 +421,13 @@ int grants_command(const std::vector<std::string>& args) {
     return 0;
   }
   const std::map<std::string, std::function<int(const std::vector<std::string>&)>> subcommands = {
-      {"import", grants_import}, {"list", grants_list}, {"show", grants_show}, {"provision", grants_provision}};
+      {"import", grants_import}, {"import-members", grants_import_members},
+      {"list", grants_list},     {"members", grants_members},
+      {"show", grants_show},     {"provision", grants_provision}};
   const auto it = subcommands.find(args[0]);
   if (it == subcommands.end()) {
-    throw InputError("unknown grants subcommand '" + args[0] + "'; allowed: import, list, show, provision");
+    throw InputError("unknown grants subcommand '" + args[0] +
+                     "'; allowed: import, import-members, list, members, show, provision");
   }
   return it->second(std::vector<std::string>(args.begin() + 1, args.end()));
 }
@@ -300,7 +435,7 @@ int grants_command(const std::vector<std::string>& args) {
 }  // namespace
 
 void register_grants_command(CommandRegistry& commands) {
-  commands.add({"grants", "GPU-hour grants: import, list, show, provision on Slurm",
+  commands.add({"grants", "GPU-hour grants and project members: import, list, show, provision on Slurm",
                 [](const std::vector<std::string>& args, int&, char**) { return grants_command(args); }});
 }
 

@@ -55,7 +55,7 @@ int status_command(const std::vector<std::string>& args) {
       "with --wait on a workflow: the longest wait between polls, in seconds (default 30; 5 without a batch system)")(
       "no-refresh", po::bool_switch(&no_refresh), "show the ledger as is, without asking the scheduler")(
       "workflows", po::bool_switch(&list_workflows), "list the workflows")("ledger", po::value(&ledger_arg),
-                                                                           "ledger path");
+                                                                           "ledger: a file or a postgresql:// URI");
   po::options_description hidden;
   hidden.add_options()("job", po::value(&refs), "jobs");
   po::options_description every;
@@ -113,7 +113,7 @@ int control_command(const std::string& name, const std::vector<std::string>& arg
   bool help = false;
   po::options_description desc(fmt::format("usage: gosok {} JOB...\n{}", name, kJobRefs));
   desc.add_options()("help,h", po::bool_switch(&help), "show this help")("ledger", po::value(&ledger_arg),
-                                                                         "ledger path");
+                                                                         "ledger: a file or a postgresql:// URI");
   po::options_description hidden;
   hidden.add_options()("job", po::value(&refs), "jobs");
   po::options_description every;
@@ -166,7 +166,7 @@ int reconcile_command(const std::vector<std::string>& args) {
       "read a recorded 'sacct --parsable2' or '--json' output instead of calling sacct")(
       "grace", po::value(&grace_text),
       "seconds a job may be unknown to accounting before it is reported or released (default 120)")(
-      "ledger", po::value(&ledger_arg), "ledger path");
+      "ledger", po::value(&ledger_arg), "ledger: a file or a postgresql:// URI");
   cli::parse_options(args, desc);
   if (help) {
     std::cout << desc << "\n";
@@ -176,6 +176,14 @@ int reconcile_command(const std::vector<std::string>& args) {
   const auto grace = static_cast<std::int64_t>(cli::seconds_option("--grace", grace_text, 7 * 86400));
   std::string ledger_path;
   auto ledger = cli::open_ledger(ledger_arg, "", &ledger_path, true);
+  const auto access = ledger->access();
+  if (access.enforced && !access.reconcile) {
+    // The database refuses it anyway (gosok.settle); this says why before asking Slurm.
+    throw InputError(fmt::format(
+        "on the shared ledger ({}) only the centre's reconcile service settles jobs (docs/site-admin/ledger.md); you "
+        "are {}",
+        ledger->describe(), access.user));
+  }
   const std::string recorded = from.empty() ? "" : sched::read_text_file(from);
   const auto report = sched::reconcile_jobs(*ledger, recorded, grace);
   cli::record_settled(*ledger, ledger_path, report);

@@ -19,6 +19,7 @@ void register_job_commands(CommandRegistry& commands);
 namespace cli {
 void register_workflow_commands(CommandRegistry& commands);
 }
+void register_ledger_command(CommandRegistry& commands);
 
 namespace {
 
@@ -42,6 +43,7 @@ void register_scheduler_commands(CommandRegistry& commands) {
   register_submit_command(commands);
   register_job_commands(commands);
   cli::register_workflow_commands(commands);
+  register_ledger_command(commands);
   // Internal: the local backend's monitor process (see sched::run_local_job).
   commands.add({"_local-monitor", "(internal) run and settle one local job",
                 [](const std::vector<std::string>& args, int&, char**) {
@@ -49,11 +51,11 @@ void register_scheduler_commands(CommandRegistry& commands) {
                   const std::size_t dashes = hold ? 5 : 4;
                   if (args.size() <= dashes + 1 || args[0] != "--ledger" || args[2] != "--job" ||
                       args[dashes] != "--") {
-                    throw InputError("usage: gosok _local-monitor --ledger PATH --job ID [--hold] -- COMMAND...");
+                    throw InputError("usage: gosok _local-monitor --ledger LEDGER --job ID [--hold] -- COMMAND...");
                   }
                   const int rc = sched::run_local_job(args[1], std::stoll(args[3]), hold,
                                                       std::vector<std::string>(args.begin() + dashes + 1, args.end()));
-                  if (auto job = sched::open_sqlite_ledger(args[1])->find_job(std::stoll(args[3]))) {
+                  if (auto job = sched::open_ledger_at(args[1], true)->find_job(std::stoll(args[3]))) {
                     cli::record_job_sample(args[1], *job);
                   }
                   return rc;

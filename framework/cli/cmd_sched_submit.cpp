@@ -196,7 +196,8 @@ int submit_command(const std::vector<std::string>& args) {
       "a workflow on a site without a batch system: return at once (gosok status WORKFLOW goes on)")(
       "poll", po::value(&poll_text),
       "a workflow it waits for: the longest wait between polls, in seconds (default 30; 5 without a batch system)")(
-      "json", po::bool_switch(&json), "machine-readable output")("ledger", po::value(&ledger_arg), "ledger path");
+      "json", po::bool_switch(&json), "machine-readable output")("ledger", po::value(&ledger_arg),
+                                                                 "ledger: a file or a postgresql:// URI");
   po::options_description slurm("sbatch's options (the same names and meanings as in sbatch)");
   slurm.add_options()("nodes,N", po::value(&nodes), "nodes (default: enough for the tasks)")(
       "ntasks,n", po::value(&req.ntasks), "tasks (MPI ranks) in all (default: nodes x ntasks-per-node)")(

@@ -45,7 +45,7 @@ void register_validate_command(CommandRegistry& commands);
 void register_regress_command(CommandRegistry& commands, const WorkloadRegistry& workloads);
 /// The regression suite file kind of `gosok validate` (regress_front.cpp; no HDF5).
 void register_suite_file_kind();
-/// grants, submit, status, cancel, release, reconcile; and the site, grants and job
+/// grants, submit, status, cancel, release, reconcile, ledger; and the site, grants and job
 /// template file kinds (framework/scheduler).
 void register_scheduler_commands(CommandRegistry& commands);
 

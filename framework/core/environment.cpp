@@ -15,7 +15,7 @@ constexpr EnvVar table[] = {
     {"GOSOK_SITE_PATH", "':'-separated folders searched for <site>.toml before the installed site_configs"},
     {"GOSOK_TEMPLATE_PATH", "':'-separated folders searched for job templates before the installed ones"},
     {"GOSOK_GRANT", "grant charged when --grant is not given"},
-    {"GOSOK_LEDGER", "ledger used when --ledger is not given (a file path)"},
+    {"GOSOK_LEDGER", "ledger used when --ledger is not given (an SQLite file, or postgresql://... / service=NAME)"},
     {"GOSOK_RESULTS",
      "results store of gosok regress and walltime predictions (default results.sqlite beside the ledger)"},
     {"GOSOK_OUTPUT_ROOT", "folder under which gosok submit creates job folders (default ./gosok-out)"},

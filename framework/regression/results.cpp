@@ -10,6 +10,7 @@
 #include <gosok/core/config.hpp>
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
+#include <gosok/scheduler/ledger.hpp>
 
 namespace gosok::regress {
 
@@ -27,9 +28,12 @@ double SuiteRun::gpu_hours() const {
 
 std::string SuiteRun::status() const { return count("fail") + count("error") == 0 ? "pass" : "fail"; }
 
-std::string results_path(const std::string& ledger_path) {
+std::string results_path(const std::string& ledger_location) {
   if (const auto v = env("GOSOK_RESULTS")) return *v;
-  return (std::filesystem::path(ledger_path).parent_path() / "results.sqlite").string();
+  // Beside an SQLite ledger; a shared ledger is no folder: then the user's own data folder.
+  const auto where = sched::parse_ledger_location(ledger_location);
+  if (where.backend != "sqlite") return sched::user_data_dir() + "/results.sqlite";
+  return (std::filesystem::path(where.target).parent_path() / "results.sqlite").string();
 }
 
 namespace {

@@ -111,7 +111,8 @@ class ResultsStore {
 
 std::unique_ptr<ResultsStore> open_results_store(const std::string& path);
 
-/// $GOSOK_RESULTS, else results.sqlite in the ledger's folder.
-std::string results_path(const std::string& ledger_path);
+/// $GOSOK_RESULTS, else results.sqlite in the (SQLite) ledger's folder, else (a shared
+/// ledger) in the user's data folder.
+std::string results_path(const std::string& ledger_location);
 
 }  // namespace gosok::regress

@@ -174,10 +174,12 @@ void run_wave(std::vector<Job*>& wave, std::vector<Planned>& planned, const std:
   }
   using clock = std::chrono::steady_clock;
   auto last_said = clock::now();
+  // On a shared ledger the centre's reconcile settles the jobs; the suite reads what it wrote.
+  const bool may_settle = ledger.access().reconcile;
   while (!waiting.empty()) {
     std::this_thread::sleep_for(std::chrono::duration<double>(interval));
     interval = std::min(30.0, interval * 1.5);
-    sched::reconcile_jobs(ledger, "");
+    if (may_settle) sched::reconcile_jobs(ledger, "");
     // Say now and then what the suite waits for: a queue can hold jobs for hours.
     if (progress && clock::now() - last_said > std::chrono::minutes(5)) {
       last_said = clock::now();
@@ -276,12 +278,9 @@ RunnerOutcome run_suite(const Suite& suite, const RunnerOptions& opt) {
   if (grant.empty()) grant = env("GOSOK_GRANT").value_or("");
   if (grant.empty())
     throw InputError("missing --grant ID (or $GOSOK_GRANT): the evaluation grant the runs are charged to");
-  const std::string ledger_path = sched::ledger_path(opt.ledger, site.ledger);
-  if (!fs::exists(ledger_path)) {
-    throw InputError("no ledger at " + ledger_path + " (import the evaluation grant first: gosok grants import FILE)");
-  }
-  auto ledger = sched::open_sqlite_ledger(ledger_path);
-  if (!ledger->find_grant(grant)) throw InputError("no grant '" + grant + "' in the ledger " + ledger_path);
+  const std::string ledger_path = sched::ledger_location(opt.ledger, site.ledger);
+  auto ledger = sched::open_ledger_at(ledger_path, true);
+  if (!ledger->find_grant(grant)) throw InputError("no grant '" + grant + "' in the ledger " + ledger->describe());
 
   SuiteRun run;
   run.suite = suite.name;

@@ -9,6 +9,7 @@
 
 #include <gosok/core/config.hpp>
 #include <gosok/core/error.hpp>
+#include <gosok/scheduler/ledger.hpp>
 #include <gosok/scheduler/text.hpp>
 
 namespace gosok::sched {
@@ -281,5 +282,82 @@ std::vector<Grant> read_grants_file(const std::string& path) {
   if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) return parse_grants_json(text, path);
   return parse_grants_csv(text, path);
 }
+
+namespace {
+MemberRow make_member(const std::map<std::string, std::string>& row, const std::string& where) {
+  for (const auto& [k, v] : row) {
+    if (k != "project" && k != "user") {
+      throw InputError(fmt::format("{}: unknown members field '{}'; fields: project, user", where, k));
+    }
+  }
+  MemberRow m;
+  for (const char* key : {"project", "user"}) {
+    const auto it = row.find(key);
+    if (it == row.end() || trim(it->second).empty()) {
+      throw InputError(fmt::format("{}: members field '{}' is missing", where, key));
+    }
+  }
+  m.project = trim(row.at("project"));
+  m.user = trim(row.at("user"));
+  require_user_name(where + ": 'user'", m.user);
+  return m;
+}
+}  // namespace
+
+std::vector<MemberRow> parse_members(const std::string& text_in, const std::string& source) {
+  std::string text = text_in;
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  std::vector<MemberRow> out;
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) {
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(fmt::format("{}: not valid JSON: {}", source, e.what()));
+    }
+    if (doc.is_object() && doc.contains("members")) doc = doc["members"];
+    if (!doc.is_array()) throw InputError(source + ": expected an array of members or {\"members\": [...]}");
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+      const std::string where = fmt::format("{}: members[{}]", source, i);
+      if (!doc[i].is_object()) throw InputError(where + ": expected an object");
+      std::map<std::string, std::string> row;
+      for (const auto& [k, v] : doc[i].items()) {
+        if (!v.is_string()) throw InputError(fmt::format("{}: '{}' must be a string", where, k));
+        row[k] = v.get<std::string>();
+      }
+      out.push_back(make_member(row, where));
+    }
+    return out;
+  }
+  std::vector<std::string> header;
+  int lineno = 0;
+  for (const auto& raw : split(text, '\n')) {
+    ++lineno;
+    const std::string line = trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    const std::string where = fmt::format("{}:{}", source, lineno);
+    auto fields = csv_fields(line, where);
+    if (header.empty()) {
+      for (auto& f : fields) header.push_back(lower(trim(f)));
+      for (const char* k : {"project", "user"}) {
+        if (std::find(header.begin(), header.end(), k) == header.end()) {
+          throw InputError(fmt::format("{}: the header has no column '{}'; needed: project, user", where, k));
+        }
+      }
+      continue;
+    }
+    if (fields.size() != header.size()) {
+      throw InputError(fmt::format("{}: {} fields, but the header has {}", where, fields.size(), header.size()));
+    }
+    std::map<std::string, std::string> row;
+    for (std::size_t i = 0; i < header.size(); ++i) row[header[i]] = fields[i];
+    out.push_back(make_member(row, where));
+  }
+  if (header.empty()) throw InputError(source + ": empty members file");
+  return out;
+}
+
+std::vector<MemberRow> read_members_file(const std::string& path) { return parse_members(read_text_file(path), path); }
 
 }  // namespace gosok::sched

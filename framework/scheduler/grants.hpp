@@ -41,4 +41,16 @@ std::vector<Grant> read_grants_file(const std::string& path);
 std::vector<Grant> parse_grants_csv(const std::string& text, const std::string& source);
 std::vector<Grant> parse_grants_json(const std::string& text, const std::string& source);
 
+/// One row of the allocation platform's members export: `user` (a Unix user name) belongs
+/// to `project`.
+struct MemberRow {
+  std::string project;
+  std::string user;
+};
+/// Reads a members export: CSV with a header naming the columns `project` and `user`, or
+/// JSON (an array of {"project", "user"}, or {"members": [...]}). Errors name file:line
+/// (CSV) or the entry (JSON) and the field.
+std::vector<MemberRow> read_members_file(const std::string& path);
+std::vector<MemberRow> parse_members(const std::string& text, const std::string& source);
+
 }  // namespace gosok::sched

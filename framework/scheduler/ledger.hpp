@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gosok/core/error.hpp>
@@ -37,7 +38,7 @@ struct JobRecord {
   std::string backend;   // slurm | local
   std::string slurm_id;  // "123", or "123_7" for task 7 of array job 123
   std::string tag;       // gosok:<ledger instance>:<id>:<nonce> (an array's first id), the job's --comment
-  std::string user;      // the Unix user who submitted it (its Slurm user)
+  std::string user;      // the Unix user who submitted it (its Slurm user; on PostgreSQL the session's role)
   std::string account;   // the Slurm account it is charged to
   std::string name;
   std::string workload;
@@ -92,6 +93,33 @@ struct GrantChange {
   std::string old_terms;
   std::string new_terms;  // JSON
   std::string source;     // the file it was imported from
+  std::string by;         // who imported it ("" in ledgers older than schema 3)
+};
+
+/// One member of a project: `user` may reserve on the project's grants. `source` says where
+/// the membership came from: "platform" (the allocation platform's export), "slurm" (the
+/// accounts' associations, sacctmgr show assoc), or "migrated".
+struct Member {
+  std::string project;
+  std::string user;
+  std::string source;
+  std::int64_t imported_at = 0;
+};
+
+/// What set_members changed in one project.
+struct MembersChange {
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+};
+
+/// One member's part of a grant's balance (the same buckets as GrantBalance).
+struct MemberBalance {
+  std::string user;
+  double settled = 0;
+  double in_flight = 0;
+  double queued = 0;
+  int active_jobs = 0;
+  int settled_jobs = 0;
 };
 
 /// GPU-hours of one grant; remaining = granted − settled − in_flight − queued.
@@ -105,9 +133,73 @@ struct GrantBalance {
   std::optional<std::int64_t> runs_out;  // epoch s at the current burn rate (before the grant's end)
   int active_jobs = 0;
   int settled_jobs = 0;
-  double energy_kwh = 0;  // GPU energy of the settled jobs that have a measurement
-  int energy_jobs = 0;    // how many settled jobs have one
+  double energy_kwh = 0;                 // GPU energy of the settled jobs that have a measurement
+  int energy_jobs = 0;                   // how many settled jobs have one
+  std::vector<MemberBalance> by_member;  // everyone who reserved on the grant, by name
 };
+
+/// Who the ledger takes its caller to be and what it lets them do. A shared (PostgreSQL)
+/// ledger enforces this itself (`enforced`); an SQLite ledger is one user's file, and
+/// whoever may write the file may do anything in it.
+struct LedgerRights {
+  std::string user;
+  bool enforced = false;
+  bool admin = false;                 // may import and change grants and members
+  bool reconcile = false;             // may settle jobs
+  std::vector<std::string> projects;  // the projects the user is a member of
+};
+
+/// A workflow submitted from a workflow file (shown as w<id>). Its steps' jobs are jobs of
+/// the ledger (JobRecord::workflow_id); the workflow row keeps what they cannot say: the
+/// file as submitted (resume works from it, whatever became of the file since), the
+/// parameters given on the command line, and whether it is held, finished or cancelled.
+struct WorkflowRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string grant_id;
+  std::string site;
+  std::string file;               // the workflow file's path when submitted
+  std::string spec;               // its text then
+  std::string overrides;          // the --set parameter overrides, JSON array of "key=value"
+  std::string output_dir;         // the workflow's folder: one sub-folder per step
+  std::string state = "running";  // running | held | completed | failed | cancelled
+  std::string note;               // why it is held, or what failed
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::string user;  // who submitted it (set by the ledger)
+
+  std::string ref() const { return "w" + std::to_string(id); }
+};
+
+/// Everything a ledger holds, for `gosok ledger migrate`. Job ids, array ids and history
+/// are the source's; the target gives the jobs ids of its own when the source's are taken.
+struct LedgerContent {
+  struct GrantRow {
+    Grant grant;
+    std::int64_t imported_at = 0;
+    std::string source;
+  };
+  struct HistoryRow {
+    std::string grant_id;
+    GrantChange change;
+  };
+  std::string instance;
+  std::vector<GrantRow> grants;
+  std::vector<HistoryRow> history;
+  std::vector<Member> members;
+  std::vector<WorkflowRecord> workflows;  // by id
+  std::vector<JobRecord> jobs;            // by id
+};
+
+/// Per grant, what a migration checks on both sides: the job count and GPU-hours.
+struct GrantTotals {
+  int jobs = 0;
+  int history = 0;
+  double reserved = 0;  // of active jobs
+  double charged = 0;   // of every job (settled, and active jobs' earlier runs)
+};
+/// The grant's totals in `content` alone.
+GrantTotals content_totals(const LedgerContent& content, const std::string& grant_id);
 
 /// One outcome to apply during reconciliation.
 struct JobUpdate {
@@ -140,27 +232,6 @@ enum class Booking {
   refused,  // released, and the grant no longer covers them: nothing is booked, the caller cancels the job
 };
 
-/// A workflow submitted from a workflow file (shown as w<id>). Its steps' jobs are jobs of
-/// the ledger (JobRecord::workflow_id); the workflow row keeps what they cannot say: the
-/// file as submitted (resume works from it, whatever became of the file since), the
-/// parameters given on the command line, and whether it is held, finished or cancelled.
-struct WorkflowRecord {
-  std::int64_t id = 0;
-  std::string name;
-  std::string grant_id;
-  std::string site;
-  std::string file;               // the workflow file's path when submitted
-  std::string spec;               // its text then
-  std::string overrides;          // the --set parameter overrides, JSON array of "key=value"
-  std::string output_dir;         // the workflow's folder: one sub-folder per step
-  std::string state = "running";  // running | held | completed | failed | cancelled
-  std::string note;               // why it is held, or what failed
-  std::int64_t created_at = 0;
-  std::int64_t updated_at = 0;
-
-  std::string ref() const { return "w" + std::to_string(id); }
-};
-
 /// LedgerStore::reserve's refusal when the grant's balance cannot cover the jobs.
 class GrantCannotCover : public InputError {
  public:
@@ -174,11 +245,12 @@ class AlreadyBooked : public RunError {
   using RunError::RunError;
 };
 
-/// Storage behind the ledger. SQLite is the embedded default; a server database
-/// (PostgreSQL) for a center with many users implements the same interface and contract.
-/// Every method that changes something is one transaction, and the rules below that read
-/// the balance are checked inside it (with the shared helpers further down), so concurrent
-/// processes can never both spend the same GPU-hours.
+/// Storage behind the ledger. SQLite is the embedded default (one user, one machine);
+/// PostgreSQL holds a project team's or a whole centre's ledger, implements the same
+/// interface and contract, and enforces who may do what itself (docs/site-admin/ledger.md).
+/// Every method that changes something is one transaction, and the rules that read the
+/// balance are checked inside it, so concurrent processes can never both spend the same
+/// GPU-hours. Refusals (the balance, a rule of the ledger) are InputError.
 class LedgerStore {
  public:
   virtual ~LedgerStore() = default;
@@ -187,6 +259,11 @@ class LedgerStore {
   virtual std::string instance_id() = 0;
   /// Whether this store was opened read-only (then every change throws RunError).
   virtual bool read_only() const = 0;
+  /// "sqlite" or "postgresql".
+  virtual std::string backend() const = 0;
+  /// Where it is, for messages: the file, or the database, host and role (never a password).
+  virtual std::string describe() const = 0;
+  virtual LedgerRights access() = 0;
 
   /// Adds or updates every grant in one transaction: all of them, or (on any error) none.
   /// Returns "added", "updated" (old terms kept in the history) or "unchanged" per grant.
@@ -197,6 +274,13 @@ class LedgerStore {
   virtual std::vector<Grant> grants() = 0;
   virtual std::vector<GrantChange> grant_history(const std::string& id) = 0;
   virtual GrantBalance balance(const std::string& grant_id, std::int64_t now) = 0;
+
+  /// Makes `users` the members of `project` from `source` (the project's other members from
+  /// that source are removed; those from other sources stay).
+  virtual MembersChange set_members(const std::string& project, const std::vector<std::string>& users,
+                                    const std::string& source) = 0;
+  /// Members of one project ("" = every project the caller may see), by project and user.
+  virtual std::vector<Member> members(const std::string& project) = 0;
 
   /// Atomically checks that the grant's remaining GPU-hours cover the reservations of
   /// `jobs` (one job, or every task of one array: rows with array_task >= 0) and books them
@@ -211,7 +295,16 @@ class LedgerStore {
   /// grace), it is reserved again if the grant still covers it, else nothing is booked
   /// (Booking::refused): a job the scheduler accepted is never left running unbooked.
   virtual Booking set_submitted(std::int64_t id, const std::string& slurm_id, int pid) = 0;
-  virtual void apply(const std::vector<JobUpdate>& updates) = 0;
+  /// Ends, with no charge, the reservations of the caller's own jobs that never reached the
+  /// scheduler (still `submitting`): what a refused sbatch leaves.
+  virtual void release_unsubmitted(const std::vector<std::int64_t>& ids, const std::string& note) = 0;
+  /// Notes on the caller's own jobs still `submitting` why their outcome is unknown (the
+  /// reservation stays until reconcile knows).
+  virtual void note_unsubmitted(const std::vector<std::int64_t>& ids, const std::string& note) = 0;
+  /// Applies reconciliation's outcomes (on a shared ledger only the reconcile role may);
+  /// a settled or released job never changes again. Returns the ids that changed, so two
+  /// reconciles at once each report only what they settled.
+  virtual std::vector<std::int64_t> apply(const std::vector<JobUpdate>& updates) = 0;
 
   virtual std::optional<JobRecord> find_job(std::int64_t id) = 0;
   /// Every task of the array whose first row is `array_id`, by task index (empty: none).
@@ -231,6 +324,17 @@ class LedgerStore {
   virtual std::vector<JobRecord> workflow_jobs(std::int64_t workflow_id) = 0;
   /// Records the workflow's verdict on ended jobs (job id, outcome), in one transaction.
   virtual void set_outcomes(const std::vector<std::pair<std::int64_t, std::string>>& outcomes) = 0;
+
+  /// Everything, for migration (what the caller may see).
+  virtual LedgerContent content() = 0;
+  /// Adds `content` in one transaction: grants the target lacks (a grant it holds must
+  /// have the same terms), their history, the members, and every job, with the same ids
+  /// when the target has no jobs yet, else new ones (returned as source id -> target id).
+  /// Checks inside the transaction that each grant's totals grew by exactly the content's,
+  /// and rolls everything back otherwise.
+  virtual std::vector<std::pair<std::int64_t, std::int64_t>> load(const LedgerContent& content) = 0;
+  /// Job count, history entries and GPU-hours of one grant.
+  virtual GrantTotals totals(const std::string& grant_id) = 0;
 };
 
 // ---- Rules every LedgerStore applies inside its transactions (ledger_rules.cpp).
@@ -249,16 +353,43 @@ void check_grant_cut(const Grant& old, const Grant& updated, double committed, b
 /// The Unix user running this process (its Slurm user).
 std::string current_user();
 
+/// Where a ledger is: an SQLite file, or a PostgreSQL database. Written as
+///   postgresql://... or postgres://...   a libpq URI (postgresql:///gosok?host=/run/postgresql)
+///   KEY=VALUE ...                       libpq connection options (service=gosok, dbname=gosok host=...)
+///   sqlite:PATH                         an SQLite file, explicitly
+///   anything else                       an SQLite file path
+struct LedgerLocation {
+  std::string backend;  // "sqlite" | "postgresql"
+  std::string target;   // the path, or the libpq connection string
+};
+LedgerLocation parse_ledger_location(const std::string& text);
+
+/// Opens the ledger at `location` (as parse_ledger_location reads it). An SQLite file is
+/// created when missing (unless must_exist); a PostgreSQL ledger must have been set up
+/// (`gosok ledger setup`).
+std::unique_ptr<LedgerStore> open_ledger_at(const std::string& location, bool must_exist = false);
+
 /// Opens (creating if needed, readable by its owner only) an SQLite ledger: WAL journal, a
 /// busy timeout so concurrent gosok processes wait for each other, BEGIN IMMEDIATE for every
 /// change. `read_only`: opens an existing ledger without writing anything (for commands
 /// that only read, e.g. on a ledger the user may not write).
 std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path, bool read_only = false);
+/// Connects to a PostgreSQL ledger (libpq connection string or URI) set up by
+/// setup_postgres_ledger.
+std::unique_ptr<LedgerStore> open_postgres_ledger(const std::string& conninfo);
+/// Creates or upgrades the shared ledger's schema, roles, functions and row-level policies
+/// in the database `conninfo` names (run as its owner or a superuser; idempotent), and
+/// gives the login roles of `admins` and `reconcilers` (Unix user names) their group role.
+/// Returns what it did, one line each.
+std::vector<std::string> setup_postgres_ledger(const std::string& conninfo, const std::vector<std::string>& admins,
+                                               const std::vector<std::string>& reconcilers);
 
-/// The ledger path: explicit (--ledger) > $GOSOK_LEDGER > `ledger = "..."` in the user
+/// The ledger's location: explicit (--ledger) > $GOSOK_LEDGER > `ledger = "..."` in the user
 /// config (user_config_path()) > the site's `ledger` > $XDG_DATA_HOME/gosok/ledger.sqlite >
 /// ~/.local/share/gosok/ledger.sqlite.
-std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger);
+std::string ledger_location(const std::string& explicit_location, const std::string& site_ledger);
+/// $XDG_DATA_HOME/gosok, else ~/.local/share/gosok: the user's own gosok files.
+std::string user_data_dir();
 /// Fills u.energy_j (or u.energy_note) of a job being settled from the energy its run
 /// recorded in <results_dir>/diagnostics.json, provided that record belongs to this job
 /// (its gosok id or its Slurm id).
@@ -268,5 +399,9 @@ void attach_run_energy(JobUpdate& u, const JobRecord& job);
 std::string user_config_path();
 
 std::string grant_terms_json(const Grant& g);
+
+/// Checks a member's name as both backends store it: a Unix user name (lower-case letters,
+/// digits, '_', '-', '.', starting with a letter or '_', at most 32 characters).
+void require_user_name(const std::string& what, const std::string& name);
 
 }  // namespace gosok::sched

@@ -53,19 +53,4 @@ std::string user_config_path() {
   return env("HOME").value_or(".") + "/.config/gosok/config.toml";
 }
 
-std::string ledger_path(const std::string& explicit_path, const std::string& site_ledger) {
-  if (!explicit_path.empty()) return explicit_path;
-  if (const auto ledger = env("GOSOK_LEDGER")) return *ledger;
-  const std::string config = user_config_path();
-  if (std::filesystem::exists(config)) {
-    Schema schema;
-    schema.string("ledger", "", "the ledger path (\"\": the default)");
-    const Input in = resolve_text(schema, read_text_file(config), config);
-    if (!in.get_string("ledger").empty()) return in.get_string("ledger");
-  }
-  if (!site_ledger.empty()) return site_ledger;
-  if (const auto xdg = env("XDG_DATA_HOME")) return *xdg + "/gosok/ledger.sqlite";
-  return env("HOME").value_or(".") + "/.local/share/gosok/ledger.sqlite";
-}
-
 }  // namespace gosok::sched

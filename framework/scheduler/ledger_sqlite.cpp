@@ -5,19 +5,22 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <map>
 #include <random>
+#include <set>
 
-#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/ledger.hpp>
 #include <gosok/scheduler/private_files.hpp>
 #include <gosok/scheduler/text.hpp>
+#include "ledger_common.hpp"
 
 namespace gosok::sched {
 
@@ -94,7 +97,18 @@ CREATE TABLE IF NOT EXISTS workflows (
 CREATE INDEX IF NOT EXISTS workflows_name ON workflows(name);
 UPDATE meta SET value='5' WHERE key='schema';
 )sql";
-constexpr int kSchemaVersion = 5;
+
+// Schema 6: who imported each grant, who submitted each workflow, and the projects' members
+// (who may reserve on a shared ledger; the same tables as there, so a ledger moves over whole).
+constexpr const char* kSchema6 = R"sql(
+ALTER TABLE grant_history ADD COLUMN by_user TEXT;
+ALTER TABLE workflows ADD COLUMN user TEXT;
+CREATE TABLE IF NOT EXISTS members (
+  project TEXT NOT NULL, username TEXT NOT NULL, source TEXT NOT NULL, imported_at INTEGER NOT NULL,
+  PRIMARY KEY (project, username, source));
+UPDATE meta SET value='6' WHERE key='schema';
+)sql";
+constexpr int kSchemaVersion = 6;
 
 // The states whose reservation (and earlier runs' charge) still counts against the grant.
 constexpr const char* kActiveStates = "('submitting','queued','running','missing')";
@@ -224,6 +238,61 @@ JobRecord job_from(const Stmt& s) {
   return j;
 }
 
+// Binds every column of kJobColumns, in its order (id 0, empty texts and unknown numbers
+// as NULL), for moving rows in whole.
+constexpr int kJobColumnCount = 41;
+void bind_job(Stmt& s, const JobRecord& j) {
+  auto text = [&](int i, const std::string& v) {
+    if (v.empty()) {
+      s.bind_null(i);
+    } else {
+      s.bind(i, v);
+    }
+  };
+  auto number = [&](int i, std::int64_t v, std::int64_t none) {
+    if (v == none) {
+      s.bind_null(i);
+    } else {
+      s.bind(i, v);
+    }
+  };
+  number(1, j.id, 0);
+  s.bind(2, j.grant_id).bind(3, j.site).bind(4, j.partition).bind(5, j.backend);
+  text(6, j.slurm_id);
+  text(7, j.tag);
+  s.bind(8, j.name).bind(9, j.workload).bind(10, j.state);
+  text(11, j.sched_state);
+  s.bind(12, j.nodes).bind(13, j.gpus).bind(14, j.time_limit_s).bind(15, j.charge_factor);
+  s.bind(16, j.reserved_gpu_h).bind(17, j.charged_gpu_h).bind(18, j.submitted_at);
+  number(19, j.ended_at, 0);
+  s.bind(20, j.elapsed_s).bind(21, j.alloc_gpus);
+  number(22, j.pid, 0);
+  text(23, j.job_dir);
+  text(24, j.note);
+  number(25, j.array_id, 0);
+  number(26, j.array_task, -1);
+  number(27, j.started_at, 0);
+  text(28, j.results_dir);
+  if (j.energy_j) {
+    s.bind(29, *j.energy_j);
+  } else {
+    s.bind_null(29);
+  }
+  text(30, j.energy_note);
+  text(31, j.user);
+  text(32, j.account);
+  s.bind(33, j.uncharged_gpu_h);
+  number(34, j.exit_code, -1);
+  number(35, j.workflow_id, 0);
+  text(36, j.step);
+  if (j.workflow_id != 0) {
+    s.bind(37, j.member).bind(38, j.seq).bind(39, j.attempt).bind(40, j.segment);
+  } else {
+    s.bind_null(37).bind_null(38).bind_null(39).bind_null(40);
+  }
+  text(41, j.outcome);
+}
+
 WorkflowRecord workflow_from(const Stmt& s) {
   WorkflowRecord w;
   w.id = s.integer(0);
@@ -238,11 +307,12 @@ WorkflowRecord workflow_from(const Stmt& s) {
   w.note = s.text(9);
   w.created_at = s.integer(10);
   w.updated_at = s.integer(11);
+  w.user = s.text(12);
   return w;
 }
 
 constexpr const char* kWorkflowColumns =
-    "id, name, grant_id, site, file, spec, overrides, output_dir, state, note, created_at, updated_at";
+    "id, name, grant_id, site, file, spec, overrides, output_dir, state, note, created_at, updated_at, user";
 
 class SqliteLedger final : public LedgerStore {
  public:
@@ -331,17 +401,36 @@ class SqliteLedger final : public LedgerStore {
     if (schema < 3) exec(kSchema3);
     if (schema < 4) {
       exec(kSchema4);
-      // Rows from before schema 4 were this single-user ledger's owner's.
+      // Rows from before schema 4 were this single-user ledger's owner's (the file's: a
+      // superuser migrating it must not take them over).
       Stmt owner(m_db, "UPDATE jobs SET user=? WHERE user IS NULL");
-      owner.bind(1, current_user()).step();
+      owner.bind(1, file_owner()).step();
     }
     if (schema < 5) exec(kSchema5);
+    if (schema < 6) {
+      exec(kSchema6);
+      // Workflows from before schema 6 were this single-user ledger's owner's.
+      Stmt owner(m_db, "UPDATE workflows SET user=? WHERE user IS NULL");
+      owner.bind(1, file_owner()).step();
+    }
     t.commit();
   }
   ~SqliteLedger() override { sqlite3_close(m_db); }
 
   std::string instance_id() override { return m_instance; }
   bool read_only() const override { return m_read_only; }
+  std::string backend() const override { return "sqlite"; }
+  std::string describe() const override { return m_path; }
+
+  LedgerRights access() override {
+    LedgerRights a;
+    a.user = current_user();
+    a.admin = a.reconcile = true;
+    Stmt s(m_db, "SELECT DISTINCT project FROM members WHERE username=? ORDER BY project");
+    s.bind(1, a.user);
+    while (s.step()) a.projects.push_back(s.text(0));
+    return a;
+  }
 
   std::vector<std::string> import_grants(const std::vector<GrantImport>& grants, bool allow_cut) override {
     Transaction t(*this);
@@ -367,14 +456,15 @@ class SqliteLedger final : public LedgerStore {
         ins.step();
       }
       Stmt hist(m_db,
-                "INSERT INTO grant_history(grant_id, at, what, old_terms, new_terms, source) VALUES (?,?,?,?,?,?)");
+                "INSERT INTO grant_history(grant_id, at, what, old_terms, new_terms, source, by_user) "
+                "VALUES (?,?,?,?,?,?,?)");
       hist.bind(1, g.id).bind(2, now_seconds()).bind(3, old ? "updated" : "imported");
       if (old) {
         hist.bind(4, grant_terms_json(*old));
       } else {
         hist.bind_null(4);
       }
-      hist.bind(5, grant_terms_json(g)).bind(6, source).step();
+      hist.bind(5, grant_terms_json(g)).bind(6, source).bind(7, current_user()).step();
       results.push_back(old ? "updated" : "added");
     }
     t.commit();
@@ -394,9 +484,10 @@ class SqliteLedger final : public LedgerStore {
 
   std::vector<GrantChange> grant_history(const std::string& id) override {
     std::vector<GrantChange> out;
-    Stmt s(m_db, "SELECT at, what, old_terms, new_terms, source FROM grant_history WHERE grant_id=? ORDER BY seq");
+    Stmt s(m_db,
+           "SELECT at, what, old_terms, new_terms, source, by_user FROM grant_history WHERE grant_id=? ORDER BY seq");
     s.bind(1, id);
-    while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+    while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
     return out;
   }
 
@@ -406,25 +497,14 @@ class SqliteLedger final : public LedgerStore {
     if (!g) throw InputError("no grant '" + grant_id + "' in the ledger (import it with 'gosok grants import FILE')");
     b.granted = g->gpu_hours;
     Stmt s(m_db,
-           "SELECT state, COUNT(*), SUM(reserved_gpu_h), SUM(charged_gpu_h), SUM(energy_j), COUNT(energy_j) "
-           "FROM jobs WHERE grant_id=? GROUP BY state");
+           "SELECT state, COALESCE(user, ''), COUNT(*), SUM(reserved_gpu_h), SUM(charged_gpu_h), SUM(energy_j), "
+           "COUNT(energy_j) FROM jobs WHERE grant_id=? GROUP BY state, user");
     s.bind(1, grant_id);
     while (s.step()) {
-      const std::string state = s.text(0);
-      if (state == "settled") {
-        b.settled += s.real(3);
-        b.settled_jobs += static_cast<int>(s.integer(1));
-        b.energy_kwh += s.real(4) / 3.6e6;
-        b.energy_jobs += static_cast<int>(s.integer(5));
-      } else if (state == "running") {
-        b.in_flight += s.real(2) + s.real(3);
-        b.active_jobs += static_cast<int>(s.integer(1));
-      } else if (state == "queued" || state == "submitting" || state == "missing") {
-        b.queued += s.real(2) + s.real(3);
-        b.active_jobs += static_cast<int>(s.integer(1));
-      }
+      add_to_balance(b, {s.text(0), s.text(1), static_cast<int>(s.integer(2)), s.real(3), s.real(4), s.real(5),
+                         static_cast<int>(s.integer(6))});
     }
-    b.remaining = b.granted - b.settled - b.in_flight - b.queued;
+    finish_balance(b);
     const std::int64_t window_start = std::max(g->start, now - 7 * 86400);
     const double days = std::max(1.0 / 24, static_cast<double>(now - window_start) / 86400.0);
     Stmt burn(m_db, "SELECT SUM(charged_gpu_h) FROM jobs WHERE grant_id=? AND state='settled' AND ended_at>=?");
@@ -452,6 +532,8 @@ class SqliteLedger final : public LedgerStore {
              "charge_factor, reserved_gpu_h, submitted_at, output_dir, results_dir, array_id, array_task, tag, user, "
              "account, workflow_id, step, member, seq, attempt, segment) "
              "VALUES (?,?,?,?,?,?,'submitting',?,?,?,?,?,?,?,?,NULLIF(?,0),?,?,?,?,NULLIF(?,0),?,?,?,?,?)");
+    // The ledger records who ran the reservation (a caller may name the job's Slurm user).
+    const std::string me = current_user();
     std::int64_t first = 0;
     std::string tag;
     for (auto& job : jobs) {
@@ -464,7 +546,7 @@ class SqliteLedger final : public LedgerStore {
       } else {
         ins.bind_null(16);
       }
-      ins.bind(17, tag).bind(18, job.user).bind(19, job.account);
+      ins.bind(17, tag).bind(18, job.user.empty() ? me : job.user).bind(19, job.account);
       if (job.workflow_id > 0) {
         ins.bind(20, job.workflow_id).bind(21, job.step).bind(22, job.member).bind(23, job.seq);
         ins.bind(24, job.attempt).bind(25, job.segment);
@@ -485,6 +567,7 @@ class SqliteLedger final : public LedgerStore {
       job.tag = tag;
       job.array_id = job.array_task >= 0 ? first : 0;
       job.state = "submitting";
+      if (job.user.empty()) job.user = me;
     }
     t.commit();
   }
@@ -531,8 +614,29 @@ class SqliteLedger final : public LedgerStore {
     return booking;
   }
 
-  void apply(const std::vector<JobUpdate>& updates) override {
-    if (updates.empty()) return;
+  void release_unsubmitted(const std::vector<std::int64_t>& ids, const std::string& note) override {
+    Transaction t(*this);
+    Stmt s(m_db, "UPDATE jobs SET state='released', note=NULLIF(?2,'') WHERE id=?1 AND state='submitting'");
+    for (const auto id : ids) {
+      s.bind(1, id).bind(2, note).step();
+      s.reset();
+    }
+    t.commit();
+  }
+
+  void note_unsubmitted(const std::vector<std::int64_t>& ids, const std::string& note) override {
+    Transaction t(*this);
+    Stmt s(m_db, "UPDATE jobs SET note=NULLIF(?2,'') WHERE id=?1 AND state='submitting'");
+    for (const auto id : ids) {
+      s.bind(1, id).bind(2, note).step();
+      s.reset();
+    }
+    t.commit();
+  }
+
+  std::vector<std::int64_t> apply(const std::vector<JobUpdate>& updates) override {
+    std::vector<std::int64_t> changed;
+    if (updates.empty()) return changed;
     Transaction t(*this);
     // A settled or released job never changes again: settling twice changes nothing.
     Stmt s(m_db,
@@ -552,8 +656,46 @@ class SqliteLedger final : public LedgerStore {
       }
       s.step();
       s.reset();
+      if (sqlite3_changes(m_db) > 0) changed.push_back(u.id);
     }
     t.commit();
+    return changed;
+  }
+
+  MembersChange set_members(const std::string& project, const std::vector<std::string>& users,
+                            const std::string& source) override {
+    Transaction t(*this);
+    std::set<std::string> before, wanted(users.begin(), users.end());
+    Stmt cur(m_db, "SELECT username FROM members WHERE project=? AND source=?");
+    cur.bind(1, project).bind(2, source);
+    while (cur.step()) before.insert(cur.text(0));
+    MembersChange change;
+    Stmt del(m_db, "DELETE FROM members WHERE project=? AND source=? AND username=?");
+    for (const auto& u : before) {
+      if (wanted.count(u)) continue;
+      del.bind(1, project).bind(2, source).bind(3, u).step();
+      del.reset();
+      change.removed.push_back(u);
+    }
+    Stmt ins(m_db, "INSERT INTO members(project, username, source, imported_at) VALUES (?,?,?,?)");
+    for (const auto& u : wanted) {
+      if (before.count(u)) continue;
+      ins.bind(1, project).bind(2, u).bind(3, source).bind(4, now_seconds()).step();
+      ins.reset();
+      change.added.push_back(u);
+    }
+    t.commit();
+    return change;
+  }
+
+  std::vector<Member> members(const std::string& project) override {
+    Stmt s(m_db,
+           "SELECT project, username, source, imported_at FROM members WHERE ?1='' OR project=?1 "
+           "ORDER BY project, username, source");
+    s.bind(1, project);
+    std::vector<Member> out;
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.integer(3)});
+    return out;
   }
 
   std::optional<JobRecord> find_job(std::int64_t id) override {
@@ -601,9 +743,10 @@ class SqliteLedger final : public LedgerStore {
     Transaction t(*this);
     Stmt s(m_db,
            "INSERT INTO workflows(name, grant_id, site, file, spec, overrides, output_dir, state, note, created_at, "
-           "updated_at) VALUES (?,?,?,?,?,?,?,?,NULLIF(?,''),?,?)");
+           "updated_at, user) VALUES (?,?,?,?,?,?,?,?,NULLIF(?,''),?,?,?)");
     s.bind(1, w.name).bind(2, w.grant_id).bind(3, w.site).bind(4, w.file).bind(5, w.spec).bind(6, w.overrides);
     s.bind(7, w.output_dir).bind(8, w.state).bind(9, w.note).bind(10, w.created_at).bind(11, w.created_at);
+    s.bind(12, current_user());
     s.step();
     const std::int64_t id = sqlite3_last_insert_rowid(m_db);
     t.commit();
@@ -652,7 +795,142 @@ class SqliteLedger final : public LedgerStore {
     t.commit();
   }
 
+  LedgerContent content() override {
+    LedgerContent c;
+    c.instance = m_instance;
+    Stmt g(m_db,
+           "SELECT id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, account, qos, "
+           "imported_at, source FROM grants ORDER BY id");
+    while (g.step()) c.grants.push_back({grant_from(g), g.integer(11), g.text(12)});
+    Stmt h(m_db, "SELECT grant_id, at, what, old_terms, new_terms, source, by_user FROM grant_history ORDER BY seq");
+    while (h.step())
+      c.history.push_back({h.text(0), {h.integer(1), h.text(2), h.text(3), h.text(4), h.text(5), h.text(6)}});
+    c.members = members("");
+    Stmt w(m_db, fmt::format("SELECT {} FROM workflows ORDER BY id", kWorkflowColumns).c_str());
+    while (w.step()) c.workflows.push_back(workflow_from(w));
+    Stmt j(m_db, fmt::format("SELECT {} FROM jobs ORDER BY id", kJobColumns).c_str());
+    while (j.step()) c.jobs.push_back(job_from(j));
+    return c;
+  }
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> load(const LedgerContent& c) override {
+    Transaction t(*this);
+    std::map<std::string, GrantTotals> before;
+    for (const auto& g : c.grants) before[g.grant.id] = totals(g.grant.id);
+    for (const auto& row : c.grants) {
+      if (const auto old = find_grant_locked(row.grant.id)) {
+        if (!old->same_terms(row.grant)) throw InputError(different_terms(row.grant, *old, m_path));
+        continue;
+      }
+      Stmt ins(m_db,
+               "INSERT INTO grants(id, project, institution, sector, site, gpu_type, gpu_hours, start_s, end_s, "
+               "account, qos, imported_at, source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+      bind_grant(ins, row.grant, row.source);
+      ins.bind(12, row.imported_at);
+      ins.step();
+    }
+    Stmt seen(m_db, "SELECT 1 FROM grant_history WHERE grant_id=? AND at=? AND what=? AND new_terms=? AND source=?");
+    Stmt hist(m_db,
+              "INSERT INTO grant_history(grant_id, at, what, old_terms, new_terms, source, by_user) "
+              "VALUES (?,?,?,NULLIF(?,''),?,?,NULLIF(?,''))");
+    for (const auto& h : c.history) {
+      seen.bind(1, h.grant_id).bind(2, h.change.at).bind(3, h.change.what).bind(4, h.change.new_terms);
+      seen.bind(5, h.change.source);
+      const bool known = seen.step();
+      seen.reset();
+      if (known) continue;
+      hist.bind(1, h.grant_id).bind(2, h.change.at).bind(3, h.change.what).bind(4, h.change.old_terms);
+      hist.bind(5, h.change.new_terms).bind(6, h.change.source).bind(7, h.change.by).step();
+      hist.reset();
+    }
+    Stmt mem(m_db, "INSERT OR IGNORE INTO members(project, username, source, imported_at) VALUES (?,?,?,?)");
+    for (const auto& m : c.members) {
+      mem.bind(1, m.project).bind(2, m.user).bind(3, m.source).bind(4, m.imported_at).step();
+      mem.reset();
+    }
+    // Workflows first: their jobs name them. Ids are kept in an empty ledger, else new.
+    Stmt any_workflow(m_db, "SELECT COUNT(*) FROM workflows");
+    any_workflow.step();
+    const bool keep_workflow_ids = any_workflow.integer(0) == 0;
+    Stmt wf(m_db,
+            "INSERT INTO workflows(id, name, grant_id, site, file, spec, overrides, output_dir, state, note, "
+            "created_at, updated_at, user) VALUES (NULLIF(?1,0),?2,?3,?4,?5,?6,?7,?8,?9,NULLIF(?10,''),?11,?12,"
+            "NULLIF(?13,''))");
+    std::map<std::int64_t, std::int64_t> new_workflow;
+    for (const auto& w : c.workflows) {
+      wf.bind(1, keep_workflow_ids ? w.id : std::int64_t{0}).bind(2, w.name).bind(3, w.grant_id).bind(4, w.site);
+      wf.bind(5, w.file).bind(6, w.spec).bind(7, w.overrides).bind(8, w.output_dir).bind(9, w.state);
+      wf.bind(10, w.note).bind(11, w.created_at).bind(12, w.updated_at).bind(13, w.user).step();
+      wf.reset();
+      new_workflow[w.id] = sqlite3_last_insert_rowid(m_db);
+    }
+    Stmt count(m_db, "SELECT COUNT(*) FROM jobs");
+    count.step();
+    const bool keep_ids = count.integer(0) == 0;
+    count.reset();
+    // Every column of kJobColumns; the array ids are set once every row has its new id.
+    std::string values;
+    for (int k = 1; k <= kJobColumnCount; ++k) values += fmt::format("{}?{}", k == 1 ? "" : ",", k);
+    Stmt ins(m_db, fmt::format("INSERT INTO jobs({}) VALUES ({})", kJobColumns, values).c_str());
+    std::vector<std::pair<std::int64_t, std::int64_t>> ids;
+    std::map<std::int64_t, std::int64_t> new_id;
+    for (auto j : c.jobs) {
+      if (j.workflow_id != 0) {
+        const auto w = new_workflow.find(j.workflow_id);
+        if (w == new_workflow.end()) {
+          throw InputError(
+              fmt::format("{}: job g{} names workflow w{}, which is not moved", m_path, j.id, j.workflow_id));
+        }
+        j.workflow_id = w->second;
+      }
+      const std::int64_t source_id = j.id;
+      if (!keep_ids) j.id = 0;
+      j.array_id = 0;
+      bind_job(ins, j);
+      ins.step();
+      ins.reset();
+      new_id[source_id] = sqlite3_last_insert_rowid(m_db);
+      ids.push_back({source_id, new_id[source_id]});
+    }
+    Stmt arr(m_db, "UPDATE jobs SET array_id=? WHERE id=?");
+    for (const auto& j : c.jobs) {
+      if (!j.in_array()) continue;
+      const auto head = new_id.find(j.array_id);
+      if (head == new_id.end()) throw InputError(fmt::format("{}: array task g{} has no first row", m_path, j.id));
+      arr.bind(1, head->second).bind(2, new_id[j.id]).step();
+      arr.reset();
+    }
+    std::map<std::string, GrantTotals> after;
+    for (const auto& g : c.grants) after[g.grant.id] = totals(g.grant.id);
+    check_loaded_totals(c, before, after, m_path);
+    t.commit();
+    return ids;
+  }
+
+  GrantTotals totals(const std::string& grant_id) override {
+    GrantTotals out;
+    Stmt s(m_db,
+           "SELECT COUNT(*), COALESCE(SUM(CASE WHEN state IN ('submitting','queued','running','missing') THEN "
+           "reserved_gpu_h END), 0), COALESCE(SUM(charged_gpu_h), 0), "
+           "(SELECT COUNT(*) FROM grant_history WHERE grant_id=?1) FROM jobs WHERE grant_id=?1");
+    s.bind(1, grant_id);
+    s.step();
+    out.jobs = static_cast<int>(s.integer(0));
+    out.reserved = s.real(1);
+    out.charged = s.real(2);
+    out.history = static_cast<int>(s.integer(3));
+    return out;
+  }
+
  private:
+  std::string file_owner() const {
+    struct stat st {};
+    if (::stat(m_path.c_str(), &st) == 0) {
+      if (const passwd* pw = ::getpwuid(st.st_uid)) return pw->pw_name;
+    }
+    return current_user();
+  }
+
   class Transaction {
    public:
     explicit Transaction(SqliteLedger& l) : m_l(l) {
@@ -744,21 +1022,6 @@ class SqliteLedger final : public LedgerStore {
 
 std::unique_ptr<LedgerStore> open_sqlite_ledger(const std::string& path, bool read_only) {
   return std::make_unique<SqliteLedger>(path, read_only);
-}
-
-std::string grant_terms_json(const Grant& g) {
-  nlohmann::json j = {{"id", g.id},
-                      {"project", g.project},
-                      {"institution", g.institution},
-                      {"sector", g.sector},
-                      {"site", g.site},
-                      {"gpu_type", g.gpu_type},
-                      {"gpu_hours", g.gpu_hours},
-                      {"start", format_date(g.start)},
-                      {"end", format_date(g.end - 86400)},
-                      {"account", g.account},
-                      {"qos", g.qos}};
-  return j.dump();
 }
 
 }  // namespace gosok::sched

@@ -139,7 +139,7 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
     sigpending(&pending);
     return sigismember(&pending, SIGTERM) == 1;
   };
-  auto ledger = open_sqlite_ledger(ledger_path);
+  auto ledger = open_ledger_at(ledger_path, true);
   const auto job = ledger->find_job(job_id);
   if (!job) throw InputError(fmt::format("no job g{} in {}", job_id, ledger_path));
   auto settle = [&](const std::string& state, std::int64_t elapsed, const std::string& note, int exit_code = -1) {

@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
@@ -160,17 +162,8 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
   // Balance check and reservation of every task: one transaction, under the write lock.
   ledger->reserve(jobs);
   JobRecord& first = jobs.front();
-  auto release_all = [&](const std::string& why) {
-    std::vector<JobUpdate> releases;
-    for (const auto& job : jobs) {
-      JobUpdate release;
-      release.id = job.id;
-      release.state = "released";
-      release.note = why;
-      releases.push_back(release);
-    }
-    ledger->apply(releases);
-  };
+  std::vector<std::int64_t> ids;
+  for (const auto& job : jobs) ids.push_back(job.id);
   std::string scheduler_id;
   struct Closer {
     int fd = -1;
@@ -192,22 +185,14 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
     scheduler_id = backend->submit(ctx);
   } catch (const SubmitUncertain& e) {
     // The scheduler may have the job: the reservation stays until reconcile knows.
-    JobUpdate pending;
-    std::vector<JobUpdate> notes;
-    for (const auto& job : jobs) {
-      pending.id = job.id;
-      pending.state = "submitting";
-      pending.note = std::string("submission outcome unknown: ") + e.what();
-      notes.push_back(pending);
-    }
-    ledger->apply(notes);
+    ledger->note_unsubmitted(ids, std::string("submission outcome unknown: ") + e.what());
     throw SubmitUncertain(fmt::format(
         "{}\nThe job may still have reached Slurm, so its reservation of {:.4f} GPU-hours stays on grant {} "
         "({} is 'submitting'): 'gosok reconcile' finds it by its tag, or releases the reservation once Slurm "
         "answers that no job carries it",
         e.what(), outcome.reserved_gpu_h, grant->id, first.gosok_id()));
   } catch (const std::exception& e) {
-    release_all(std::string("submission failed: ") + e.what());
+    ledger->release_unsubmitted(ids, std::string("submission failed: ") + e.what());
     throw;
   }
   Booking booking = Booking::kept;
@@ -256,6 +241,9 @@ ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded,
 
 ReconcileReport reconcile_active(LedgerStore& ledger, const std::vector<JobRecord>& active, const std::string& recorded,
                                  std::int64_t grace_s) {
+  // On a shared ledger only the centre's reconcile service settles; a member's gosok (a
+  // workflow it advances, say) reads what the service wrote.
+  if (!ledger.access().reconcile) return {};
   const std::int64_t now = now_seconds();
   std::map<std::string, std::vector<JobRecord>> by_backend;
   for (const auto& j : active) by_backend[j.backend].push_back(j);
@@ -301,7 +289,18 @@ ReconcileReport reconcile_active(LedgerStore& ledger, const std::vector<JobRecor
     for (auto& m : report.uncharged) total.uncharged.push_back(std::move(m));
     for (auto& u : report.updates) total.updates.push_back(std::move(u));
   }
-  ledger.apply(total.updates);
+  // Another reconcile may have settled some of these jobs meanwhile: report what this one did.
+  const auto changed = ledger.apply(total.updates);
+  const std::set<std::int64_t> applied(changed.begin(), changed.end());
+  total.updates.erase(std::remove_if(total.updates.begin(), total.updates.end(),
+                                     [&](const JobUpdate& u) { return applied.count(u.id) == 0; }),
+                      total.updates.end());
+  total.settled = total.released = total.found_by_tag = 0;
+  for (const auto& u : total.updates) {
+    total.settled += u.state == "settled";
+    total.released += u.state == "released";
+    total.found_by_tag += !u.slurm_id.empty();
+  }
   return total;
 }
 
@@ -487,6 +486,17 @@ std::vector<std::string> provision_grant(const Grant& g, const std::vector<std::
     }
   }
   return done;
+}
+
+std::map<std::string, std::vector<std::string>> slurm_account_users() {
+  std::map<std::string, std::vector<std::string>> out;
+  const auto r = sacctmgr_checked({"-n", "-P", "show", "assoc", "format=Account,User"});
+  for (const auto& line : split(r.out, '\n')) {
+    const auto f = split(line, '|');
+    // The account's own row has no user.
+    if (f.size() >= 2 && !f[0].empty() && !trim(f[1]).empty()) out[f[0]].push_back(trim(f[1]));
+  }
+  return out;
 }
 
 std::vector<std::string> check_provision(const Grant& g, const std::vector<std::string>& users) {

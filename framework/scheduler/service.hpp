@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,8 @@ SubmitOutcome submit_job(const JobRequest& request, const Site& site, LedgerStor
 /// call for the Slurm jobs (a recorded `sacct --parsable2` or `--json` output, which proves
 /// no job absent: nothing is released on its strength).
 ReconcileReport reconcile_jobs(LedgerStore& ledger, const std::string& recorded_sacct, std::int64_t grace_s = 120);
-/// The same for some active jobs only (one workflow's): one sacct call for all of them.
+/// The same for some active jobs only (one workflow's): one sacct call for all of them. On a
+/// shared ledger a user without the reconcile role settles nothing (an empty report).
 ReconcileReport reconcile_active(LedgerStore& ledger, const std::vector<JobRecord>& active,
                                  const std::string& recorded_sacct = "", std::int64_t grace_s = 120);
 
@@ -74,5 +76,8 @@ std::vector<std::string> provision_grant(const Grant& grant, const std::vector<s
 /// Differences between the ledger's grant and Slurm ("" lines = none): the drift report.
 std::vector<std::string> check_provision(const Grant& grant, const std::vector<std::string>& users);
 std::int64_t grant_gpu_minutes(const Grant& grant);
+/// Slurm's associations, account -> its users (sacctmgr show assoc): where project
+/// membership comes from when the allocation platform exports none.
+std::map<std::string, std::vector<std::string>> slurm_account_users();
 
 }  // namespace gosok::sched

@@ -3,6 +3,7 @@
 // command is an argv, never a shell line. sbatch is the only way in: a site's cli_filter
 // plugins see every job, and arrays and dependencies are sbatch's own.
 #include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -79,7 +80,9 @@ class SlurmBackend final : public Backend {
     std::set<std::string> ids, users;
     std::int64_t oldest_untagged = 0;
     for (const auto& j : jobs) {
-      users.insert(j.user.empty() ? current_user() : j.user);
+      // A reconcile service settles every user's jobs. squeue refuses the whole list for one
+      // name this machine does not know: such a user's jobs are found by their Slurm id.
+      if (j.user.empty() || ::getpwnam(j.user.c_str())) users.insert(j.user.empty() ? current_user() : j.user);
       if (!j.slurm_id.empty()) {
         ids.insert(array_job_of(j.slurm_id));
       } else if (oldest_untagged == 0 || j.submitted_at < oldest_untagged) {
