@@ -4,11 +4,11 @@
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
 
-#include "../../workloads/bio/potentials.hpp"
-#include "../../workloads/bio/random.hpp"
+#include "../../workloads/md/potentials.hpp"
+#include "../../workloads/md/random.hpp"
 
 using Catch::Approx;
-using namespace gosok::bio;
+using namespace gosok::md;
 
 namespace {
 // Central differences with h = 1e-6 have truncation error ~h^2 f''' and round-off

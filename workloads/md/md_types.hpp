@@ -6,7 +6,7 @@
 #include <gosok/parallel/particle_comm.hpp>
 #include <gosok/parallel/particles.hpp>
 
-namespace gosok::bio {
+namespace gosok::md {
 
 // The one place the md workload picks where it runs.
 using exec_space = Kokkos::DefaultExecutionSpace;
@@ -23,4 +23,4 @@ using BondView = Kokkos::View<int* [3], Kokkos::LayoutRight, memory_space>;
 using AngleView = Kokkos::View<int* [4], Kokkos::LayoutRight, memory_space>;
 using RangePolicy = Kokkos::RangePolicy<exec_space>;
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

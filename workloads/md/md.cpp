@@ -31,7 +31,7 @@
 #include "random.hpp"
 #include "system.hpp"
 
-namespace gosok::bio {
+namespace gosok::md {
 
 /// Where the bond topology sits in Particles::extra, per atom:
 ///   [molecule, n12, 1-2 partner ids (max_special), nbond, (type, partner) x max_bonds,
@@ -1242,4 +1242,4 @@ void register_workload(WorkloadRegistry& registry) {
   registry.add("md", [] { return std::make_unique<MolecularDynamics>(); });
 }
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

@@ -8,7 +8,7 @@
 #include <gosok/core/error.hpp>
 #include <gosok/workload/input.hpp>
 
-namespace gosok::bio {
+namespace gosok::md {
 
 namespace {
 
@@ -104,4 +104,4 @@ void register_input(WorkloadInputs& inputs) {
               }});
 }
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

@@ -3,7 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 
-namespace gosok::bio {
+namespace gosok::md {
 
 /// Counter-based random numbers: each value is a hash of (seed, particle id, step,
 /// component), so a particle draws the same numbers whichever rank owns it and however
@@ -23,4 +23,4 @@ KOKKOS_INLINE_FUNCTION double uniform01(std::uint64_t seed, std::uint64_t id, st
   return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
 }
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

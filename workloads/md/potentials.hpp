@@ -11,7 +11,7 @@
 #include <gosok/core/math.hpp>
 #include "md_types.hpp"
 
-namespace gosok::bio {
+namespace gosok::md {
 
 /// Coefficients for any number of types, sized at run time: one entry per type (bonds,
 /// angles, masses) or per ordered pair of types. Filled on the host with set(), copied to
@@ -195,4 +195,4 @@ struct HarmonicAngle {
   }
 };
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

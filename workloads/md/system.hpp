@@ -8,7 +8,7 @@
 
 #include <gosok/parallel/particles.hpp>
 
-namespace gosok::bio {
+namespace gosok::md {
 
 /// A whole molecular system on the host, as a LAMMPS data file holds it: the box, per-type
 /// masses, every atom, bonds and angles. Types are 0-based here (LAMMPS counts from 1).
@@ -66,4 +66,4 @@ System make_chain_melt(long chains, long length, double density, double mass, bo
 /// count; zero total momentum; scaled to `temperature` with 3N - 3 degrees of freedom.
 void assign_velocities(System& system, double temperature, std::uint64_t seed);
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

@@ -13,7 +13,7 @@
 #include "md_types.hpp"
 #include "potentials.hpp"
 
-namespace gosok::bio {
+namespace gosok::md {
 
 using ForceScatter = Kokkos::Experimental::ScatterView<double* [3], Kokkos::LayoutRight, exec_space>;
 
@@ -178,4 +178,4 @@ inline void angle_forces(const HarmonicAngle& law, const MinimumImage& image, co
   tally.virial += w;
 }
 
-}  // namespace gosok::bio
+}  // namespace gosok::md

@@ -13,7 +13,7 @@
 #include <gosok/core/error.hpp>
 #include "random.hpp"
 
-namespace gosok::bio {
+namespace gosok::md {
 namespace {
 
 std::string trim(const std::string& s) {
@@ -419,4 +419,4 @@ void assign_velocities(System& s, double temperature, std::uint64_t seed) {
   }
 }
 
-}  // namespace gosok::bio
+}  // namespace gosok::md
