@@ -7,6 +7,7 @@
 namespace gosok::math {
 #if KOKKOS_VERSION >= 40000
 using Kokkos::abs;
+using Kokkos::acos;
 using Kokkos::cbrt;
 using Kokkos::cos;
 using Kokkos::exp;
@@ -20,6 +21,7 @@ using Kokkos::pow;
 using Kokkos::sin;
 using Kokkos::sqrt;
 #else
+using Kokkos::Experimental::acos;
 using Kokkos::Experimental::cbrt;
 using Kokkos::Experimental::cos;
 using Kokkos::Experimental::exp;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <gosok/core/error.hpp>
+#include <gosok/io/series_dataset.hpp>
 
 namespace gosok {
 namespace {
@@ -16,9 +17,9 @@ H5Id tracked_creation_order() {
   return dcpl;
 }
 
-H5Id open_dataset(const H5File& file, const std::string& name) {
+SeriesDataset open_series(const H5File& file, const std::string& name) {
   if (!file.exists(name)) throw InputError(file.path().string() + ": dataset '" + name + "' is missing");
-  return H5Id(h5_check_id(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), "open " + name));
+  return SeriesDataset::open(file.id(), name);
 }
 
 void describe(hid_t dset, const std::string& units, const std::string& long_name,
@@ -35,14 +36,10 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
   H5File file = H5File::create(comm, path);
   const hid_t root = file.id();
 
-  // The time axis: 1-D, unlimited, chunked (an extendible dataset must be chunked).
-  const hsize_t zero = 0, unlimited = H5S_UNLIMITED, time_chunk = 64;
-  H5Id time_space(h5_check_id(H5Screate_simple(1, &zero, &unlimited), "time dataspace"));
-  H5Id time_dcpl = tracked_creation_order();
-  h5_check(H5Pset_chunk(time_dcpl, 1, &time_chunk), "chunk time");
-  H5Id time_set(h5_check_id(
-      H5Dcreate2(root, time.name.c_str(), H5T_NATIVE_DOUBLE, time_space, H5P_DEFAULT, time_dcpl, H5P_DEFAULT),
-      "create " + time.name));
+  // The time axis: 1-D, one entry per record.
+  SeriesDataset time_series =
+      SeriesDataset::create(root, time.name, H5T_NATIVE_DOUBLE, {}, {64}, tracked_creation_order());
+  const hid_t time_set = time_series.id();
   h5_check(H5DSset_scale(time_set, time.name.c_str()), "H5DSset_scale " + time.name);
   describe(time_set, time.units, time.long_name, time.attributes);
 
@@ -64,22 +61,15 @@ GriddedSeriesFile GriddedSeriesFile::create(MPI_Comm comm, const std::filesystem
     scales.push_back(std::move(dset));
   }
 
-  const int rank = static_cast<int>(space.size()) + 1;
-  std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk{1};
-  for (hsize_t n : extents) {
-    dims.push_back(n);
-    max_dims.push_back(n);
-    chunk.push_back(n);
-  }
+  // Every variable: one whole field per record and per chunk.
+  std::vector<hsize_t> chunk{1};
+  chunk.insert(chunk.end(), extents.begin(), extents.end());
   std::vector<std::string> names;
   for (const Variable& var : variables) {
-    H5Id var_space(h5_check_id(H5Screate_simple(rank, dims.data(), max_dims.data()), "variable dataspace"));
     H5Id dcpl = tracked_creation_order();
-    h5_check(H5Pset_chunk(dcpl, rank, chunk.data()), "chunk " + var.name);
     h5_check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "fill time " + var.name);
-    H5Id dset(
-        h5_check_id(H5Dcreate2(root, var.name.c_str(), H5T_NATIVE_DOUBLE, var_space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                    "create " + var.name));
+    SeriesDataset series = SeriesDataset::create(root, var.name, H5T_NATIVE_DOUBLE, extents, chunk, dcpl);
+    const hid_t dset = series.id();
     h5_check(H5DSattach_scale(dset, time_set, 0), "attach " + time.name + " to " + var.name);
     for (std::size_t d = 0; d < scales.size(); ++d) {
       h5_check(H5DSattach_scale(dset, scales[d], static_cast<unsigned>(d + 1)), "attach scale to " + var.name);
@@ -110,14 +100,8 @@ GriddedSeriesFile GriddedSeriesFile::open(MPI_Comm comm, const std::filesystem::
 hsize_t GriddedSeriesFile::records() const { return m_file.dataset_shape(m_time).at(0); }
 
 void GriddedSeriesFile::resize(hsize_t n) {
-  H5Id time_set = open_dataset(m_file, m_time);
-  h5_check(H5Dset_extent(time_set, &n), "extend " + m_time);
-  for (const std::string& name : m_variables) {
-    H5Id dset = open_dataset(m_file, name);
-    auto dims = m_file.dataset_shape(name);
-    dims[0] = n;
-    h5_check(H5Dset_extent(dset, dims.data()), "extend " + name);
-  }
+  open_series(m_file, m_time).resize(n);
+  for (const std::string& name : m_variables) open_series(m_file, name).resize(n);
 }
 
 void GriddedSeriesFile::truncate(hsize_t n) {
@@ -131,33 +115,12 @@ void GriddedSeriesFile::append(double time, const std::vector<hsize_t>& start, c
   }
   const hsize_t index = records();
   resize(index + 1);
-  H5Id xfer = h5_collective_transfer();
-  {
-    H5Id time_set = open_dataset(m_file, m_time);
-    H5Id filespace(h5_check_id(H5Dget_space(time_set), "time space"));
-    int rank = 0;
-    MPI_Comm_rank(m_file.comm(), &rank);
-    const hsize_t one = 1;
-    H5Id memspace(h5_check_id(H5Screate_simple(1, &one, nullptr), "time memspace"));
-    if (rank == 0) {  // rank 0 writes the value, the others join the collective call
-      h5_check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, &index, nullptr, &one, nullptr), "time hyperslab");
-    } else {
-      h5_check(H5Sselect_none(filespace), "time select none");
-      h5_check(H5Sselect_none(memspace), "time select none");
-    }
-    h5_check(H5Dwrite(time_set, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, &time), "write " + m_time);
-  }
-  std::vector<hsize_t> file_start{index}, file_count{1};
-  file_start.insert(file_start.end(), start.begin(), start.end());
-  file_count.insert(file_count.end(), count.begin(), count.end());
+  int rank = 0;
+  MPI_Comm_rank(m_file.comm(), &rank);
+  // Rank 0 writes the time value, the others join the collective call.
+  open_series(m_file, m_time).write(index, 1, {}, {}, H5T_NATIVE_DOUBLE, &time, rank == 0);
   for (std::size_t v = 0; v < m_variables.size(); ++v) {
-    H5Id dset = open_dataset(m_file, m_variables[v]);
-    H5Id filespace(h5_check_id(H5Dget_space(dset), "variable space"));
-    h5_check(H5Sselect_hyperslab(filespace, H5S_SELECT_SET, file_start.data(), nullptr, file_count.data(), nullptr),
-             "hyperslab " + m_variables[v]);
-    H5Id memspace(h5_check_id(H5Screate_simple(static_cast<int>(file_count.size()), file_count.data(), nullptr),
-                              "memspace " + m_variables[v]));
-    h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, memspace, filespace, xfer, blocks[v]), "write " + m_variables[v]);
+    open_series(m_file, m_variables[v]).write(index, 1, start, count, H5T_NATIVE_DOUBLE, blocks[v]);
   }
 }
 

@@ -11,42 +11,11 @@
 #include <gosok/core/error.hpp>
 #include <gosok/core/version.hpp>
 #include <gosok/io/hdf5_file.hpp>
+#include <gosok/io/series_dataset.hpp>
 #include <gosok/parallel/gather.hpp>
 
 namespace gosok {
 namespace {
-
-H5Id open_file(MPI_Comm comm, const std::filesystem::path& path, bool create) {
-  H5Id fapl = h5_parallel_file_access(comm);
-  hid_t file =
-      create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  if (file < 0) throw RunError("H5MD: cannot " + std::string(create ? "create " : "open ") + path.string());
-  return H5Id(file);
-}
-
-bool exists(hid_t loc, const std::string& path) {
-  // H5Lexists needs every intermediate link to exist.
-  std::size_t pos = 0;
-  while (true) {
-    pos = path.find('/', pos + 1);
-    const std::string part = path.substr(0, pos);
-    if (H5Lexists(loc, part.c_str(), H5P_DEFAULT) <= 0) return false;
-    if (pos == std::string::npos) return true;
-  }
-}
-
-H5Id group(hid_t loc, const std::string& path) {
-  std::size_t pos = 0;
-  while (true) {
-    pos = path.find('/', pos + 1);
-    const std::string part = path.substr(0, pos);
-    if (H5Lexists(loc, part.c_str(), H5P_DEFAULT) <= 0) {
-      H5Id g(h5_check_id(H5Gcreate2(loc, part.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group " + part));
-    }
-    if (pos == std::string::npos) break;
-  }
-  return H5Id(h5_check_id(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open group " + path));
-}
 
 void int_scalar_attribute(hid_t obj, const std::string& name, int value) {
   H5Id space(h5_check_id(H5Screate(H5S_SCALAR), "dataspace"));
@@ -88,96 +57,50 @@ void string_array_attribute(hid_t obj, const std::string& name, const std::vecto
   h5_check(H5Awrite(attr, type, data.data()), "write attr " + name);
 }
 
-H5Id collective() {
-  H5Id xfer(h5_check_id(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  h5_check(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
-  return xfer;
-}
-
-/// A chunked dataset whose first dimension is unlimited: (0, inner...).
-H5Id create_series(hid_t loc, const std::string& name, hid_t type, const std::vector<hsize_t>& inner) {
-  std::vector<hsize_t> dims{0}, maxdims{H5S_UNLIMITED}, chunk{1};
-  for (hsize_t d : inner) {
-    dims.push_back(d);
-    maxdims.push_back(d);
-    chunk.push_back(d);
-  }
+/// A series of scalars or of entries of shape `inner`, chunked as H5MD readers read it:
+/// many scalars or small entries (the box) per chunk, one frame of particle data per chunk
+/// (split along the particles when that is large, to keep chunks near a megabyte).
+SeriesDataset create_series(hid_t loc, const std::string& name, hid_t type, const std::vector<hsize_t>& inner) {
+  std::vector<hsize_t> chunk{1};
+  chunk.insert(chunk.end(), inner.begin(), inner.end());
   if (inner.empty()) chunk[0] = 256;
-  if (!inner.empty() && inner[0] <= 3) chunk[0] = 64;  // small per-frame entries (the box)
-  // Keep chunks near a megabyte: split the particle dimension when it is large.
+  if (!inner.empty() && inner[0] <= 3) chunk[0] = 64;
   if (inner.size() >= 2 && inner[0] > 32768) chunk[1] = 32768;
-  H5Id space(h5_check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()), "dataspace"));
-  H5Id dcpl(h5_check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  h5_check(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
-  return H5Id(
-      h5_check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "create " + name));
+  return SeriesDataset::create(loc, name, type, inner, chunk);
 }
 
-/// Grows a series by `count` entries along its first dimension and returns the old
-/// length; the file space then selects nothing (callers select their part).
-hsize_t extend(hid_t dset, hsize_t count, std::vector<hsize_t>& dims) {
-  H5Id space(h5_check_id(H5Dget_space(dset), "get space"));
-  dims.assign(static_cast<std::size_t>(H5Sget_simple_extent_ndims(space)), 0);
-  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-  const hsize_t old = dims[0];
-  dims[0] += count;
-  h5_check(H5Dset_extent(dset, dims.data()), "extend");
-  return old;
-}
-
-/// Appends `count` entries (each the whole of the inner dimensions) to a series from rank
-/// 0 only (others select none); `data` holds them row-major.
-void append_rows(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t count, bool writer) {
-  H5Id dset(h5_check_id(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name));
-  std::vector<hsize_t> dims;
-  const hsize_t start = extend(dset, count, dims);
-  H5Id space(h5_check_id(H5Dget_space(dset), "get space"));
-  std::vector<hsize_t> file_start(dims.size(), 0), shape = dims;
-  file_start[0] = start;
-  shape[0] = count;
-  H5Id mem(h5_check_id(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), "memspace"));
-  if (writer) {
-    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, file_start.data(), nullptr, shape.data(), nullptr), "select");
-  } else {
-    H5Sselect_none(space);
-    H5Sselect_none(mem);
-  }
-  H5Id xfer = collective();
-  h5_check(H5Dwrite(dset, type, mem, space, xfer, data), "write " + name);
-}
-
-void append_scalars(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t count, bool writer) {
-  append_rows(loc, name, type, data, count, writer);
-}
-
-void time_series_group(hid_t loc, const std::string& name, hid_t value_type, const std::vector<hsize_t>& inner,
+/// An H5MD time-series group: step, time and value series.
+void time_series_group(H5File& file, const std::string& path, hid_t value_type, const std::vector<hsize_t>& inner,
                        const std::string& time_unit, const std::string& value_unit) {
-  H5Id g = group(loc, name);
-  H5Id step = create_series(g, "step", H5T_NATIVE_LONG, {});
-  H5Id time = create_series(g, "time", H5T_NATIVE_DOUBLE, {});
-  H5Id value = create_series(g, "value", value_type, inner);
-  if (!time_unit.empty()) vlen_string_attribute(time, "unit", time_unit);
-  if (!value_unit.empty()) vlen_string_attribute(value, "unit", value_unit);
+  H5Id g = file.group(path);
+  create_series(g, "step", H5T_NATIVE_LONG, {});
+  SeriesDataset time = create_series(g, "time", H5T_NATIVE_DOUBLE, {});
+  SeriesDataset value = create_series(g, "value", value_type, inner);
+  if (!time_unit.empty()) vlen_string_attribute(time.id(), "unit", time_unit);
+  if (!value_unit.empty()) vlen_string_attribute(value.id(), "unit", value_unit);
+}
+
+/// Appends `count` entries to a time-series group from the rank with `writer`.
+void append_entries(const H5File& file, const std::string& path, const long* steps, const double* times,
+                    hid_t value_type, const void* values, hsize_t count, bool writer) {
+  SeriesDataset::open(file.id(), path + "/step").append(count, H5T_NATIVE_LONG, steps, writer);
+  SeriesDataset::open(file.id(), path + "/time").append(count, H5T_NATIVE_DOUBLE, times, writer);
+  if (values != nullptr) SeriesDataset::open(file.id(), path + "/value").append(count, value_type, values, writer);
 }
 
 /// Keeps the first `keep` entries of a time-series group.
-void truncate_series(hid_t file, const std::string& name, long keep) {
-  if (!exists(file, name + "/step")) return;
-  for (const char* part : {"step", "time", "value"}) {
-    H5Id d(h5_check_id(H5Dopen2(file, (name + "/" + part).c_str(), H5P_DEFAULT), "open series"));
-    H5Id s(h5_check_id(H5Dget_space(d), "space"));
-    std::vector<hsize_t> dims(static_cast<std::size_t>(H5Sget_simple_extent_ndims(s)));
-    H5Sget_simple_extent_dims(s, dims.data(), nullptr);
-    if (dims[0] <= static_cast<hsize_t>(keep)) continue;
-    dims[0] = static_cast<hsize_t>(keep);
-    h5_check(H5Dset_extent(d, dims.data()), "truncate " + name);
+void truncate_series(const H5File& file, const std::string& path, long keep) {
+  if (!file.exists(path + "/step")) return;
+  for (const char* part : {"/step", "/time", "/value"}) {
+    SeriesDataset d = SeriesDataset::open(file.id(), path + part);
+    if (d.size() > static_cast<hsize_t>(keep)) d.resize(static_cast<hsize_t>(keep));
   }
 }
 
-std::vector<std::string> observable_names(hid_t file) {
+std::vector<std::string> observable_names(const H5File& file) {
   std::vector<std::string> names;
-  if (!exists(file, "/observables")) return names;
-  H5Id g(h5_check_id(H5Gopen2(file, "/observables", H5P_DEFAULT), "open observables"));
+  if (!file.exists("/observables")) return names;
+  H5Id g(h5_check_id(H5Gopen2(file.id(), "/observables", H5P_DEFAULT), "open observables"));
   H5G_info_t info;
   H5Gget_info(g, &info);
   for (hsize_t k = 0; k < info.nlinks; ++k) {
@@ -218,51 +141,50 @@ H5mdWriter::H5mdWriter(MPI_Comm comm, std::filesystem::path path, long particles
   if (m_rank == 0) present = std::filesystem::exists(m_path) ? 1 : 0;
   MPI_Bcast(&present, 1, MPI_INT, 0, comm);
   if (keep && present) {
-    H5Id file = open_file(comm, m_path, false);
+    H5File file = H5File::open_write(comm, m_path);
     for (const char* name : particle_series) truncate_series(file, name, keep->frames);
     for (const auto& name : observable_names(file)) truncate_series(file, "/observables/" + name, keep->observations);
     return;
   }
   m_created = true;
-  H5Id file = open_file(comm, m_path, true);
+  H5File file = H5File::create(comm, m_path);
   {
-    H5Id h5md = group(file, "/h5md");
+    H5Id h5md = file.group("/h5md");
     int_array_attribute(h5md, "version", {1, 1});
-    H5Id a = group(file, "/h5md/author");
+    H5Id a = file.group("/h5md/author");
     write_attribute(a, "name", author_name(comm, m_rank));
-    H5Id c = group(file, "/h5md/creator");
+    H5Id c = file.group("/h5md/creator");
     write_attribute(c, "name", std::string("gosok"));
     write_attribute(c, "version", std::string(version()));
     if (!units.system.empty()) {
-      H5Id u = group(file, "/h5md/modules/units");
+      H5Id u = file.group("/h5md/modules/units");
       int_array_attribute(u, "version", {1, 0});
       write_attribute(u, "system", units.system);
     }
   }
-  H5Id box = group(file, "/particles/all/box");
+  H5Id box = file.group("/particles/all/box");
   int_scalar_attribute(box, "dimension", 3);
   string_array_attribute(box, "boundary", {"periodic", "periodic", "periodic"});
   // The edges as a 3 x 3 matrix (a diagonal one: the box is a cuboid), which H5MD allows
   // and MDAnalysis requires.
-  time_series_group(box, "edges", H5T_NATIVE_DOUBLE, {3, 3}, units.time, units.length);
+  time_series_group(file, "/particles/all/box/edges", H5T_NATIVE_DOUBLE, {3, 3}, units.time, units.length);
   const hsize_t n = static_cast<hsize_t>(particles);
-  H5Id all = group(file, "/particles/all");
-  time_series_group(all, "position", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.length);
-  time_series_group(all, "velocity", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.velocity);
-  time_series_group(all, "image", H5T_NATIVE_INT, {n, 3}, units.time, "");
+  time_series_group(file, "/particles/all/position", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.length);
+  time_series_group(file, "/particles/all/velocity", H5T_NATIVE_DOUBLE, {n, 3}, units.time, units.velocity);
+  time_series_group(file, "/particles/all/image", H5T_NATIVE_INT, {n, 3}, units.time, "");
 }
 
 void H5mdWriter::write_provenance(const std::string& workload, const std::vector<RunSegment>& segments,
                                   const std::string& resolved_input) {
-  H5Id file = open_file(m_comm, m_path, false);
-  gosok::write_provenance(file, workload, segments, resolved_input);
+  H5File file = H5File::open_write(m_comm, m_path);
+  gosok::write_provenance(file.id(), workload, segments, resolved_input);
 }
 
 void H5mdWriter::write_connectivity(const std::string& name, const std::vector<long>& pairs) {
   long count = static_cast<long>(pairs.size() / 2);
   MPI_Bcast(&count, 1, MPI_LONG, 0, m_comm);
-  H5Id file = open_file(m_comm, m_path, false);
-  H5Id g = group(file, "/connectivity");
+  H5File file = H5File::open_write(m_comm, m_path);
+  H5Id g = file.group("/connectivity");
   const hsize_t shape[2] = {static_cast<hsize_t>(count), 2};
   H5Id space(h5_check_id(H5Screate_simple(2, shape, nullptr), "dataspace"));
   H5Id dset(h5_check_id(H5Dcreate2(g, name.c_str(), H5T_NATIVE_LONG, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
@@ -272,11 +194,11 @@ void H5mdWriter::write_connectivity(const std::string& name, const std::vector<l
     H5Sselect_none(space);
     H5Sselect_none(mem);
   }
-  H5Id xfer = collective();
+  H5Id xfer = h5_collective_transfer();
   h5_check(H5Dwrite(dset, H5T_NATIVE_LONG, mem, space, xfer, pairs.data()), "write /connectivity/" + name);
   // H5MD: the particles group whose ids the pairs index.
   hobj_ref_t ref;
-  h5_check(H5Rcreate(&ref, file, "/particles/all", H5R_OBJECT, -1), "reference /particles/all");
+  h5_check(H5Rcreate(&ref, file.id(), "/particles/all", H5R_OBJECT, -1), "reference /particles/all");
   H5Id scalar(h5_check_id(H5Screate(H5S_SCALAR), "dataspace"));
   H5Id attr(h5_check_id(H5Acreate2(dset, "particles_group", H5T_STD_REF_OBJ, scalar, H5P_DEFAULT, H5P_DEFAULT),
                         "attr particles_group"));
@@ -315,18 +237,17 @@ void H5mdWriter::write_frame(long step, double time, long n, const long* ids, co
   }
   if (static_cast<long>(in.size() / width) != count) throw RunError("H5MD: a frame is missing particles");
 
-  H5Id file = open_file(m_comm, m_path, false);
-  H5Id xfer = collective();
-  if (!exists(file, "/particles/all/species")) {
+  H5File file = H5File::open_write(m_comm, m_path);
+  if (!file.exists("/particles/all/species")) {
     const hsize_t total = static_cast<hsize_t>(m_particles);
     H5Id space(h5_check_id(H5Screate_simple(1, &total, nullptr), "dataspace"));
     H5Id dset(h5_check_id(
-        H5Dcreate2(file, "/particles/all/species", H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        H5Dcreate2(file.id(), "/particles/all/species", H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
         "create species"));
     const hsize_t start = static_cast<hsize_t>(first), cnt = static_cast<hsize_t>(count);
     h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &cnt, nullptr), "select");
     H5Id mem(h5_check_id(H5Screate_simple(1, &cnt, nullptr), "memspace"));
-    h5_check(H5Dwrite(dset, H5T_NATIVE_INT, mem, space, xfer, spec.data()), "write species");
+    h5_check(H5Dwrite(dset, H5T_NATIVE_INT, mem, space, h5_collective_transfer(), spec.data()), "write species");
   }
   const struct {
     const char* name;
@@ -337,41 +258,29 @@ void H5mdWriter::write_frame(long step, double time, long n, const long* ids, co
                 {"image", H5T_NATIVE_INT, img.data()}};
   for (const auto& s : series) {
     const std::string base = std::string("/particles/all/") + s.name;
-    H5Id dset(h5_check_id(H5Dopen2(file, (base + "/value").c_str(), H5P_DEFAULT), "open " + base));
-    std::vector<hsize_t> dims;
-    const hsize_t frame = extend(dset, 1, dims);
-    H5Id space(h5_check_id(H5Dget_space(dset), "space"));
-    const hsize_t start[3] = {frame, static_cast<hsize_t>(first), 0};
-    const hsize_t cnt[3] = {1, static_cast<hsize_t>(count), 3};
-    h5_check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, cnt, nullptr), "select");
-    H5Id mem(h5_check_id(H5Screate_simple(3, cnt, nullptr), "memspace"));
-    h5_check(H5Dwrite(dset, s.type, mem, space, xfer, s.data), "write " + base);
-    H5Id g(h5_check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
-    append_scalars(g, "step", H5T_NATIVE_LONG, &step, 1, m_rank == 0);
-    append_scalars(g, "time", H5T_NATIVE_DOUBLE, &time, 1, m_rank == 0);
+    // Each rank writes its block of ids into the new frame.
+    SeriesDataset value = SeriesDataset::open(file.id(), base + "/value");
+    const hsize_t frame = value.size();
+    value.resize(frame + 1);
+    value.write(frame, 1, {static_cast<hsize_t>(first), 0}, {static_cast<hsize_t>(count), 3}, s.type, s.data);
+    append_entries(file, base, &step, &time, s.type, nullptr, 1, m_rank == 0);
   }
-  H5Id edges(h5_check_id(H5Gopen2(file, "/particles/all/box/edges", H5P_DEFAULT), "open box/edges"));
   const double matrix[9] = {m_edges[0], 0, 0, 0, m_edges[1], 0, 0, 0, m_edges[2]};
-  append_rows(edges, "value", H5T_NATIVE_DOUBLE, matrix, 1, m_rank == 0);
-  append_scalars(edges, "step", H5T_NATIVE_LONG, &step, 1, m_rank == 0);
-  append_scalars(edges, "time", H5T_NATIVE_DOUBLE, &time, 1, m_rank == 0);
+  append_entries(file, "/particles/all/box/edges", &step, &time, H5T_NATIVE_DOUBLE, matrix, 1, m_rank == 0);
 }
 
 void H5mdWriter::write_observables(const std::vector<std::string>& names, const std::vector<long>& steps,
                                    const std::vector<double>& times, const std::vector<std::vector<double>>& values,
                                    const std::vector<std::string>& units) {
   if (steps.empty()) return;
-  H5Id file = open_file(m_comm, m_path, false);
+  H5File file = H5File::open_write(m_comm, m_path);
   const hsize_t count = steps.size();
   for (std::size_t k = 0; k < names.size(); ++k) {
     const std::string base = "/observables/" + names[k];
-    if (!exists(file, base)) {
+    if (!file.exists(base)) {
       time_series_group(file, base, H5T_NATIVE_DOUBLE, {}, m_units.time, k < units.size() ? units[k] : "");
     }
-    H5Id g(h5_check_id(H5Gopen2(file, base.c_str(), H5P_DEFAULT), "open " + base));
-    append_scalars(g, "step", H5T_NATIVE_LONG, steps.data(), count, m_rank == 0);
-    append_scalars(g, "time", H5T_NATIVE_DOUBLE, times.data(), count, m_rank == 0);
-    append_scalars(g, "value", H5T_NATIVE_DOUBLE, values[k].data(), count, m_rank == 0);
+    append_entries(file, base, steps.data(), times.data(), H5T_NATIVE_DOUBLE, values[k].data(), count, m_rank == 0);
   }
 }
 

@@ -277,7 +277,7 @@ class ParticleComm {
         });
   }
 
-  int row_width(const particles_type& p) const { return 11 + p.extra_width(); }
+  int row_width(const particles_type& p) const { return particle_row_fixed + p.extra_width(); }
 
   template <class Exec>
   void migrate_dim(const Exec& exec, particles_type& p, int d) {
@@ -369,52 +369,20 @@ class ParticleComm {
   void pack_rows(const Exec& exec, const particles_type& p, const index_type& rows, long count,
                  const typename buffer_type::view_type& buf, long offset) const {
     const int width = row_width(p);
-    const int we = p.extra_width();
-    auto x = p.x;
-    auto v = p.v;
-    auto image = p.image;
-    auto type = p.type;
-    auto id = p.id;
-    auto extra = p.extra;
+    auto particles = p;
     Kokkos::parallel_for(
-        "gosok::particle_comm::pack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count), KOKKOS_LAMBDA(const long k) {
-          const int i = rows(k);
-          double* b = &buf(offset + width * k);
-          for (int c = 0; c < 3; ++c) {
-            b[c] = x(i, c);
-            b[3 + c] = v(i, c);
-            b[6 + c] = static_cast<double>(image(i, c));
-          }
-          b[9] = static_cast<double>(type(i));
-          b[10] = static_cast<double>(id(i));
-          for (int c = 0; c < we; ++c) b[11 + c] = static_cast<double>(extra(i, c));
-        });
+        "gosok::particle_comm::pack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count),
+        KOKKOS_LAMBDA(const long k) { pack_particle(particles, rows(k), &buf(offset + width * k)); });
   }
 
   template <class Exec>
   void unpack_rows(const Exec& exec, particles_type& p, const typename buffer_type::view_type& buf, long offset,
                    long count, long dest) const {
     const int width = row_width(p);
-    const int we = p.extra_width();
-    auto x = p.x;
-    auto v = p.v;
-    auto image = p.image;
-    auto type = p.type;
-    auto id = p.id;
-    auto extra = p.extra;
+    auto particles = p;
     Kokkos::parallel_for(
-        "gosok::particle_comm::unpack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count), KOKKOS_LAMBDA(const long k) {
-          const long i = dest + k;
-          const double* b = &buf(offset + width * k);
-          for (int c = 0; c < 3; ++c) {
-            x(i, c) = b[c];
-            v(i, c) = b[3 + c];
-            image(i, c) = static_cast<int>(b[6 + c]);
-          }
-          type(i) = static_cast<int>(b[9]);
-          id(i) = static_cast<long>(b[10]);
-          for (int c = 0; c < we; ++c) extra(i, c) = static_cast<long>(b[11 + c]);
-        });
+        "gosok::particle_comm::unpack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count),
+        KOKKOS_LAMBDA(const long k) { unpack_particle(particles, dest + k, &buf(offset + width * k)); });
   }
 
   void reserve_buffers(long n) {

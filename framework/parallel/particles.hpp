@@ -14,6 +14,79 @@ struct Box3 {
   double volume() const { return length(0) * length(1) * length(2); }
 };
 
+/// A particle's fields as one row of doubles, the one place that lists them: x, v, image
+/// (3 each), type, id, then the `extra` payload (integers are exact in doubles up to 2^53).
+/// ParticleComm's messages, Particles::download and sorting all copy particles through
+/// these, so a new field is added here once. `Arrays` is Particles or its HostArrays.
+inline constexpr int particle_row_fixed = 11;
+
+template <class Arrays>
+KOKKOS_INLINE_FUNCTION void pack_particle(const Arrays& a, long i, double* row) {
+  for (int c = 0; c < 3; ++c) {
+    row[c] = a.x(i, c);
+    row[3 + c] = a.v(i, c);
+    row[6 + c] = static_cast<double>(a.image(i, c));
+  }
+  row[9] = static_cast<double>(a.type(i));
+  row[10] = static_cast<double>(a.id(i));
+  const int width = static_cast<int>(a.extra.extent(1));
+  for (int c = 0; c < width; ++c) row[particle_row_fixed + c] = static_cast<double>(a.extra(i, c));
+}
+
+template <class Arrays>
+KOKKOS_INLINE_FUNCTION void unpack_particle(const Arrays& a, long i, const double* row) {
+  for (int c = 0; c < 3; ++c) {
+    a.x(i, c) = row[c];
+    a.v(i, c) = row[3 + c];
+    a.image(i, c) = static_cast<int>(row[6 + c]);
+  }
+  a.type(i) = static_cast<int>(row[9]);
+  a.id(i) = static_cast<long>(row[10]);
+  const int width = static_cast<int>(a.extra.extent(1));
+  for (int c = 0; c < width; ++c) a.extra(i, c) = static_cast<long>(row[particle_row_fixed + c]);
+}
+
+/// Copies every field of particle `i` of `from`, forces included, to particle `k` of `to`.
+template <class To, class From>
+KOKKOS_INLINE_FUNCTION void copy_particle(const To& to, long k, const From& from, long i) {
+  for (int c = 0; c < 3; ++c) {
+    to.x(k, c) = from.x(i, c);
+    to.v(k, c) = from.v(i, c);
+    to.f(k, c) = from.f(i, c);
+    to.image(k, c) = from.image(i, c);
+  }
+  to.type(k) = from.type(i);
+  to.id(k) = from.id(i);
+  const int width = static_cast<int>(from.extra.extent(1));
+  for (int c = 0; c < width; ++c) to.extra(k, c) = from.extra(i, c);
+}
+
+namespace impl {
+
+/// Row k of `to` becomes particle order(k) of `from` (gather), or, without an order, row k.
+template <class Particles, class Order>
+struct CopyParticles {
+  Particles to, from;
+  Order order;
+  bool gather;
+  KOKKOS_INLINE_FUNCTION void operator()(const long k) const { copy_particle(to, k, from, gather ? order(k) : k); }
+};
+
+/// Packs row i of the owned particles into `packed` (the download buffer): the particle's
+/// row, then its force.
+template <class Particles, class Packed>
+struct PackDownload {
+  Particles p;
+  Packed packed;
+  int force_column;
+  KOKKOS_INLINE_FUNCTION void operator()(const long i) const {
+    pack_particle(p, i, &packed(i, 0));
+    for (int c = 0; c < 3; ++c) packed(i, force_column + c) = p.f(i, c);
+  }
+};
+
+}  // namespace impl
+
 /// Per-particle arrays of a spatially decomposed particle system.
 ///
 /// Vocabulary: *owned* particles, indices [0, n_owned), are the ones this rank integrates;
@@ -82,27 +155,12 @@ struct Particles {
       return {x, v, f, image, type, id, extra};
     } else {
       const int we = extra_width();
-      const int width = 14 + we;  // x, v, f, image: 3 each; type, id; extra
+      const int force_column = particle_row_fixed + we;
       Kokkos::View<double**, Kokkos::LayoutRight, MemorySpace> packed(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::particles::download"), n, width);
-      auto px = x, pv = v, pf = f;
-      auto pimage = image;
-      auto ptype = type;
-      auto pid = id;
-      auto pextra = extra;
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "gosok::particles::download"), n, force_column + 3);
       using exec = typename MemorySpace::execution_space;
-      Kokkos::parallel_for(
-          "gosok::particles::pack_download", Kokkos::RangePolicy<exec>(0, n), KOKKOS_LAMBDA(const long i) {
-            for (int c = 0; c < 3; ++c) {
-              packed(i, c) = px(i, c);
-              packed(i, 3 + c) = pv(i, c);
-              packed(i, 6 + c) = pf(i, c);
-              packed(i, 9 + c) = static_cast<double>(pimage(i, c));
-            }
-            packed(i, 12) = static_cast<double>(ptype(i));
-            packed(i, 13) = static_cast<double>(pid(i));  // exact up to 2^53
-            for (int c = 0; c < we; ++c) packed(i, 14 + c) = static_cast<double>(pextra(i, c));
-          });
+      Kokkos::parallel_for("gosok::particles::pack_download", Kokkos::RangePolicy<exec>(0, n),
+                           impl::PackDownload<Particles, decltype(packed)>{*this, packed, force_column});
       const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), packed);
       HostArrays h{typename vec_type::HostMirror("gosok::particles::x", n),
                    typename vec_type::HostMirror("gosok::particles::v", n),
@@ -112,15 +170,8 @@ struct Particles {
                    typename id_type::HostMirror("gosok::particles::id", n),
                    typename extra_type::HostMirror("gosok::particles::extra", n, we)};
       for (long i = 0; i < n; ++i) {
-        for (int c = 0; c < 3; ++c) {
-          h.x(i, c) = host(i, c);
-          h.v(i, c) = host(i, 3 + c);
-          h.f(i, c) = host(i, 6 + c);
-          h.image(i, c) = static_cast<int>(host(i, 9 + c));
-        }
-        h.type(i) = static_cast<int>(host(i, 12));
-        h.id(i) = static_cast<long>(host(i, 13));
-        for (int c = 0; c < we; ++c) h.extra(i, c) = static_cast<long>(host(i, 14 + c));
+        unpack_particle(h, i, &host(i, 0));
+        for (int c = 0; c < 3; ++c) h.f(i, c) = host(i, force_column + c);
       }
       return h;
     }
@@ -150,6 +201,19 @@ struct Particles {
     Kokkos::resize(type, c);
     Kokkos::resize(id, c);
     Kokkos::resize(extra, c, extra.extent(1));
+  }
+
+  /// Reorders the owned particles: particle k becomes the one that was at order(k).
+  /// `scratch` is grown to hold them on the way.
+  template <class Exec, class Order>
+  void permute(const Exec& exec, const Order& order, Particles& scratch) {
+    const long n = n_owned;
+    scratch.reserve(n);
+    using copy = impl::CopyParticles<Particles, Order>;
+    Kokkos::parallel_for("gosok::particles::permute_gather", Kokkos::RangePolicy<Exec>(exec, 0, n),
+                         copy{scratch, *this, order, true});
+    Kokkos::parallel_for("gosok::particles::permute_back", Kokkos::RangePolicy<Exec>(exec, 0, n),
+                         copy{*this, scratch, order, false});
   }
 };
 

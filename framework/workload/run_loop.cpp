@@ -58,10 +58,12 @@ void write_result(const RunContext& ctx, const std::string& status, int exit_cod
   write_text_atomically(ctx.output_dir / kResultFile, result.dump(2) + "\n");
 }
 
-/// Adds the run's energy to diagnostics.json under "energy" (creating the file when the
-/// workload wrote none), so that the ledger and the regression harness find it beside the
-/// workload's own diagnostics. Rank 0 only.
-void record_energy(const std::filesystem::path& output_dir, const RunEnergy& energy) {
+/// Adds what every run's diagnostics carry, whatever the workload, to diagnostics.json
+/// (creating the file when the workload wrote none): the run's energy under "energy", and
+/// under "run" its wall time, gosok version and rank count, so that the ledger and the
+/// regression harness find them beside the workload's own numbers. Nested objects, so a
+/// check that takes a document's top-level numbers sees the workload's alone. Rank 0 only.
+void record_run(const std::filesystem::path& output_dir, const RunEnergy& energy, const nlohmann::json& run) {
   const auto path = output_dir / "diagnostics.json";
   nlohmann::json doc = nlohmann::json::object();
   if (std::ifstream in(path); in) {
@@ -72,6 +74,7 @@ void record_energy(const std::filesystem::path& output_dir, const RunEnergy& ene
     }
   }
   doc["energy"] = energy.to_json();
+  doc["run"] = run;
   write_text_atomically(path, doc.dump(2) + "\n");
 }
 
@@ -150,10 +153,12 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   };
   // Collective: the run's GPU energy into diagnostics.json, at its end or its stop (a
   // continued run's part is a job of its own).
-  const auto finish_energy = [&] {
+  // The energy and what every run records in diagnostics.json (record_run).
+  const auto finish_run = [&](double wall_s) {
     const RunEnergy energy = energy_meter.finish();
     if (runtime.rank() != 0) return;
-    record_energy(ctx.output_dir, energy);
+    record_run(ctx.output_dir, energy,
+               {{"wall_s", wall_s}, {"gosok_version", version()}, {"git_hash", git_hash()}, {"ranks", runtime.size()}});
     if (energy.measured) {
       log().info("energy of the run's GPUs: {}", energy.summary());
     } else {
@@ -212,9 +217,9 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
         stop_check_every = 0;
         continue;
       }
-      write_timers(runtime, info, input, ctx, steps_this_run,
-                   std::chrono::duration<double>(clock::now() - loop_start).count());
-      finish_energy();
+      const double wall_s = std::chrono::duration<double>(clock::now() - loop_start).count();
+      write_timers(runtime, info, input, ctx, steps_this_run, wall_s);
+      finish_run(wall_s);
       write_result(ctx, "checkpointed", kExitCheckpointed, checkpoint.string());
       log().info("{} stopped at step {} (time {}) on the walltime warning: checkpoint {}; continue with --restart",
                  info.name, ctx.step, ctx.time, checkpoint.string());
@@ -243,9 +248,9 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
     status = workload->finish(ctx);
   }
   const double wall = std::chrono::duration<double>(clock::now() - start).count();
-  write_timers(runtime, info, input, ctx, steps_this_run,
-               std::chrono::duration<double>(clock::now() - loop_start).count());
-  finish_energy();
+  const double wall_s = std::chrono::duration<double>(clock::now() - loop_start).count();
+  write_timers(runtime, info, input, ctx, steps_this_run, wall_s);
+  finish_run(wall_s);
   log().info("{} finished: {} steps in {}, results in {}", info.name, steps_this_run, format_seconds(wall),
              ctx.output_dir.string());
   write_result(ctx, "completed", status, "");

@@ -16,6 +16,7 @@
 #include <gosok/core/logging.hpp>
 #include <gosok/core/math.hpp>
 #include <gosok/io/atomic_file.hpp>
+#include <gosok/io/checkpoint.hpp>
 #include <gosok/io/hdf5_file.hpp>
 #include <gosok/parallel/cart.hpp>
 #include <gosok/parallel/halo.hpp>
@@ -23,6 +24,10 @@
 #include <gosok/workload/workload.hpp>
 
 namespace gosok::heat {
+
+namespace {
+const CheckpointFormat checkpoint_format{"gosok heat checkpoint", "a heat checkpoint", 1};
+}  // namespace
 
 // The one place this workload picks where it runs.
 using exec_space = Kokkos::DefaultExecutionSpace;
@@ -46,6 +51,36 @@ struct Analytic {
   }
 };
 
+/// What measure() finds: the error against the analytic solution and the total "mass".
+struct Errors {
+  double max_abs;
+  double rel_l2;
+  double mass;
+};
+
+namespace impl {
+
+/// Sums over the owned cells (j, i in [1, n]) of this rank, whose first cell is cell
+/// (i0, j0) of the grid: the largest error, the squared error, the squared decaying part
+/// of the solution (the error's natural scale) and u itself.
+struct ErrorSums {
+  Field u;
+  Analytic exact;
+  long i0, j0;
+  double dx, t;
+  KOKKOS_INLINE_FUNCTION void operator()(const long j, const long i, double& most, double& err2, double& ref2,
+                                         double& mass) const {
+    const double ref = exact((i0 + i - 1 + 0.5) * dx, (j0 + j - 1 + 0.5) * dx, t);
+    const double diff = u(j, i) - ref;
+    most = math::fmax(most, math::fabs(diff));
+    err2 += diff * diff;
+    ref2 += (ref - 1.0) * (ref - 1.0);
+    mass += u(j, i);
+  }
+};
+
+}  // namespace impl
+
 class Heat final : public Workload {
  public:
   void setup(RunContext& ctx, bool restarting) override;
@@ -58,16 +93,16 @@ class Heat final : public Workload {
   void read_checkpoint(RunContext& ctx, const std::filesystem::path& path) override;
   int finish(RunContext& ctx) override;
 
-  // Public because CUDA's extended lambdas may not live in private member functions.
-  struct Errors {
-    double max_abs;
-    double rel_l2;
-    double mass;
-  };
-  Errors measure(const RunContext& ctx) const;
-  void write_field(RunContext& ctx, const std::filesystem::path& path, bool checkpoint);
-
  private:
+  Errors measure(const RunContext& ctx) const;
+  /// The grid and the field u, collectively, with `step`/`time`, into `file`.
+  void write_field(RunContext& ctx, hid_t root, H5File& file);
+  /// The owned cells of u, without the ghost frame.
+  auto owned_cells() const {
+    return Kokkos::subview(m_u, std::make_pair(1L, m_decomp->extent(1) + 1),
+                           std::make_pair(1L, m_decomp->extent(0) + 1));
+  }
+
   long m_nx = 0, m_ny = 0;
   double m_dx = 0, m_dt = 0, m_end_time = 0, m_alpha = 0;
   Analytic m_exact{};
@@ -124,27 +159,15 @@ void Heat::step(RunContext& ctx) {
   ctx.time += dt;
 }
 
-Heat::Errors Heat::measure(const RunContext& ctx) const {
+Errors Heat::measure(const RunContext& ctx) const {
   const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
-  const long i0 = m_decomp->offset(0), j0 = m_decomp->offset(1);
-  const double dx = m_dx, t = ctx.time;
-  const Analytic exact = m_exact;
-  auto u = m_u;
   double max_abs = 0, err2 = 0, ref2 = 0, mass = 0;
-  Kokkos::parallel_reduce(
-      "heat::errors", Range2D({1, 1}, {ly + 1, lx + 1}),
-      KOKKOS_LAMBDA(const long j, const long i, double& m, double& e2, double& r2, double& s) {
-        const double ref = exact((i0 + i - 1 + 0.5) * dx, (j0 + j - 1 + 0.5) * dx, t);
-        const double diff = u(j, i) - ref;
-        m = math::fmax(m, math::fabs(diff));
-        e2 += diff * diff;
-        r2 += (ref - 1.0) * (ref - 1.0);  // the decaying part: the error's natural scale
-        s += u(j, i);
-      },
-      Kokkos::Max<double>(max_abs), err2, ref2, mass);
+  Kokkos::parallel_reduce("heat::errors", Range2D({1, 1}, {ly + 1, lx + 1}),
+                          impl::ErrorSums{m_u, m_exact, m_decomp->offset(0), m_decomp->offset(1), m_dx, ctx.time},
+                          Kokkos::Max<double>(max_abs), err2, ref2, mass);
   MPI_Comm comm = m_decomp->comm();
   return Errors{global_max(comm, max_abs), std::sqrt(global_sum(comm, err2) / global_sum(comm, ref2)),
-                global_sum(comm, mass) * dx * dx};
+                global_sum(comm, mass) * m_dx * m_dx};
 }
 
 void Heat::diagnostics(RunContext& ctx) {
@@ -153,62 +176,57 @@ void Heat::diagnostics(RunContext& ctx) {
              e.rel_l2);
 }
 
-void Heat::write_field(RunContext& ctx, const std::filesystem::path& path, bool checkpoint) {
+void Heat::write_field(RunContext& ctx, hid_t root, H5File& file) {
   const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
   // Owned cells, contiguous on the host, for the collective write.
   Kokkos::View<double**, Kokkos::LayoutRight, memory_space> owned("heat::owned", ly, lx);
-  auto u = m_u;
-  Kokkos::parallel_for(
-      "heat::gather_owned", Range2D({0, 0}, {ly, lx}),
-      KOKKOS_LAMBDA(const long j, const long i) { owned(j, i) = u(j + 1, i + 1); });
+  Kokkos::deep_copy(owned, owned_cells());
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), owned);
 
-  H5File file = H5File::create(m_decomp->comm(), path);
-  write_provenance(file.id(), "heat", ctx.segments, ctx.input.to_toml());
-  write_attribute(file.id(), "step", static_cast<std::int64_t>(ctx.step));
-  write_attribute(file.id(), "time", ctx.time);
-  write_attribute(file.id(), "nx", static_cast<std::int64_t>(m_nx));
-  write_attribute(file.id(), "ny", static_cast<std::int64_t>(m_ny));
-  write_attribute(file.id(), "kind", std::string(checkpoint ? "gosok heat checkpoint" : "gosok heat output"));
-  if (checkpoint) write_attribute(file.id(), "mass0", m_mass0);
+  write_attribute(root, "step", static_cast<std::int64_t>(ctx.step));
+  write_attribute(root, "time", ctx.time);
+  write_attribute(root, "nx", static_cast<std::int64_t>(m_nx));
+  write_attribute(root, "ny", static_cast<std::int64_t>(m_ny));
   H5Id dset = file.write_block("u", {static_cast<hsize_t>(m_ny), static_cast<hsize_t>(m_nx)},
                                {static_cast<hsize_t>(m_decomp->offset(1)), static_cast<hsize_t>(m_decomp->offset(0))},
                                {static_cast<hsize_t>(ly), static_cast<hsize_t>(lx)}, host.data());
   write_attribute(dset, "long_name", std::string("temperature-like field u(y, x)"));
   write_attribute(dset, "units", std::string("1"));
-  file.close();
 }
 
 void Heat::output(RunContext& ctx) {
   if (ctx.runtime.rank() == 0) std::filesystem::create_directories(ctx.output_dir);
-  write_field(ctx, ctx.output_dir / fmt::format("heat_{:06d}.h5", ctx.step), false);
+  H5File file = H5File::create(m_decomp->comm(), ctx.output_dir / fmt::format("heat_{:06d}.h5", ctx.step));
+  write_provenance(file.id(), "heat", ctx.segments, ctx.input.to_toml());
+  write_attribute(file.id(), "kind", std::string("gosok heat output"));
+  write_field(ctx, file.id(), file);
+  file.close();
 }
 
-void Heat::write_checkpoint(RunContext& ctx, const std::filesystem::path& path) { write_field(ctx, path, true); }
+void Heat::write_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
+  CheckpointWriter out(m_decomp->comm(), path, checkpoint_format, "heat", ctx.segments, ctx.input.to_toml());
+  out.set("mass0", m_mass0);
+  write_field(ctx, out.file().id(), out.file());
+  out.close();
+}
 
 void Heat::read_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
-  H5File file = H5File::open_read(m_decomp->comm(), path);
-  if (!has_attribute(file.id(), "kind") || read_string_attribute(file.id(), "kind") != "gosok heat checkpoint") {
-    throw InputError(path.string() + ": not a heat checkpoint");
-  }
-  const long nx = read_int_attribute(file.id(), "nx"), ny = read_int_attribute(file.id(), "ny");
+  CheckpointReader in(m_decomp->comm(), path, checkpoint_format);
+  const long nx = in.integer("nx"), ny = in.integer("ny");
   if (nx != m_nx || ny != m_ny) {
-    throw InputError(fmt::format("{}: checkpoint grid {} x {} does not match the input's nx = {}, ny = {}",
-                                 path.string(), nx, ny, m_nx, m_ny));
+    in.fail(fmt::format("checkpoint grid {} x {} does not match the input's nx = {}, ny = {}", nx, ny, m_nx, m_ny));
   }
+  in.dataset("u", {static_cast<hsize_t>(m_ny), static_cast<hsize_t>(m_nx)});
   const long lx = m_decomp->extent(0), ly = m_decomp->extent(1);
   Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> host("heat::restart", ly, lx);
-  file.read_block("u", {static_cast<hsize_t>(m_decomp->offset(1)), static_cast<hsize_t>(m_decomp->offset(0))},
-                  {static_cast<hsize_t>(ly), static_cast<hsize_t>(lx)}, host.data());
+  in.file().read_block("u", {static_cast<hsize_t>(m_decomp->offset(1)), static_cast<hsize_t>(m_decomp->offset(0))},
+                       {static_cast<hsize_t>(ly), static_cast<hsize_t>(lx)}, host.data());
   auto owned = Kokkos::create_mirror_view_and_copy(memory_space(), host);
-  auto u = m_u;
-  Kokkos::parallel_for(
-      "heat::scatter_owned", Range2D({0, 0}, {ly, lx}),
-      KOKKOS_LAMBDA(const long j, const long i) { u(j + 1, i + 1) = owned(j, i); });
-  ctx.step = read_int_attribute(file.id(), "step");
-  ctx.time = read_double_attribute(file.id(), "time");
-  m_mass0 = read_double_attribute(file.id(), "mass0");
-  ctx.segments = continue_segments(read_segments(file.id()), ctx.step, ctx.runtime.size());
+  Kokkos::deep_copy(owned_cells(), owned);
+  ctx.step = in.integer("step");
+  ctx.time = in.real("time");
+  m_mass0 = in.real("mass0");
+  ctx.segments = continue_segments(in.segments(), ctx.step, ctx.runtime.size());
 }
 
 int Heat::finish(RunContext& ctx) {
@@ -228,7 +246,7 @@ int Heat::finish(RunContext& ctx) {
                      {"max_abs_error", e.max_abs},
                      {"rel_l2_error", e.rel_l2},
                      {"mass", e.mass},
-                     {"rel_mass_change", (e.mass - m_mass0) / m_mass0}};
+                     {"mass_rel_change", (e.mass - m_mass0) / m_mass0}};
     write_text_atomically(ctx.output_dir / "diagnostics.json", j.dump(2) + "\n");
   }
   return std::isfinite(e.rel_l2) ? 0 : 1;

@@ -1,8 +1,8 @@
 #pragma once
 
 // Ensemble perturbations: member k of an ensemble adds a small theta' field that is a pure
-// function of (seed, member, global cell index). It uses a counter-based hash (SplitMix64's
-// finaliser applied to the combined counter), not a stateful random generator, so a cell
+// function of (seed, member, global cell index). It uses a counter-based hash
+// (core/counter_hash.hpp), not a stateful random generator, so a cell
 // gets the same value whichever rank owns it, in whatever order cells are visited, on CPU
 // or GPU: the ensemble is reproducible and independent of the rank count.
 
@@ -10,14 +10,9 @@
 
 #include <Kokkos_Core.hpp>
 
-namespace gosok::weather {
+#include <gosok/core/counter_hash.hpp>
 
-KOKKOS_INLINE_FUNCTION std::uint64_t mix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+namespace gosok::weather {
 
 struct EnsemblePerturbation {
   std::uint64_t seed = 0;

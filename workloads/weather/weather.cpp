@@ -8,6 +8,7 @@
 
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
+#include <gosok/io/checkpoint.hpp>
 #include <gosok/io/diagnostics_series.hpp>
 #include <gosok/io/gridded_series.hpp>
 #include <gosok/io/hdf5_file.hpp>
@@ -20,7 +21,7 @@
 namespace gosok::weather {
 namespace {
 
-constexpr const char* checkpoint_kind = "gosok weather checkpoint";
+const CheckpointFormat checkpoint_format{"gosok weather checkpoint", "a weather checkpoint", 1};
 constexpr const char* output_name = "weather.h5";
 constexpr const char* diagnostics_name = "diagnostics.json";
 
@@ -61,6 +62,7 @@ class Weather final : public Workload {
   void create_output(RunContext& ctx);
   void append_output(RunContext& ctx);
   void write_run_attributes(hid_t object, const RunContext& ctx) const;
+  void write_case_attributes(hid_t object) const;
 
   CaseRegistry m_cases;
   std::string m_case;
@@ -187,6 +189,10 @@ Totals Weather::record_diagnostics(RunContext& ctx, const std::string& kind) {
 
 void Weather::write_run_attributes(hid_t object, const RunContext& ctx) const {
   write_provenance(object, "weather", ctx.segments, ctx.input.to_toml());
+  write_case_attributes(object);
+}
+
+void Weather::write_case_attributes(hid_t object) const {
   write_attribute(object, "case", m_case);
   write_attribute(object, "nx", static_cast<std::int64_t>(m_nx));
   write_attribute(object, "nz", static_cast<std::int64_t>(m_nz));
@@ -247,60 +253,51 @@ void Weather::write_checkpoint(RunContext& ctx, const std::filesystem::path& pat
                                        {static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)});
     records = out.records();
   }
-  H5File file = H5File::create(m_decomp->comm(), path);
-  write_run_attributes(file.id(), ctx);
-  write_attribute(file.id(), "kind", std::string(checkpoint_kind));
-  write_attribute(file.id(), "step", static_cast<std::int64_t>(ctx.step));
-  write_attribute(file.id(), "time", ctx.time);
-  write_attribute(file.id(), "mass0", m_mass0);
-  write_attribute(file.id(), "energy0", m_energy0);
-  write_attribute(file.id(), "mass_inflow", t.inflow_mass);
-  write_attribute(file.id(), "output_records", static_cast<std::int64_t>(records));
-  write_attribute(file.id(), "diagnostics_records", static_cast<std::int64_t>(m_series.records().size()));
-  H5Id dset = file.write_block("state", {num_vars, static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)},
-                               {0, static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
-                               {num_vars, static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)}, state.data());
+  CheckpointWriter out(m_decomp->comm(), path, checkpoint_format, "weather", ctx.segments, ctx.input.to_toml());
+  write_case_attributes(out.file().id());
+  out.set("step", ctx.step);
+  out.set("time", ctx.time);
+  out.set("mass0", m_mass0);
+  out.set("energy0", m_energy0);
+  out.set("mass_inflow", t.inflow_mass);
+  out.set("output_records", records);
+  out.set("diagnostics_records", m_series.records().size());
+  H5Id dset = out.file().write_block("state", {num_vars, static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)},
+                                     {0, static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
+                                     {num_vars, static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)}, state.data());
   write_attribute(dset, "long_name",
                   std::string("prognostic state (rho', rho u, rho w, (rho theta)') by variable, z, x"));
-  file.close();
+  out.close();
 }
 
 void Weather::read_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
-  H5File file = H5File::open_read(m_decomp->comm(), path);
-  const std::string where = path.string() + ": ";
-  if (!has_attribute(file.id(), "kind") || read_string_attribute(file.id(), "kind") != checkpoint_kind) {
-    throw InputError(where + "not a weather checkpoint (no 'kind' = \"" + checkpoint_kind + "\" attribute)");
-  }
-  const std::string saved_case = read_string_attribute(file.id(), "case");
+  CheckpointReader in(m_decomp->comm(), path, checkpoint_format);
+  const std::string saved_case = in.text("case");
   if (saved_case != m_case) {
-    throw InputError(where + "the checkpoint is of case '" + saved_case + "' but the input says case = '" + m_case +
-                     "'");
+    in.fail("the checkpoint is of case '" + saved_case + "' but the input says case = '" + m_case + "'");
   }
-  const long nx = read_int_attribute(file.id(), "nx"), nz = read_int_attribute(file.id(), "nz");
+  const long nx = in.integer("nx"), nz = in.integer("nz");
   if (nx != m_nx || nz != m_nz) {
-    throw InputError(fmt::format("{}the checkpoint grid is nx = {}, nz = {} but the input says nx = {}, nz = {}", where,
-                                 nx, nz, m_nx, m_nz));
+    in.fail(
+        fmt::format("the checkpoint grid is nx = {}, nz = {} but the input says nx = {}, nz = {}", nx, nz, m_nx, m_nz));
   }
-  const auto shape = file.dataset_shape("state");
-  if (shape.size() != 3 || shape[0] != num_vars || shape[1] != static_cast<hsize_t>(m_nz) ||
-      shape[2] != static_cast<hsize_t>(m_nx)) {
-    throw InputError(where + "dataset 'state' does not have the shape (4, nz, nx)");
-  }
+  in.dataset("state", {num_vars, static_cast<hsize_t>(m_nz), static_cast<hsize_t>(m_nx)});
   const Grid& g = m_dynamics->grid();
   Dynamics::HostState state("weather::restart_state", num_vars, g.nz, g.nx);
-  file.read_block("state", {0, static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
-                  {num_vars, static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)}, state.data());
+  in.file().read_block("state", {0, static_cast<hsize_t>(g.k_beg), static_cast<hsize_t>(g.i_beg)},
+                       {num_vars, static_cast<hsize_t>(g.nz), static_cast<hsize_t>(g.nx)}, state.data());
   m_dynamics->set_owned_state(state);
-  ctx.step = read_int_attribute(file.id(), "step");
-  ctx.time = read_double_attribute(file.id(), "time");
-  m_mass0 = read_double_attribute(file.id(), "mass0");
-  m_energy0 = read_double_attribute(file.id(), "energy0");
+  ctx.step = in.integer("step");
+  ctx.time = in.real("time");
+  m_mass0 = in.real("mass0");
+  m_energy0 = in.real("energy0");
   // The global inflow so far lives on rank 0; the others continue from zero.
-  m_dynamics->set_inflow_mass(ctx.runtime.rank() == 0 ? read_double_attribute(file.id(), "mass_inflow") : 0.0);
-  const auto records = static_cast<hsize_t>(read_int_attribute(file.id(), "output_records"));
-  const auto diagnostics_records = static_cast<std::size_t>(read_int_attribute(file.id(), "diagnostics_records"));
-  ctx.segments = continue_segments(read_segments(file.id()), ctx.step, ctx.runtime.size());
-  file.close();
+  const double inflow = in.real("mass_inflow");
+  m_dynamics->set_inflow_mass(ctx.runtime.rank() == 0 ? inflow : 0.0);
+  const auto records = static_cast<hsize_t>(in.integer("output_records"));
+  const auto diagnostics_records = static_cast<std::size_t>(in.integer("diagnostics_records"));
+  ctx.segments = continue_segments(in.segments(), ctx.step, ctx.runtime.size());
+  in.close();
 
   // Continue the output series where the checkpoint left it, or start a new one.
   bool continued = false;
