@@ -4,6 +4,8 @@
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
 
+#include "../../workloads/md/pair_styles/lj_cut.hpp"
+#include "../../workloads/md/pair_styles/soft.hpp"
 #include "../../workloads/md/potentials.hpp"
 #include "../../workloads/md/random.hpp"
 

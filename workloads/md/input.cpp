@@ -4,11 +4,15 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gosok/core/error.hpp>
 #include <gosok/workload/input.hpp>
 
 namespace gosok::md {
+
+/// The pair styles' names (generated from pair_styles/ by CMakeLists.txt).
+std::vector<std::string> pair_style_names();
 
 namespace {
 
@@ -48,25 +52,53 @@ void register_input(WorkloadInputs& inputs) {
                 s.real("mass", 1.0, "mass of generated atoms").at_least(1e-300);
                 s.real("velocity.temperature", 1.44, "generated systems: initial temperature").at_least(0);
                 s.integer("velocity.seed", 87287, "generated systems: velocity seed").at_least(0);
-                s.choice("pair.style", "lj/cut", {"lj/cut", "soft"},
+                s.choice("pair.style", "lj/cut", pair_style_names(),
                          "pair law: Lennard-Jones, or soft cosine repulsion (epsilon = its prefactor A)");
                 s.real("pair.cutoff", 2.5, "pair cutoff").with_unit("sigma").at_least(1e-6);
                 s.real("pair.epsilon", 1.0, "Lennard-Jones epsilon (soft: prefactor A) of every type pair").at_least(0);
                 s.real("pair.sigma", 1.0, "Lennard-Jones sigma of every type pair").with_unit("sigma").at_least(1e-6);
                 s.boolean("pair.shift", false, "shift the energy to zero at the cutoff (pair_modify shift yes)");
-                s.string(
-                    "pair.coeffs", "",
-                    "per type pair 'i j epsilon sigma [cutoff]', entries separated by ';' (others mix geometrically)");
+                Schema& pair = s.records(
+                    "pair.coeff", "one type pair's coefficients (pair_coeff i j ...); other pairs mix geometrically");
+                pair.integer("i", std::nullopt, "first atom type").at_least(1);
+                pair.integer("j", std::nullopt, "second atom type").at_least(1);
+                pair.real("epsilon", std::nullopt, "Lennard-Jones epsilon (soft: prefactor A)").at_least(0);
+                pair.real("sigma", std::nullopt, "Lennard-Jones sigma (default pair.sigma)")
+                    .with_unit("sigma")
+                    .at_least(1e-6)
+                    .optional();
+                pair.real("cutoff", std::nullopt, "pair cutoff (default pair.cutoff)")
+                    .with_unit("sigma")
+                    .at_least(1e-6)
+                    .optional();
                 s.choice("bond.style", "fene", {"none", "fene"}, "bond potential (used when the system has bonds)");
-                s.string("bond.coeffs", "",
-                         "per bond type 'type K R0 epsilon sigma', entries separated by ';' (others: bond.k, ...)");
+                Schema& bond =
+                    s.records("bond.coeff", "one bond type's coefficients (bond_coeff); others: bond.k, ...");
+                bond.integer("type", std::nullopt, "bond type").at_least(1);
+                bond.real("k", std::nullopt, "FENE spring constant K (default bond.k)").at_least(0).optional();
+                bond.real("r0", std::nullopt, "FENE maximum extent R0 (default bond.r0)")
+                    .with_unit("sigma")
+                    .at_least(1e-6)
+                    .optional();
+                bond.real("epsilon", std::nullopt, "FENE WCA epsilon (default bond.epsilon)").at_least(0).optional();
+                bond.real("sigma", std::nullopt, "FENE WCA sigma (default bond.sigma)")
+                    .with_unit("sigma")
+                    .at_least(1e-6)
+                    .optional();
                 s.real("bond.k", 30.0, "FENE spring constant K").at_least(0);
                 s.real("bond.r0", 1.5, "FENE maximum extent R0").with_unit("sigma").at_least(1e-6);
                 s.real("bond.epsilon", 1.0, "FENE WCA epsilon").at_least(0);
                 s.real("bond.sigma", 1.0, "FENE WCA sigma").with_unit("sigma").at_least(1e-6);
                 s.choice("angle.style", "none", {"none", "harmonic"}, "angle potential");
-                s.string("angle.coeffs", "",
-                         "per angle type 'type K theta0', entries separated by ';' (others: angle.k, ...)");
+                Schema& angle =
+                    s.records("angle.coeff", "one angle type's coefficients (angle_coeff); others: angle.k, ...");
+                angle.integer("type", std::nullopt, "angle type").at_least(1);
+                angle.real("k", std::nullopt, "harmonic angle constant K (default angle.k)").at_least(0).optional();
+                angle.real("theta0", std::nullopt, "rest angle (default angle.theta0)")
+                    .with_unit("degree")
+                    .at_least(0)
+                    .at_most(180)
+                    .optional();
                 s.real("angle.k", 1.0, "harmonic angle constant K (E = K (theta - theta0)^2)").at_least(0);
                 s.real("angle.theta0", 180.0, "harmonic angle rest angle").with_unit("degree").at_least(0).at_most(180);
                 s.boolean("special.exclude_bonded", true, "no pair force between bonded atoms (special_bonds fene)");
