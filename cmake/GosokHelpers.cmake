@@ -19,6 +19,14 @@ endif()
 set(GOSOK_ARCH_FLAGS "-march=native" CACHE STRING "CPU code-generation flags for gosok's own targets")
 separate_arguments(GOSOK_ARCH_FLAG_LIST NATIVE_COMMAND "${GOSOK_ARCH_FLAGS}")
 
+# The targets whose code has fault-injection hooks for the test suite (and the tests that
+# use them) see GOSOK_TEST_HOOKS when GOSOK_ENABLE_TEST_HOOKS is on.
+function(gosok_test_hooks target)
+  if(GOSOK_ENABLE_TEST_HOOKS)
+    target_compile_definitions(${target} PRIVATE GOSOK_TEST_HOOKS=1)
+  endif()
+endfunction()
+
 function(gosok_target_defaults target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${GOSOK_WARNING_FLAGS}>)
   if(GOSOK_ARCH_FLAG_LIST AND NOT GOSOK_NVCC_EVERYWHERE)

@@ -31,8 +31,9 @@ constexpr EnvVar table[] = {
     {"SLURM_CONF", "the Slurm configuration the Slurm commands gosok runs read"},
     {"SLURM_ARRAY_TASK_ID", "in a Slurm array task, its index (gosok run --set-from-array, %a in --results)"},
     {"USER", "the user gosok grants provision associates when --user is not given"},
-    {"GOSOK_TEST_CRASH_AFTER_SBATCH",
-     "testing aid: 1 makes gosok submit exit (70) between sbatch and the ledger commit"},
+#ifdef GOSOK_TEST_HOOKS
+    {"GOSOK_TEST_CRASH_AFTER_SBATCH", "test hook: 1 makes gosok submit exit (70) between sbatch and the ledger commit"},
+#endif
 };
 
 }  // namespace

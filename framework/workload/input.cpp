@@ -49,16 +49,19 @@ void declare_run_options(Schema& s, const std::string& workload, const std::stri
            "how halo and particle messages reach MPI: direct (from the buffers where kernels pack them), staged "
            "(through pinned host memory), or auto (direct for host memory or a CUDA-aware MPI, else staged)");
   s.real("run.progress_seconds", 10.0, "wall seconds between progress lines (0: never)").at_least(0);
-  s.integer("run.fail_rank", -1, "testing aid: this rank throws at run.fail_step (-1: off)").at_least(-1);
-  s.integer("run.fail_step", 0, "testing aid: the step at which run.fail_rank throws").at_least(0);
+#ifdef GOSOK_TEST_HOOKS
+  // Fault injection for the test suite, in builds with GOSOK_ENABLE_TEST_HOOKS only.
+  s.integer("run.fail_rank", -1, "test hook: this rank throws at run.fail_step (-1: off)").at_least(-1);
+  s.integer("run.fail_step", 0, "test hook: the step at which run.fail_rank throws").at_least(0);
   s.real("run.step_pause", 0.0,
-         "testing aid: wall seconds each step is made to last at least, so that a small run outlasts a time "
-         "limit (0: off)")
+         "test hook: wall seconds each step is made to last at least, so that a small run outlasts a time limit "
+         "(0: off)")
       .with_unit("s")
       .at_least(0);
   s.integer("run.kill_in_checkpoint", 0,
-            "testing aid: SIGKILL this process while checkpoint number N is half written (0: off)")
+            "test hook: SIGKILL this process while checkpoint number N is half written (0: off)")
       .at_least(0);
+#endif
 }
 
 Schema workload_schema(const WorkloadInput& input) {

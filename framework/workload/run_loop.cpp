@@ -78,6 +78,41 @@ void record_run(const std::filesystem::path& output_dir, const RunEnergy& energy
   write_text_atomically(path, doc.dump(2) + "\n");
 }
 
+/// The test suite's fault injection (run.fail_rank/fail_step, run.kill_in_checkpoint,
+/// run.step_pause), compiled in with GOSOK_ENABLE_TEST_HOOKS only; otherwise inert and the
+/// keys do not exist.
+class FaultHooks {
+ public:
+#ifdef GOSOK_TEST_HOOKS
+  explicit FaultHooks(const Input& input)
+      : m_fail_rank(input.get_int("run.fail_rank")),
+        m_fail_step(input.get_int("run.fail_step")),
+        m_kill_in_checkpoint(input.get_int("run.kill_in_checkpoint")),
+        m_step_pause(input.get_real("run.step_pause")) {}
+  void before_step(int rank, long step) const {
+    if (m_fail_rank == rank && step == m_fail_step) {
+      throw RunError(fmt::format("injected failure at step {} (run.fail_rank = {})", step, m_fail_rank));
+    }
+  }
+  void in_checkpoint(long number) const {
+    if (number == m_kill_in_checkpoint) std::raise(SIGKILL);
+  }
+  /// Makes the step that began at `start` last at least run.step_pause seconds.
+  void after_step(std::chrono::steady_clock::time_point start) const {
+    if (m_step_pause > 0) std::this_thread::sleep_until(start + std::chrono::duration<double>(m_step_pause));
+  }
+
+ private:
+  long m_fail_rank, m_fail_step, m_kill_in_checkpoint;
+  double m_step_pause;
+#else
+  explicit FaultHooks(const Input&) {}
+  void before_step(int, long) const {}
+  void in_checkpoint(long) const {}
+  void after_step(std::chrono::steady_clock::time_point) const {}
+#endif
+};
+
 std::string format_seconds(double s) {
   if (s < 120) return fmt::format("{:.1f} s", s);
   if (s < 7200) return fmt::format("{:.1f} min", s / 60);
@@ -133,10 +168,7 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   const double output_interval = input.get_real("run.output_interval");
   const long checkpoint_every = input.get_int("run.checkpoint_every");
   const double progress_seconds = input.get_real("run.progress_seconds");
-  const long fail_rank = input.get_int("run.fail_rank");
-  const long fail_step = input.get_int("run.fail_step");
-  const long kill_in_checkpoint = input.get_int("run.kill_in_checkpoint");
-  const double step_pause = input.get_real("run.step_pause");
+  const FaultHooks hooks(input);
   long checkpoints_written = 0;
   const auto checkpoint_now = [&] {
     auto r = ctx.region(info.name + "::checkpoint");
@@ -145,15 +177,14 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
         runtime.comm(), target,
         [&](const std::filesystem::path& tmp) {
           workload->write_checkpoint(ctx, tmp);
-          if (++checkpoints_written == kill_in_checkpoint) std::raise(SIGKILL);
+          hooks.in_checkpoint(++checkpoints_written);
         },
         true);
     log().debug("checkpoint at step {} -> {}", ctx.step, target.string());
     return target;
   };
-  // Collective: the run's GPU energy into diagnostics.json, at its end or its stop (a
-  // continued run's part is a job of its own).
-  // The energy and what every run records in diagnostics.json (record_run).
+  // Collective: the run's GPU energy and what every run records into diagnostics.json
+  // (record_run), at its end or its stop (a continued run's part is a job of its own).
   const auto finish_run = [&](double wall_s) {
     const RunEnergy energy = energy_meter.finish();
     if (runtime.rank() != 0) return;
@@ -179,14 +210,12 @@ int run_workload(Runtime& runtime, const WorkloadInfo& info, const Input& input)
   long steps_this_run = 0;
 
   while (!workload->finished(ctx) && (max_steps == 0 || steps_this_run < max_steps)) {
-    if (fail_rank == runtime.rank() && ctx.step == fail_step) {
-      throw RunError(fmt::format("injected failure at step {} (run.fail_rank = {})", ctx.step, fail_rank));
-    }
+    hooks.before_step(runtime.rank(), ctx.step);
     {
       auto r = ctx.region(info.name + "::step");
       const auto step_start = std::chrono::steady_clock::now();
       workload->step(ctx);
-      if (step_pause > 0) std::this_thread::sleep_until(step_start + std::chrono::duration<double>(step_pause));
+      hooks.after_step(step_start);
     }
     ++ctx.step;
     ++steps_this_run;

@@ -171,6 +171,7 @@ TEST_CASE("gosok run heat matches the analytic solution on 1, 2 and 4 ranks", "[
   CHECK(diff.exit_code == 0);
 }
 
+#ifdef GOSOK_TEST_HOOKS  // fault injection exists in builds with GOSOK_ENABLE_TEST_HOOKS only
 TEST_CASE("an error on rank 1 ends every rank quickly with a message", "[cli][abort][mpi]") {
   TempDir dir;
   // Long enough that rank 0 would run for minutes if it were left waiting.
@@ -184,6 +185,7 @@ TEST_CASE("an error on rank 1 ends every rank quickly with a message", "[cli][ab
   CHECK_THAT(r.output, ContainsSubstring("fatal error on rank 1 of 2"));
   CHECK_THAT(r.output, ContainsSubstring("injected failure at step 3"));
 }
+#endif
 
 TEST_CASE("heat restart ends bitwise identical to an uninterrupted run", "[cli][restart]") {
   TempDir dir;
@@ -208,6 +210,7 @@ TEST_CASE("heat restart ends bitwise identical to an uninterrupted run", "[cli][
   }
 }
 
+#ifdef GOSOK_TEST_HOOKS  // fault injection exists in builds with GOSOK_ENABLE_TEST_HOOKS only
 TEST_CASE("a run killed while writing a checkpoint leaves the previous one intact", "[cli][restart]") {
   TempDir dir;
   const auto out = dir / "out";
@@ -221,6 +224,7 @@ TEST_CASE("a run killed while writing a checkpoint leaves the previous one intac
   CHECK(resumed.exit_code == 0);
   CHECK_THAT(resumed.output, ContainsSubstring("at step 40"));
 }
+#endif
 
 TEST_CASE("a corrupt or mismatched checkpoint is refused with a clear error", "[cli][restart]") {
   TempDir dir;

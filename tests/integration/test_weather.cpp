@@ -138,6 +138,7 @@ TEST_CASE("weather: a restart on another rank count records both segments", "[we
   CHECK(kinds.back() == std::pair<std::string, long>{"final", 30});
 }
 
+#ifdef GOSOK_TEST_HOOKS  // fault injection exists in builds with GOSOK_ENABLE_TEST_HOOKS only
 TEST_CASE("weather: SIGKILL while writing a checkpoint leaves the previous one intact", "[weather][restart]") {
   TempDir dir;
   const std::vector<std::string> sets{"case=thermal", "nx=40", "nz=20", "end_time=1000", "run.max_steps=10"};
@@ -158,6 +159,7 @@ TEST_CASE("weather: SIGKILL while writing a checkpoint leaves the previous one i
   CHECK(again.exit_code == 0);
   CHECK(diagnostics(dir / "out")["records"].back()["step"] == 20);
 }
+#endif
 
 TEST_CASE("weather: a corrupt or mismatched checkpoint is a clear input error (exit 2)", "[weather][restart]") {
   TempDir dir;

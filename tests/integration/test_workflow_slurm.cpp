@@ -306,6 +306,7 @@ time = "00:01:00"
   check_charges_against_sacct(st);
 }
 
+#ifdef GOSOK_TEST_HOOKS  // run.step_pause exists in builds with GOSOK_ENABLE_TEST_HOOKS only
 TEST_CASE(
     "workflow on Slurm: a run longer than its partition's limit finishes through continuations, "
     "through a slurmdbd briefly down",
@@ -407,3 +408,4 @@ time = "00:01:00"
     CHECK(std::stoul(count[1]) == st.member("long", k)["jobs"].size());
   }
 }
+#endif
