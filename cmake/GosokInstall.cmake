@@ -16,9 +16,11 @@ install(TARGETS ${gosok_export_targets} EXPORT gosokTargets
 set(gosok_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/gosok)
 install(EXPORT gosokTargets NAMESPACE gosok:: DESTINATION ${gosok_cmake_dir})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/gosokConfig.cmake.in
-                              ${PROJECT_BINARY_DIR}/gosokConfig.cmake INSTALL_DESTINATION ${gosok_cmake_dir})
+                              ${PROJECT_BINARY_DIR}/gosokConfig.cmake INSTALL_DESTINATION ${gosok_cmake_dir}
+                              PATH_VARS CMAKE_INSTALL_DATADIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/gosokConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/gosokConfig.cmake ${PROJECT_BINARY_DIR}/gosokConfigVersion.cmake
-              ${PROJECT_SOURCE_DIR}/cmake/GosokKokkosFix.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/GosokKokkosFix.cmake ${PROJECT_SOURCE_DIR}/cmake/GosokHelpers.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/GosokExecutables.cmake
         DESTINATION ${gosok_cmake_dir})
 install(DIRECTORY job_templates site_configs regression DESTINATION ${CMAKE_INSTALL_DATADIR}/gosok OPTIONAL)
