@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/gpu_energy.hpp>
 #include <gosok/core/version.hpp>
@@ -103,7 +104,8 @@ int info_command(const WorkloadRegistry& workloads, const std::vector<std::strin
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::cout << "usage: gosok info\nPrints versions of gosok and of the libraries it was built with, the Kokkos\n"
                  "backends and device architectures, the GPUs, whether MPI is CUDA-aware and how halo\n"
-                 "messages would reach it, and whether GPU energy can be measured.\n";
+                 "messages would reach it, whether GPU energy can be measured, and every environment\n"
+                 "variable gosok reads with its value here and its meaning.\n";
     return 0;
   }
   if (!args.empty()) throw InputError("unexpected argument '" + args[0] + "' (gosok info takes none)");
@@ -142,7 +144,9 @@ int info_command(const WorkloadRegistry& workloads, const std::vector<std::strin
             << "buffers    run.mpi_buffers = auto: " << buffers.describe() << "\n"
             << "HDF5       " << h5_major << "." << h5_minor << "." << h5_release << " (" << h5_parallel << ")\n"
             << "energy     " << energy << "\n"
-            << "workloads  " << workloads.names_list() << "\n";
+            << "workloads  " << workloads.names_list() << "\n"
+            << "environment (every variable gosok reads)\n"
+            << describe_environment();
   return 0;
 }
 

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/core/version.hpp>
 #include <gosok/io/hdf5_file.hpp>
@@ -117,7 +117,7 @@ std::string author_name(MPI_Comm comm, int rank) {
   if (rank == 0) {
     const passwd* pw = getpwuid(geteuid());
     if (pw != nullptr && pw->pw_name != nullptr) name = pw->pw_name;
-    if (name.empty() && std::getenv("USER") != nullptr) name = std::getenv("USER");
+    if (name.empty()) name = env("USER").value_or("");
     if (name.empty()) name = "unknown";
   }
   int length = static_cast<int>(name.size());

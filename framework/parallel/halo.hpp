@@ -12,6 +12,31 @@
 
 namespace gosok {
 
+namespace impl {
+
+/// Copies the face layers of NF fields in dimension d between the fields and a pack
+/// buffer: `pack` reads layers layer0 + l of the fields into the buffer, else the buffer
+/// is written into them. The buffer holds (field, layer, cell along the face) row-major.
+template <class Field, class Buffer, int NF>
+struct HaloFace {
+  Kokkos::Array<Field, NF> views;
+  Buffer buf;
+  long w, count, along0, layer0;
+  int d;
+  bool pack;
+  KOKKOS_INLINE_FUNCTION void operator()(const int f, const long l, const long a) const {
+    const long idx = (f * w + l) * count + a;
+    double& cell = d == 0 ? views[f](along0 + a, layer0 + l) : views[f](layer0 + l, along0 + a);
+    if (pack) {
+      buf(idx) = cell;
+    } else {
+      cell = buf(idx);
+    }
+  }
+};
+
+}  // namespace impl
+
 /// Halo exchange for fields on a 2-D block-decomposed grid.
 ///
 /// Vocabulary: a *field* is a View<double**, LayoutRight> indexed (j, i): i along
@@ -79,7 +104,7 @@ class GridHalo2D {
     exchange_dim<ExecSpace, nf>(exec, views, dimension);
   }
 
-  // Public only because CUDA's extended lambdas may not live in private member functions.
+ private:
   // Face geometry in dimension d: `count` cells along the face per layer, starting at
   // `along0` in the other index. Layers are index w+l (low export), n+l (high export),
   // l (low import) and n+w+l (high import) in index d.
@@ -93,15 +118,12 @@ class GridHalo2D {
     using policy = Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<3>>;
     const policy range(exec, {0, 0, 0}, {NF, w, count});
 
+    using face = impl::HaloFace<field_type, typename buffer_type::view_type, NF>;
     for (int s = 0; s < 2; ++s) {
       if (m_neighbor[d][s] == MPI_PROC_NULL) continue;
-      auto buf = m_send[s].view();
       const long layer0 = s == 0 ? w : n;
-      Kokkos::parallel_for(
-          "gosok::halo::pack", range, KOKKOS_LAMBDA(const int f, const long l, const long a) {
-            const long idx = (f * w + l) * count + a;
-            buf(idx) = d == 0 ? views[f](along0 + a, layer0 + l) : views[f](layer0 + l, along0 + a);
-          });
+      Kokkos::parallel_for("gosok::halo::pack", range,
+                           face{views, m_send[s].view(), w, count, along0, layer0, d, true});
     }
     exec.fence();
 
@@ -124,22 +146,13 @@ class GridHalo2D {
     for (int s = 0; s < 2; ++s) {
       if (m_neighbor[d][s] == MPI_PROC_NULL) continue;
       m_recv[s].arrived(0, len);
-      auto buf = m_recv[s].view();
       const long layer0 = s == 0 ? 0 : n + w;
-      Kokkos::parallel_for(
-          "gosok::halo::unpack", range, KOKKOS_LAMBDA(const int f, const long l, const long a) {
-            const long idx = (f * w + l) * count + a;
-            if (d == 0) {
-              views[f](along0 + a, layer0 + l) = buf(idx);
-            } else {
-              views[f](layer0 + l, along0 + a) = buf(idx);
-            }
-          });
+      Kokkos::parallel_for("gosok::halo::unpack", range,
+                           face{views, m_recv[s].view(), w, count, along0, layer0, d, false});
     }
     exec.fence();
   }
 
- private:
   MPI_Comm m_comm = MPI_COMM_NULL;
   long m_nx;
   long m_ny;

@@ -174,13 +174,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
-std::string trim(const std::string& text) {
-  const auto b = text.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const auto e = text.find_last_not_of(" \t\r\n");
-  return text.substr(b, e - b + 1);
-}
-
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;

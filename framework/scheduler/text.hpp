@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <gosok/core/strings.hpp>  // trim
+
 namespace gosok::sched {
 
 /// Vocabulary: a *token* is a string the scheduler may place anywhere in a batch script
@@ -42,7 +44,6 @@ std::string format_time(std::int64_t epoch_seconds);  // YYYY-MM-DDTHH:MM:SSZ
 std::int64_t now_seconds();
 
 std::vector<std::string> split(const std::string& text, char sep);
-std::string trim(const std::string& text);
 std::string lower(std::string text);
 std::string read_text_file(const std::string& path);
 

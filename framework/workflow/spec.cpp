@@ -98,7 +98,7 @@ std::vector<std::string> placeholders(const std::string& text, const std::string
   for (std::size_t pos = text.find("{{"); pos != std::string::npos; pos = text.find("{{", pos)) {
     const auto close = text.find("}}", pos);
     if (close == std::string::npos) throw InputError(where + ": unterminated '{{' (a parameter is {{NAME}})");
-    out.push_back(sched::trim(text.substr(pos + 2, close - pos - 2)));
+    out.push_back(trim(text.substr(pos + 2, close - pos - 2)));
     pos = close + 2;
   }
   return out;
@@ -111,7 +111,7 @@ std::string substitute(const std::string& text, const std::map<std::string, std:
     const auto open = text.find("{{", pos);
     if (open == std::string::npos) return out + text.substr(pos);
     const auto close = text.find("}}", open);
-    out += text.substr(pos, open - pos) + values.at(sched::trim(text.substr(open + 2, close - open - 2)));
+    out += text.substr(pos, open - pos) + values.at(trim(text.substr(open + 2, close - open - 2)));
     pos = close + 2;
   }
 }

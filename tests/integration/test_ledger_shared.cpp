@@ -158,7 +158,7 @@ TEST_CASE("shared ledger: the database enforces who may do what, whatever the cl
   r = t.psql_reserve(alice, t.climate, 1);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const std::string alice_job = gosok::sched::trim(r.output);
+  const std::string alice_job = gosok::trim(r.output);
   // The database checks what a client says the job needs: 4 GPUs for an hour are 4 GPU-hours.
   r = t.psql_reserve(alice, t.climate, 0.5, 4);
   CHECK(r.exit_code != 0);
@@ -194,7 +194,7 @@ TEST_CASE("shared ledger: the database enforces who may do what, whatever the cl
   CHECK_THAT(r.output, ContainsSubstring("gsk_dave is not a member of project climate"));
   r = t.db.sql("SELECT gosok.add_workflow('" + flow + "')", alice);
   REQUIRE(r.exit_code == 0);
-  const std::string alice_flow = gosok::sched::trim(r.output);
+  const std::string alice_flow = gosok::trim(r.output);
   r = t.db.sql("SELECT gosok.set_workflow_state(" + alice_flow + ", 'cancelled', 'mine now')", bob);
   CHECK_THAT(r.output, ContainsSubstring("is not one of gsk_bob's"));
   r = t.db.sql("SELECT job_id FROM gosok.reserve('" + t.climate + "', '[" + one + R"(,"workflow_id":)" + alice_flow +
@@ -226,9 +226,9 @@ TEST_CASE("shared ledger: the database enforces who may do what, whatever the cl
   r = t.gosok(kDave, {"grants", "show", t.climate});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, ContainsSubstring("no grant '" + t.climate + "'") && ContainsSubstring("your projects only"));
-  CHECK(gosok::sched::trim(t.db.sql("SELECT count(*) FROM gosok.jobs", kDave).output) == "1");  // his own project's
-  CHECK(gosok::sched::trim(t.db.sql("SELECT string_agg(id, ',') FROM gosok.grants", alice).output) == t.climate);
-  CHECK(gosok::sched::trim(t.db.sql("SELECT count(*) FROM gosok.members", alice).output) == "3");
+  CHECK(gosok::trim(t.db.sql("SELECT count(*) FROM gosok.jobs", kDave).output) == "1");  // his own project's
+  CHECK(gosok::trim(t.db.sql("SELECT string_agg(id, ',') FROM gosok.grants", alice).output) == t.climate);
+  CHECK(gosok::trim(t.db.sql("SELECT count(*) FROM gosok.members", alice).output) == "3");
   // The grant administrators and the reconcile role see everything.
   CHECK(t.json(kAdmin, {"grants", "list"})["grants"].size() == 2);
   CHECK(t.json(kReconcile, {"status", "--all", "--no-refresh"})["jobs"].size() == 2);
@@ -414,7 +414,7 @@ TEST_CASE("shared ledger: two users' runs are charged exactly; a crashed submitt
     const std::string id = j["slurm_id"];
     const auto sacct = run({"sacct", "-X", "-n", "-P", "-j", id, "--format=ElapsedRaw,AllocTRES,User"});
     INFO(sacct.output);
-    const auto fields = gosok::sched::split(gosok::sched::trim(sacct.output), '|');
+    const auto fields = gosok::sched::split(gosok::trim(sacct.output), '|');
     REQUIRE(fields.size() == 3);
     CHECK(fields[2] == j["user"]);
     CHECK_THAT(fields[1], ContainsSubstring("gres/gpu=1"));

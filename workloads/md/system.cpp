@@ -11,17 +11,11 @@
 #include <type_traits>
 
 #include <gosok/core/error.hpp>
+#include <gosok/core/strings.hpp>
 #include "random.hpp"
 
 namespace gosok::md {
 namespace {
-
-std::string trim(const std::string& s) {
-  const auto a = s.find_first_not_of(" \t\r");
-  if (a == std::string::npos) return "";
-  const auto b = s.find_last_not_of(" \t\r");
-  return s.substr(a, b - a + 1);
-}
 
 std::vector<std::string> words(const std::string& s) {
   std::vector<std::string> out;
