@@ -64,7 +64,7 @@ restart_at = [10]
 systems = ["local-slurm:debug"]
 time = "00:05:00"
   [[case.check]]
-  value = "json:diagnostics.json:"
+  value = "json:diagnostics.json:records[-1]"
   against = "restart"
   bitwise = true
   reason = "a restart continues from the exact state: the final errors and mass are the same bits"

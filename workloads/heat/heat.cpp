@@ -15,8 +15,8 @@
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
 #include <gosok/core/math.hpp>
-#include <gosok/io/atomic_file.hpp>
 #include <gosok/io/checkpoint.hpp>
+#include <gosok/io/diagnostics_series.hpp>
 #include <gosok/io/hdf5_file.hpp>
 #include <gosok/parallel/cart.hpp>
 #include <gosok/parallel/halo.hpp>
@@ -26,7 +26,8 @@
 namespace gosok::heat {
 
 namespace {
-const CheckpointFormat checkpoint_format{"gosok heat checkpoint", "a heat checkpoint", 1};
+// Version 2: the checkpoint says how many diagnostics records existed.
+const CheckpointFormat checkpoint_format{"gosok heat checkpoint", "a heat checkpoint", 2};
 }  // namespace
 
 // The one place this workload picks where it runs.
@@ -95,6 +96,8 @@ class Heat final : public Workload {
 
  private:
   Errors measure(const RunContext& ctx) const;
+  /// Appends a diagnostics record of kind `kind` ("diagnostics", "final") and returns it.
+  Errors record(const RunContext& ctx, const std::string& kind);
   /// The grid and the field u, collectively, with `step`/`time`, into `file`.
   void write_field(RunContext& ctx, hid_t root, H5File& file);
   /// The owned cells of u, without the ghost frame.
@@ -110,6 +113,7 @@ class Heat final : public Workload {
   std::unique_ptr<CartDecomposition<2>> m_decomp;
   std::unique_ptr<GridHalo2D<memory_space>> m_halo;
   Field m_u, m_next;
+  DiagnosticsSeries m_series;
 };
 
 void Heat::setup(RunContext& ctx, bool restarting) {
@@ -133,6 +137,13 @@ void Heat::setup(RunContext& ctx, bool restarting) {
   m_next = Field("heat::next", ly + 2, lx + 2);
   log().info("heat: {} x {} cells on {} ranks ({} x {}), dt = {:.3e}, end time {}", m_nx, m_ny, m_decomp->size(),
              m_decomp->dims(0), m_decomp->dims(1), m_dt, m_end_time);
+  m_series = DiagnosticsSeries(ctx.output_dir / "diagnostics.json",
+                               {{"workload", "heat"},
+                                {"ranks", ctx.runtime.size()},
+                                {"nx", m_nx},
+                                {"ny", m_ny},
+                                {"segments", segments_json(ctx.segments)}},
+                               ctx.runtime.rank() == 0);
   if (restarting) return;
 
   const long i0 = m_decomp->offset(0), j0 = m_decomp->offset(1);
@@ -170,8 +181,20 @@ Errors Heat::measure(const RunContext& ctx) const {
                 global_sum(comm, mass) * m_dx * m_dx};
 }
 
-void Heat::diagnostics(RunContext& ctx) {
+Errors Heat::record(const RunContext& ctx, const std::string& kind) {
   const Errors e = measure(ctx);
+  m_series.append({{"kind", kind},
+                   {"step", ctx.step},
+                   {"time", ctx.time},
+                   {"max_abs_error", e.max_abs},
+                   {"rel_l2_error", e.rel_l2},
+                   {"mass", e.mass},
+                   {"mass_rel_change", (e.mass - m_mass0) / m_mass0}});
+  return e;
+}
+
+void Heat::diagnostics(RunContext& ctx) {
+  const Errors e = record(ctx, "diagnostics");
   log().info("heat: step {} t = {:.5f}  max |u - exact| = {:.3e}  rel L2 = {:.3e}", ctx.step, ctx.time, e.max_abs,
              e.rel_l2);
 }
@@ -206,6 +229,7 @@ void Heat::output(RunContext& ctx) {
 void Heat::write_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
   CheckpointWriter out(m_decomp->comm(), path, checkpoint_format, "heat", ctx.segments, ctx.input.to_toml());
   out.set("mass0", m_mass0);
+  out.set("diagnostics_records", m_series.records().size());
   write_field(ctx, out.file().id(), out.file());
   out.close();
 }
@@ -226,29 +250,19 @@ void Heat::read_checkpoint(RunContext& ctx, const std::filesystem::path& path) {
   ctx.step = in.integer("step");
   ctx.time = in.real("time");
   m_mass0 = in.real("mass0");
+  const auto records = static_cast<std::size_t>(in.integer("diagnostics_records"));
   ctx.segments = continue_segments(in.segments(), ctx.step, ctx.runtime.size());
+  m_series.set_header("segments", segments_json(ctx.segments));
+  m_series.resume(records);
 }
 
 int Heat::finish(RunContext& ctx) {
-  const Errors e = measure(ctx);
   output(ctx);
+  const Errors e = record(ctx, "final");
   log().info(
       "heat: t = {:.6f} after {} steps: max |u - exact| = {:.3e}, relative L2 error = {:.3e}, "
       "relative mass change = {:.3e}",
       ctx.time, ctx.step, e.max_abs, e.rel_l2, (e.mass - m_mass0) / m_mass0);
-  if (ctx.runtime.rank() == 0) {
-    nlohmann::json j{{"workload", "heat"},
-                     {"ranks", ctx.runtime.size()},
-                     {"nx", m_nx},
-                     {"ny", m_ny},
-                     {"steps", ctx.step},
-                     {"time", ctx.time},
-                     {"max_abs_error", e.max_abs},
-                     {"rel_l2_error", e.rel_l2},
-                     {"mass", e.mass},
-                     {"mass_rel_change", (e.mass - m_mass0) / m_mass0}};
-    write_text_atomically(ctx.output_dir / "diagnostics.json", j.dump(2) + "\n");
-  }
   return std::isfinite(e.rel_l2) ? 0 : 1;
 }
 

@@ -197,6 +197,7 @@ void MolecularDynamics::read_checkpoint(RunContext& ctx, const std::filesystem::
   start(ctx, true);
   Kokkos::deep_copy(Kokkos::subview(m_p.f, std::make_pair(0L, owned), Kokkos::ALL), stored);
   m_first = first_thermo;
+  open_diagnostics(ctx, true);
 }
 
 }  // namespace gosok::md

@@ -13,7 +13,6 @@
 
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
-#include <gosok/io/atomic_file.hpp>
 #include <gosok/parallel/gather.hpp>
 #include <gosok/parallel/reduce.hpp>
 
@@ -100,6 +99,7 @@ void MolecularDynamics::setup(RunContext& ctx, bool restarting) {
   distribute(s);
   rebuild();
   start(ctx, false);
+  open_diagnostics(ctx, false);
 }
 
 void MolecularDynamics::configure(RunContext& ctx, const Shape& shape) {
@@ -422,6 +422,17 @@ System MolecularDynamics::gather_system() const {
   return s;
 }
 
+void MolecularDynamics::open_diagnostics(const RunContext& ctx, bool restarted) {
+  m_series = DiagnosticsSeries(ctx.output_dir / "diagnostics.json",
+                               {{"workload", "md"},
+                                {"ranks", ctx.runtime.size()},
+                                {"segments", segments_json(ctx.segments)},
+                                {"natoms", m_shape.natoms}},
+                               ctx.runtime.rank() == 0);
+  if (restarted) m_series.resume(1);
+  if (m_series.records().empty()) m_series.append(m_first.to_json("initial"));
+}
+
 // ---------------------------------------------------------------------------------------
 // Finish
 
@@ -441,19 +452,13 @@ int MolecularDynamics::finish(RunContext& ctx) {
   log().info("md: {} neighbour list builds; {} pairs in the last list ({:.2f} per atom)", m_builds, pairs,
              static_cast<double>(pairs) / static_cast<double>(m_shape.natoms));
   const ThermoRow& last = m_thermo.last();
-  const double drift = (last.etotal - m_first.etotal) / std::max(1e-300, std::abs(m_first.etotal));
-  if (ctx.runtime.rank() == 0) {
-    auto row_json = [](const ThermoRow& r) {
-      return nlohmann::json{{"step", r.step},  {"time", r.time},     {"temp", r.temp},   {"e_pair", r.epair},
-                            {"e_mol", r.emol}, {"etotal", r.etotal}, {"press", r.press}, {"ke", r.ke}};
-    };
-    nlohmann::json j{
-        {"workload", "md"},           {"ranks", ctx.runtime.size()}, {"segments", segments_json(ctx.segments)},
-        {"natoms", m_shape.natoms},   {"steps", ctx.step},           {"time", ctx.time},
-        {"first", row_json(m_first)}, {"last", row_json(last)},      {"energy_rel_change", drift},
-        {"neighbor_builds", m_builds}};
-    write_text_atomically(ctx.output_dir / "diagnostics.json", j.dump(2) + "\n");
-  }
+  // The run's summary beside its records: how far the total energy drifted from the first
+  // row to the last, the steps and the neighbour-list builds.
+  m_series.set_header("energy_rel_change", (last.etotal - m_first.etotal) / std::max(1e-300, std::abs(m_first.etotal)));
+  m_series.set_header("steps", ctx.step);
+  m_series.set_header("time", ctx.time);
+  m_series.set_header("neighbor_builds", m_builds);
+  m_series.append(last.to_json("final"));
   return std::isfinite(last.etotal) ? 0 : 1;
 }
 

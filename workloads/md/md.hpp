@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include <gosok/io/diagnostics_series.hpp>
 #include <gosok/io/h5md.hpp>
 #include <gosok/parallel/cart.hpp>
 #include <gosok/workload/workload.hpp>
@@ -86,6 +87,9 @@ class MolecularDynamics final : public Workload {
   /// evaluation, whose forces are thrown away (the step's own keep their Langevin part).
   void thermo_between_steps(const RunContext& ctx);
   void write_frame(const RunContext& ctx);
+  /// diagnostics.json: the run's initial record (kept, or written again from m_first, on a
+  /// restart) and, at the end, the final one.
+  void open_diagnostics(const RunContext& ctx, bool restarted);
   System gather_system() const;
 
   Parameters m_par;
@@ -113,6 +117,7 @@ class MolecularDynamics final : public Workload {
   std::unique_ptr<H5mdWriter> m_h5md;
   ThermoLog m_thermo;
   ThermoRow m_first;  // the run's first row, which diagnostics compare the last with
+  DiagnosticsSeries m_series;
   long m_last_frame = -1;
   long m_frames = 0;  // trajectory frames written
 };

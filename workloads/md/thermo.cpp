@@ -25,6 +25,11 @@ struct KineticSum {
 
 }  // namespace impl
 
+nlohmann::json ThermoRow::to_json(const std::string& kind) const {
+  return {{"kind", kind},  {"step", step},     {"time", time},   {"temp", temp}, {"e_pair", epair},
+          {"e_mol", emol}, {"etotal", etotal}, {"press", press}, {"ke", ke}};
+}
+
 std::vector<double> ThermoRow::to_vector() const {
   return {static_cast<double>(step), time, temp, epair, emol, etotal, press, ke};
 }

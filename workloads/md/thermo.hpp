@@ -10,6 +10,8 @@
 // rows that existed at the checkpoint and drops what the interrupted run wrote after it.
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include <gosok/io/h5md.hpp>
@@ -23,6 +25,9 @@ struct ThermoRow {
   long step = 0;
   double time = 0, temp = 0, epair = 0, emol = 0, etotal = 0, press = 0, ke = 0;
 
+  /// A diagnostics record of kind `kind` ("initial", "final"): step, time, temp, e_pair,
+  /// e_mol, etotal, press, ke.
+  nlohmann::json to_json(const std::string& kind) const;
   /// As stored in a checkpoint: step, time, temp, epair, emol, etotal, press, ke.
   std::vector<double> to_vector() const;
   /// Throws InputError naming `what` when `v` does not have the 8 entries.
