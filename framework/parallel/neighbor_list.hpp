@@ -15,6 +15,138 @@ struct ExcludeNone {
   KOKKOS_INLINE_FUNCTION bool operator()(int, int) const { return false; }
 };
 
+namespace impl {
+
+/// The bin of a position: the list's bin grid clamped to this rank's bins.
+struct BinGrid {
+  Kokkos::Array<double, 3> lo, inv;
+  Kokkos::Array<int, 3> mlo, nb;
+  KOKKOS_INLINE_FUNCTION int operator()(double x, double y, double z) const {
+    const double a[3] = {x, y, z};
+    int c[3];
+    for (int d = 0; d < 3; ++d) {
+      const double t = (a[d] - lo[d]) * inv[d];
+      int k = static_cast<int>(t);
+      if (t < k) --k;
+      k -= mlo[d];
+      c[d] = k < 0 ? 0 : (k >= nb[d] ? nb[d] - 1 : k);
+    }
+    return (c[2] * nb[1] + c[1]) * nb[0] + c[0];
+  }
+};
+
+/// bin_of(i) and the particle count of every bin.
+template <class Vec, class Index>
+struct BinCount {
+  Vec x;
+  BinGrid grid;
+  Index bin_of, count;
+  KOKKOS_INLINE_FUNCTION void operator()(const long i) const {
+    const int b = grid(x(i, 0), x(i, 1), x(i, 2));
+    bin_of(i) = b;
+    Kokkos::atomic_add(&count(b), 1);
+  }
+};
+
+/// start(b): the first slot of bin b in the binned arrays (start(nbins) is the total).
+template <class Index>
+struct BinStart {
+  Index count, start;
+  long nbins;
+  KOKKOS_INLINE_FUNCTION void operator()(const long b, int& offset, const bool final) const {
+    if (final) start(b) = offset;
+    if (b < nbins) offset += count(b);
+  }
+};
+
+/// Places each particle in a slot of its bin (in whatever order the threads come).
+template <class Index>
+struct BinFill {
+  Index bin_of, start, count, atoms;
+  KOKKOS_INLINE_FUNCTION void operator()(const long i) const {
+    const int b = bin_of(i);
+    const int k = start(b) + Kokkos::atomic_fetch_add(&count(b), 1);
+    atoms(k) = static_cast<int>(i);
+  }
+};
+
+/// Puts each bin's particles in index order (an insertion sort: a bin holds a handful)
+/// and copies their positions in bin order.
+template <class Vec, class Index>
+struct BinOrder {
+  Vec x, xb;
+  Index start, atoms;
+  KOKKOS_INLINE_FUNCTION void operator()(const long b) const {
+    const int first = start(b), last = start(b + 1);
+    for (int k = first + 1; k < last; ++k) {
+      const int a = atoms(k);
+      int m = k;
+      for (; m > first && atoms(m - 1) > a; --m) atoms(m) = atoms(m - 1);
+      atoms(m) = a;
+    }
+    for (int k = first; k < last; ++k) {
+      const int i = atoms(k);
+      xb(k, 0) = x(i, 0);
+      xb(k, 1) = x(i, 1);
+      xb(k, 2) = x(i, 2);
+    }
+  }
+};
+
+/// The half list of owned particle i (see HalfNeighborList); `most` is the longest row.
+template <class Vec, class Index, class Neighbors, class Exclude>
+struct BuildHalfList {
+  Vec x, xb;
+  Index start, atoms, bin_of, stencil, counts;
+  Neighbors list;
+  Exclude exclude;
+  int nrows, max, owned;
+  double cutsq;
+  KOKKOS_INLINE_FUNCTION void operator()(const long ii, int& most) const {
+    const int i = static_cast<int>(ii);
+    const double xi = x(i, 0), yi = x(i, 1), zi = x(i, 2);
+    const int b = bin_of(i);
+    int n = 0;
+    // Own bin: owned partners with a higher index; ghosts above i.
+    for (int k = start(b); k < start(b + 1); ++k) {
+      const int j = atoms(k);
+      const double xj = xb(k, 0), yj = xb(k, 1), zj = xb(k, 2);
+      if (j < owned) {
+        if (j <= i) continue;
+      } else {
+        if (zj < zi) continue;
+        if (zj == zi) {
+          if (yj < yi) continue;
+          if (yj == yi && xj < xi) continue;
+        }
+      }
+      const double dx = xi - xj, dy = yi - yj, dz = zi - zj;
+      if (dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j)) {
+        if (n < max) list(i, n) = j;
+        ++n;
+      }
+    }
+    for (int s = 0; s < nrows; ++s) {
+      const int end = start(b + stencil(2 * s + 1));
+      for (int k = start(b + stencil(2 * s)); k < end; ++k) {
+        const double dx = xi - xb(k, 0), dy = yi - xb(k, 1), dz = zi - xb(k, 2);
+        const int j = atoms(k);
+        // Branch-free store: every candidate is written to the next free slot, which
+        // only a kept pair claims. A full row writes into the spare column `max`,
+        // never over a kept entry; the row's true count then exceeds `max` and the
+        // list is rebuilt wider.
+        const bool keep = dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j);
+        list(i, n < max ? n : max) = j;
+        n += keep ? 1 : 0;
+      }
+    }
+    counts(i) = n;
+    if (n > most) most = n;
+  }
+};
+
+}  // namespace impl
+
 /// A half Verlet neighbour list for owned particles and their ghosts, built by cell binning.
 ///
 /// Vocabulary: the *neighbour cutoff* is the force cutoff plus the skin; every pair closer
@@ -103,32 +235,14 @@ class HalfNeighborList {
     return order;
   }
 
- public:
-  // Public only because CUDA's extended lambdas may not live in private member functions.
+ private:
   static int floor_int(double a) {
     int c = static_cast<int>(a);
     return a < c ? c - 1 : c;
   }
 
-  struct Grid {
-    Kokkos::Array<double, 3> lo, inv;
-    Kokkos::Array<int, 3> mlo, nb;
-    KOKKOS_INLINE_FUNCTION int operator()(double x, double y, double z) const {
-      const double a[3] = {x, y, z};
-      int c[3];
-      for (int d = 0; d < 3; ++d) {
-        const double t = (a[d] - lo[d]) * inv[d];
-        int k = static_cast<int>(t);
-        if (t < k) --k;
-        k -= mlo[d];
-        c[d] = k < 0 ? 0 : (k >= nb[d] ? nb[d] - 1 : k);
-      }
-      return (c[2] * nb[1] + c[1]) * nb[0] + c[0];
-    }
-  };
-
-  Grid grid() const {
-    Grid g;
+  impl::BinGrid grid() const {
+    impl::BinGrid g;
     for (int d = 0; d < 3; ++d) {
       g.lo[d] = m_lo[d];
       g.inv[d] = m_inv[d];
@@ -185,112 +299,40 @@ class HalfNeighborList {
       m_bin_atoms = index_type("gosok::neighbor::bin_atoms", c);
       m_xb = vec_type("gosok::neighbor::x_binned", c);
     }
-    const Grid g = grid();
-    auto count = m_bin_count;
-    auto start = m_bin_start;
-    auto bin_of = m_bin_of;
-    auto atoms = m_bin_atoms;
-    auto xb = m_xb;
-    const long nbins = static_cast<long>(count.extent(0));
-    Kokkos::deep_copy(exec, count, 0);
-    Kokkos::parallel_for(
-        "gosok::neighbor::bin_count", Kokkos::RangePolicy<Exec>(exec, 0, n), KOKKOS_LAMBDA(const long i) {
-          const int b = g(x(i, 0), x(i, 1), x(i, 2));
-          bin_of(i) = b;
-          Kokkos::atomic_add(&count(b), 1);
-        });
-    Kokkos::parallel_scan(
-        "gosok::neighbor::bin_start", Kokkos::RangePolicy<Exec>(exec, 0, nbins + 1),
-        KOKKOS_LAMBDA(const long b, int& offset, const bool final) {
-          if (final) start(b) = offset;
-          if (b < nbins) offset += count(b);
-        });
-    Kokkos::deep_copy(exec, count, 0);
-    Kokkos::parallel_for(
-        "gosok::neighbor::bin_fill", Kokkos::RangePolicy<Exec>(exec, 0, n), KOKKOS_LAMBDA(const long i) {
-          const int b = bin_of(i);
-          const int k = start(b) + Kokkos::atomic_fetch_add(&count(b), 1);
-          atoms(k) = static_cast<int>(i);
-        });
-    Kokkos::parallel_for(
-        "gosok::neighbor::bin_order", Kokkos::RangePolicy<Exec>(exec, 0, nbins), KOKKOS_LAMBDA(const long b) {
-          // Insertion sort: a bin holds a handful of particles.
-          const int first = start(b), last = start(b + 1);
-          for (int k = first + 1; k < last; ++k) {
-            const int a = atoms(k);
-            int m = k;
-            for (; m > first && atoms(m - 1) > a; --m) atoms(m) = atoms(m - 1);
-            atoms(m) = a;
-          }
-          for (int k = first; k < last; ++k) {
-            const int i = atoms(k);
-            xb(k, 0) = x(i, 0);
-            xb(k, 1) = x(i, 1);
-            xb(k, 2) = x(i, 2);
-          }
-        });
+    const long nbins = static_cast<long>(m_bin_count.extent(0));
+    using range = Kokkos::RangePolicy<Exec>;
+    Kokkos::deep_copy(exec, m_bin_count, 0);
+    Kokkos::parallel_for("gosok::neighbor::bin_count", range(exec, 0, n),
+                         impl::BinCount<vec_type, index_type>{x, grid(), m_bin_of, m_bin_count});
+    Kokkos::parallel_scan("gosok::neighbor::bin_start", range(exec, 0, nbins + 1),
+                          impl::BinStart<index_type>{m_bin_count, m_bin_start, nbins});
+    Kokkos::deep_copy(exec, m_bin_count, 0);
+    Kokkos::parallel_for("gosok::neighbor::bin_fill", range(exec, 0, n),
+                         impl::BinFill<index_type>{m_bin_of, m_bin_start, m_bin_count, m_bin_atoms});
+    Kokkos::parallel_for("gosok::neighbor::bin_order", range(exec, 0, nbins),
+                         impl::BinOrder<vec_type, index_type>{x, m_xb, m_bin_start, m_bin_atoms});
   }
 
   template <class Exec, class Exclude>
   void fill(const Exec& exec, const vec_type& x, long n_owned, const Exclude& exclude, int& needed) {
-    auto list = m_neighbors;
-    auto counts = m_counts;
-    auto start = m_bin_start;
-    auto atoms = m_bin_atoms;
-    auto bin_of = m_bin_of;
-    auto xb = m_xb;
-    auto stencil = m_stencil;
-    const int nrows = static_cast<int>(stencil.extent(0) / 2);
-    const int max = m_max;
-    const double cutsq = m_cutoff * m_cutoff;
-    const int owned = static_cast<int>(n_owned);
-    Kokkos::parallel_reduce(
-        "gosok::neighbor::build", Kokkos::RangePolicy<Exec>(exec, 0, n_owned),
-        KOKKOS_LAMBDA(const long ii, int& most) {
-          const int i = static_cast<int>(ii);
-          const double xi = x(i, 0), yi = x(i, 1), zi = x(i, 2);
-          const int b = bin_of(i);
-          int n = 0;
-          // Own bin: owned partners with a higher index; ghosts above i.
-          for (int k = start(b); k < start(b + 1); ++k) {
-            const int j = atoms(k);
-            const double xj = xb(k, 0), yj = xb(k, 1), zj = xb(k, 2);
-            if (j < owned) {
-              if (j <= i) continue;
-            } else {
-              if (zj < zi) continue;
-              if (zj == zi) {
-                if (yj < yi) continue;
-                if (yj == yi && xj < xi) continue;
-              }
-            }
-            const double dx = xi - xj, dy = yi - yj, dz = zi - zj;
-            if (dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j)) {
-              if (n < max) list(i, n) = j;
-              ++n;
-            }
-          }
-          for (int s = 0; s < nrows; ++s) {
-            const int end = start(b + stencil(2 * s + 1));
-            for (int k = start(b + stencil(2 * s)); k < end; ++k) {
-              const double dx = xi - xb(k, 0), dy = yi - xb(k, 1), dz = zi - xb(k, 2);
-              const int j = atoms(k);
-              // Branch-free store: every candidate is written to the next free slot, which
-              // only a kept pair claims. A full row writes into the spare column `max`,
-              // never over a kept entry; the row's true count then exceeds `max` and the
-              // list is rebuilt wider.
-              const bool keep = dx * dx + dy * dy + dz * dz < cutsq && !exclude(i, j);
-              list(i, n < max ? n : max) = j;
-              n += keep ? 1 : 0;
-            }
-          }
-          counts(i) = n;
-          if (n > most) most = n;
-        },
-        Kokkos::Max<int>(needed));
+    using build = impl::BuildHalfList<vec_type, index_type, neighbors_type, Exclude>;
+    const build kernel{x,
+                       m_xb,
+                       m_bin_start,
+                       m_bin_atoms,
+                       m_bin_of,
+                       m_stencil,
+                       m_counts,
+                       m_neighbors,
+                       exclude,
+                       static_cast<int>(m_stencil.extent(0) / 2),
+                       m_max,
+                       static_cast<int>(n_owned),
+                       m_cutoff * m_cutoff};
+    Kokkos::parallel_reduce("gosok::neighbor::build", Kokkos::RangePolicy<Exec>(exec, 0, n_owned), kernel,
+                            Kokkos::Max<int>(needed));
   }
 
- private:
   double m_cutoff;
   std::array<double, 3> m_binsize{}, m_inv{}, m_lo{};
   std::array<int, 3> m_mlo{}, m_nb{};

@@ -14,6 +14,95 @@
 
 namespace gosok {
 
+namespace impl {
+
+/// Wraps owned particles into the periodic box, counting the wraps in `image`: the same
+/// remap as LAMMPS' Domain::pbc(), so a trajectory read back matches it.
+template <class Vec, class IVec>
+struct WrapIntoBox {
+  Vec x;
+  IVec image;
+  Kokkos::Array<double, 3> lo, hi, len;
+  KOKKOS_INLINE_FUNCTION void operator()(const long i) const {
+    for (int d = 0; d < 3; ++d) {
+      if (x(i, d) < lo[d]) {
+        x(i, d) += len[d];
+        image(i, d) -= 1;
+      }
+      if (x(i, d) >= hi[d]) {
+        x(i, d) -= len[d];
+        x(i, d) = x(i, d) > lo[d] ? x(i, d) : lo[d];
+        image(i, d) += 1;
+      }
+    }
+  }
+};
+
+/// The slab of dimension d a coordinate falls in, of `dims` slabs from `lo` (clamped;
+/// truncation maps (-1, 0) to 0 anyway).
+struct Slab {
+  double lo, scale;
+  int dims;
+  KOKKOS_INLINE_FUNCTION int operator()(double x) const {
+    const int c = static_cast<int>((x - lo) * scale);
+    return c < 0 ? 0 : (c >= dims ? dims - 1 : c);
+  }
+};
+
+/// Lists, in index order, the particles whose slab in dimension d is (`inside`) or is not
+/// this rank's; with `width` > 0 the positions are rows of a message buffer instead.
+template <class Vec, class Buffer, class Index>
+struct SelectBySlab {
+  Vec x;
+  Buffer rows;
+  int width;
+  int d;
+  Slab slab;
+  int mine;
+  bool inside;
+  Index out;
+  KOKKOS_INLINE_FUNCTION void operator()(const long i, long& offset, const bool final) const {
+    const double xd = width > 0 ? rows(width * i + d) : x(i, d);
+    if ((slab(xd) == mine) == inside) {
+      if (final) out(offset) = static_cast<int>(i);
+      ++offset;
+    }
+  }
+};
+
+/// Copies the rows `take` of one buffer into consecutive rows of another.
+template <class Buffer, class Index>
+struct GatherRows {
+  Buffer to, from;
+  Index take;
+  int width;
+  KOKKOS_INLINE_FUNCTION void operator()(const long k) const {
+    for (int c = 0; c < width; ++c) to(width * k + c) = from(width * take(k) + c);
+  }
+};
+
+/// Packs particles rows(k) into consecutive rows of a buffer from `offset` on, or (without
+/// `rows`) unpacks consecutive rows into particles dest + k.
+template <class Particles, class Index, class Buffer>
+struct ParticleRows {
+  Particles p;
+  Index rows;
+  Buffer buf;
+  long offset;
+  int width;
+  bool pack;
+  long dest;
+  KOKKOS_INLINE_FUNCTION void operator()(const long k) const {
+    if (pack) {
+      pack_particle(p, rows(k), &buf(offset + width * k));
+    } else {
+      unpack_particle(p, dest + k, &buf(offset + width * k));
+    }
+  }
+};
+
+}  // namespace impl
+
 /// Particle communication for a 3-D spatial decomposition of a periodic box.
 ///
 /// Vocabulary: the box is split evenly over the ranks of a CartDecomposition<3> topology;
@@ -248,33 +337,17 @@ class ParticleComm {
     int from = MPI_PROC_NULL;
   };
 
- public:
-  // Public only because CUDA's extended lambdas may not live in private member functions.
   template <class Exec>
   void wrap(const Exec& exec, particles_type& p) {
-    auto x = p.x;
-    auto image = p.image;
     Kokkos::Array<double, 3> lo, hi, len;
     for (int d = 0; d < 3; ++d) {
       lo[d] = m_box.lo[d];
       hi[d] = m_box.hi[d];
       len[d] = m_box.length(d);
     }
-    // The same remap as LAMMPS' Domain::pbc(), so a trajectory read back matches it.
-    Kokkos::parallel_for(
-        "gosok::particle_comm::wrap", Kokkos::RangePolicy<Exec>(exec, 0, p.n_owned), KOKKOS_LAMBDA(const long i) {
-          for (int d = 0; d < 3; ++d) {
-            if (x(i, d) < lo[d]) {
-              x(i, d) += len[d];
-              image(i, d) -= 1;
-            }
-            if (x(i, d) >= hi[d]) {
-              x(i, d) -= len[d];
-              x(i, d) = x(i, d) > lo[d] ? x(i, d) : lo[d];
-              image(i, d) += 1;
-            }
-          }
-        });
+    Kokkos::parallel_for("gosok::particle_comm::wrap", Kokkos::RangePolicy<Exec>(exec, 0, p.n_owned),
+                         impl::WrapIntoBox<typename particles_type::vec_type, typename particles_type::ivec_type>{
+                             p.x, p.image, lo, hi, len});
   }
 
   int row_width(const particles_type& p) const { return particle_row_fixed + p.extra_width(); }
@@ -284,50 +357,29 @@ class ParticleComm {
     const long n = p.n_owned;
     const int width = row_width(p);
     const int mine = m_coord[d];
-    const int dims = m_dims[d];
-    const double lo = m_box.lo[d];
-    const double scale = dims / m_box.length(d);
-    auto x = p.x;
+    const impl::Slab slab{m_box.lo[d], m_dims[d] / m_box.length(d), m_dims[d]};
     grow(m_leave, n, "gosok::particle_comm::leave");
     grow(m_keep, n, "gosok::particle_comm::keep");
-    auto leave = m_leave;
-    auto keep = m_keep;
+    using select = impl::SelectBySlab<typename particles_type::vec_type, typename buffer_type::view_type, index_type>;
+    const auto none = typename buffer_type::view_type();
     long nleave = 0;
-    Kokkos::parallel_scan(
-        "gosok::particle_comm::select_leaving", Kokkos::RangePolicy<Exec>(exec, 0, n),
-        KOKKOS_LAMBDA(const long i, long& offset, const bool final) {
-          int c = static_cast<int>((x(i, d) - lo) * scale);
-          c = c < 0 ? 0 : (c >= dims ? dims - 1 : c);  // truncation: (-1, 0) clamps to 0 anyway
-          if (c != mine) {
-            if (final) leave(offset) = static_cast<int>(i);
-            ++offset;
-          }
-        },
-        nleave);
+    Kokkos::parallel_scan("gosok::particle_comm::select_leaving", Kokkos::RangePolicy<Exec>(exec, 0, n),
+                          select{p.x, none, 0, d, slab, mine, false, m_leave}, nleave);
     long nkeep = 0;
-    Kokkos::parallel_scan(
-        "gosok::particle_comm::select_staying", Kokkos::RangePolicy<Exec>(exec, 0, n),
-        KOKKOS_LAMBDA(const long i, long& offset, const bool final) {
-          int c = static_cast<int>((x(i, d) - lo) * scale);
-          c = c < 0 ? 0 : (c >= dims ? dims - 1 : c);
-          if (c == mine) {
-            if (final) keep(offset) = static_cast<int>(i);
-            ++offset;
-          }
-        },
-        nkeep);
+    Kokkos::parallel_scan("gosok::particle_comm::select_staying", Kokkos::RangePolicy<Exec>(exec, 0, n),
+                          select{p.x, none, 0, d, slab, mine, true, m_keep}, nkeep);
     reserve_buffers(nleave * width);
-    pack_rows(exec, p, leave, nleave, m_send.view(), 0);
+    pack_rows(exec, p, m_leave, nleave, m_send.view(), 0);
     // Compact the staying particles through the receive buffer (no extra arrays).
     reserve_buffers(nkeep * width);
-    pack_rows(exec, p, keep, nkeep, m_recv.view(), 0);
+    pack_rows(exec, p, m_keep, nkeep, m_recv.view(), 0);
     unpack_rows(exec, p, m_recv.view(), 0, nkeep, 0);
     p.n_owned = nkeep;
 
     // Send the leavers to both neighbours (one, when both are the same rank); each keeps
     // those that are now inside its slab. Both sides' arrivals land one after the other in
     // the receive buffer, on the device: the particles never pass through the host.
-    const int nsides = dims == 2 ? 1 : 2;
+    const int nsides = m_dims[d] == 2 ? 1 : 2;
     std::array<long, 2> nrecv{0, 0};
     for (int s = 0; s < nsides; ++s) nrecv[s] = exchange_counts(nleave, m_neighbor[d][s], m_neighbor[d][1 - s]);
     const long nin = nrecv[0] + nrecv[1];
@@ -340,49 +392,32 @@ class ParticleComm {
     // Keep only the rows inside this slab, in arrival order; gather them into the send
     // buffer, which is free again once the messages are out.
     grow(m_leave, nin, "gosok::particle_comm::leave");
-    auto take = m_leave;
-    auto in = m_recv.view();
     long ntake = 0;
-    Kokkos::parallel_scan(
-        "gosok::particle_comm::select_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, nin),
-        KOKKOS_LAMBDA(const long k, long& offset, const bool final) {
-          int c = static_cast<int>((in(width * k + d) - lo) * scale);
-          c = c < 0 ? 0 : (c >= dims ? dims - 1 : c);
-          if (c == mine) {
-            if (final) take(offset) = static_cast<int>(k);
-            ++offset;
-          }
-        },
-        ntake);
+    Kokkos::parallel_scan("gosok::particle_comm::select_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, nin),
+                          select{p.x, m_recv.view(), width, d, slab, mine, true, m_leave}, ntake);
     auto kept = m_send.view();
     Kokkos::parallel_for(
         "gosok::particle_comm::gather_arrivals", Kokkos::RangePolicy<Exec>(exec, 0, ntake),
-        KOKKOS_LAMBDA(const long k) {
-          for (int c = 0; c < width; ++c) kept(width * k + c) = in(width * take(k) + c);
-        });
+        impl::GatherRows<typename buffer_type::view_type, index_type>{kept, m_recv.view(), m_leave, width});
     p.reserve(p.n_owned + ntake);
     unpack_rows(exec, p, kept, 0, ntake, p.n_owned);
     p.n_owned += ntake;
   }
 
+  using rows_kernel = impl::ParticleRows<particles_type, index_type, typename buffer_type::view_type>;
+
   template <class Exec>
   void pack_rows(const Exec& exec, const particles_type& p, const index_type& rows, long count,
                  const typename buffer_type::view_type& buf, long offset) const {
-    const int width = row_width(p);
-    auto particles = p;
-    Kokkos::parallel_for(
-        "gosok::particle_comm::pack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count),
-        KOKKOS_LAMBDA(const long k) { pack_particle(particles, rows(k), &buf(offset + width * k)); });
+    Kokkos::parallel_for("gosok::particle_comm::pack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count),
+                         rows_kernel{p, rows, buf, offset, row_width(p), true, 0});
   }
 
   template <class Exec>
   void unpack_rows(const Exec& exec, particles_type& p, const typename buffer_type::view_type& buf, long offset,
                    long count, long dest) const {
-    const int width = row_width(p);
-    auto particles = p;
-    Kokkos::parallel_for(
-        "gosok::particle_comm::unpack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count),
-        KOKKOS_LAMBDA(const long k) { unpack_particle(particles, dest + k, &buf(offset + width * k)); });
+    Kokkos::parallel_for("gosok::particle_comm::unpack_rows", Kokkos::RangePolicy<Exec>(exec, 0, count),
+                         rows_kernel{p, index_type(), buf, offset, row_width(p), false, dest});
   }
 
   void reserve_buffers(long n) {
@@ -420,7 +455,6 @@ class ParticleComm {
     if (status != MPI_SUCCESS) throw RunError(std::string("particle communication failed (") + what + ")");
   }
 
- private:
   Box3 m_box;
   Box3 m_sub;
   double m_cutoff;
