@@ -149,9 +149,9 @@ TEST_CASE("workflow on localhost: the docs' example runs as it is, each member i
     CHECK_THAT(read_file(results / "input.resolved.toml"),
                ContainsSubstring("member = " + std::to_string(k) + "  # --set\n"));
   }
-  const auto summary = nlohmann::json::parse(read_file(e.dir / "qs" / "summary" / "results" / "ensemble_stats.json"));
+  const auto summary = nlohmann::json::parse(read_file(e.dir / "qs" / "summary" / "results" / "diagnostics.json"));
   CHECK(summary["members"] == 4);
-  CHECK(summary["mean_max"].get<double>() > 0.5);  // the bubble: +3 K at the start, still warm
+  CHECK(summary["records"].back()["mean_max"].get<double>() > 0.5);  // the bubble: +3 K at the start, still warm
   CHECK(fs::exists(e.dir / "qs" / "summary" / "results" / "ensemble.png"));
   CHECK(fs::exists(e.dir / "qs" / "md" / "results" / "trajectory.h5"));
   CHECK(st.jobs().size() == 6);

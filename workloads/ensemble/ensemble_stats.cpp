@@ -1,7 +1,7 @@
 // ensemble-stats: the ensemble mean and spread of one gridded field over the members of an
 // ensemble (each member's results folder holds a gosok gridded series, e.g. weather.h5),
 // written as a gridded series of its own (ensemble_stats.h5: netCDF-4 layout, CF
-// attributes), a summary (ensemble_stats.json) and a picture (ensemble.png: the mean above,
+// attributes), a summary (diagnostics.json, as every workload writes it) and a picture (ensemble.png: the mean above,
 // the spread below, height upwards). A workflow's summary step after an ensemble.
 //
 // Each rank takes a band of rows (z) of every member's field; mean and spread come from
@@ -17,7 +17,7 @@
 #include <gosok/core/error.hpp>
 #include <gosok/core/logging.hpp>
 #include <gosok/core/math.hpp>
-#include <gosok/io/atomic_file.hpp>
+#include <gosok/io/diagnostics_series.hpp>
 #include <gosok/io/gridded_series.hpp>
 #include <gosok/io/hdf5_file.hpp>
 #include <gosok/io/png_image.hpp>
@@ -186,20 +186,28 @@ int EnsembleStats::finish(RunContext& ctx) {
     const auto [lo, hi] = std::minmax_element(all_mean.begin(), all_mean.end());
     const auto top = static_cast<std::size_t>(hi - all_mean.begin());
     const double spread_max = *std::max_element(all_spread.begin(), all_spread.end());
-    const nlohmann::json summary = {{"members", m_members},
-                                    {"variable", m_variable},
-                                    {"units", m_units},
-                                    {"record", m_record},
-                                    {"time", m_record_time},
-                                    {"nx", m_nx},
-                                    {"nz", m_nz},
-                                    {"mean_min", *lo},
-                                    {"mean_max", *hi},
-                                    {"mean_max_x", m_x[top % m_nx]},
-                                    {"mean_max_z", m_z[top / m_nx]},
-                                    {"spread_max", spread_max},
-                                    {"image", m_image}};
-    write_text_atomically(ctx.output_dir / "ensemble_stats.json", summary.dump(2) + "\n");
+    // The header says what was summarised; the one record is the summary of the members'
+    // record `record` (at its time).
+    DiagnosticsSeries series(ctx.output_dir / "diagnostics.json",
+                             {{"workload", "ensemble-stats"},
+                              {"ranks", ctx.runtime.size()},
+                              {"segments", segments_json(ctx.segments)},
+                              {"members", m_members},
+                              {"variable", m_variable},
+                              {"units", m_units},
+                              {"record", m_record},
+                              {"nx", m_nx},
+                              {"nz", m_nz},
+                              {"image", m_image}},
+                             true);
+    series.append({{"kind", "final"},
+                   {"step", ctx.step},
+                   {"time", m_record_time},
+                   {"mean_min", *lo},
+                   {"mean_max", *hi},
+                   {"mean_max_x", m_x[top % m_nx]},
+                   {"mean_max_z", m_z[top / m_nx]},
+                   {"spread_max", spread_max}});
     log().info(
         "ensemble-stats: mean {} in [{:.4g}, {:.4g}] {} (largest at x = {:.0f} m, z = {:.0f} m), spread up to "
         "{:.3g} {}",
