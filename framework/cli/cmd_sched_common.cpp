@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <optional>
 #include <set>
 #include <thread>
@@ -256,6 +257,24 @@ bool wait_for_jobs(sched::LedgerStore& ledger, const std::string& ledger_path, s
       if (!me.reconcile && was_active && j.state == "settled" && j.user == me.user) record_job_sample(ledger_path, j);
     }
   }
+}
+
+int run_subcommand(const std::string& command, const char* usage, const std::vector<Subcommand>& subcommands,
+                   const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::cout << usage;
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return 0;
+  }
+  std::string allowed;
+  for (const auto& [name, run] : subcommands) {
+    if (name == args[0]) return run(std::vector<std::string>(args.begin() + 1, args.end()));
+    allowed += (allowed.empty() ? "" : ", ") + name;
+  }
+  throw InputError("unknown " + command + " subcommand '" + args[0] + "'; allowed: " + allowed);
 }
 
 }  // namespace gosok::cli

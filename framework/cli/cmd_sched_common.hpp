@@ -3,9 +3,11 @@
 // tables, job references and waiting. None of these commands initialises MPI or Kokkos:
 // they run on login nodes.
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gosok/scheduler/backend.hpp>
@@ -90,5 +92,13 @@ int workflow_status_command(const std::vector<std::string>& refs, const std::str
 int workflow_list_command(const std::string& ledger_arg, bool json);
 /// cancel or release every job of a workflow.
 int workflow_control(const std::string& action, const std::string& ref, const std::string& ledger_arg);
+
+/// A subcommand of a command with subcommands (`gosok grants import`, `gosok ledger setup`).
+using Subcommand = std::pair<std::string, std::function<int(const std::vector<std::string>&)>>;
+/// Runs the subcommand `args[0]` of `command` with the rest of `args`: no argument prints
+/// `usage` (exit 2), --help/-h prints it (exit 0), an unknown one is an InputError naming the
+/// allowed ones in their listed order.
+int run_subcommand(const std::string& command, const char* usage, const std::vector<Subcommand>& subcommands,
+                   const std::vector<std::string>& args);
 
 }  // namespace gosok::cli

@@ -412,24 +412,14 @@ int grants_members(const std::vector<std::string>& args) {
 }
 
 int grants_command(const std::vector<std::string>& args) {
-  if (args.empty()) {
-    std::cout << kUsage;
-    return 2;
-  }
-  if (args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
-    return 0;
-  }
-  const std::map<std::string, std::function<int(const std::vector<std::string>&)>> subcommands = {
-      {"import", grants_import}, {"import-members", grants_import_members},
-      {"list", grants_list},     {"members", grants_members},
-      {"show", grants_show},     {"provision", grants_provision}};
-  const auto it = subcommands.find(args[0]);
-  if (it == subcommands.end()) {
-    throw InputError("unknown grants subcommand '" + args[0] +
-                     "'; allowed: import, import-members, list, members, show, provision");
-  }
-  return it->second(std::vector<std::string>(args.begin() + 1, args.end()));
+  return cli::run_subcommand("grants", kUsage,
+                             {{"import", grants_import},
+                              {"import-members", grants_import_members},
+                              {"list", grants_list},
+                              {"members", grants_members},
+                              {"show", grants_show},
+                              {"provision", grants_provision}},
+                             args);
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include <boost/program_options.hpp>
 #include <functional>
 #include <iostream>
-#include <map>
 
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/ledger.hpp>
@@ -196,21 +195,8 @@ int ledger_info(const std::vector<std::string>& args) {
 }
 
 int ledger_command(const std::vector<std::string>& args) {
-  if (args.empty()) {
-    std::cout << kUsage;
-    return 2;
-  }
-  if (args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
-    return 0;
-  }
-  const std::map<std::string, std::function<int(const std::vector<std::string>&)>> subcommands = {
-      {"setup", ledger_setup}, {"migrate", ledger_migrate}, {"info", ledger_info}};
-  const auto it = subcommands.find(args[0]);
-  if (it == subcommands.end()) {
-    throw InputError("unknown ledger subcommand '" + args[0] + "'; allowed: setup, migrate, info");
-  }
-  return it->second(std::vector<std::string>(args.begin() + 1, args.end()));
+  return cli::run_subcommand("ledger", kUsage,
+                             {{"setup", ledger_setup}, {"migrate", ledger_migrate}, {"info", ledger_info}}, args);
 }
 
 }  // namespace
