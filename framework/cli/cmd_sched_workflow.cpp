@@ -99,9 +99,13 @@ nlohmann::json status_json(const workflow::Status& st, const sched::WorkflowReco
           {"steps", steps}};
 }
 
+// "workflow w1 quickstart: failed (why)": the first line of its status.
+std::string state_line(const sched::WorkflowRecord& w) {
+  return fmt::format("workflow {} {}: {}{}", w.ref(), w.name, w.state, w.note.empty() ? "" : " (" + w.note + ")");
+}
+
 void print_status(const workflow::Status& st, const sched::WorkflowRecord& w, std::int64_t now) {
-  std::cout << fmt::format("workflow {} {}: {}{}\n", w.ref(), w.name, w.state,
-                           w.note.empty() ? "" : " (" + w.note + ")");
+  std::cout << state_line(w) << "\n";
   std::cout << fmt::format("  grant {} on {}, folder {}\n", w.grant_id, w.site, w.output_dir);
   std::cout << fmt::format("  {} job(s): {:.4f} GPU-hours charged, {:.4f} reserved by jobs not yet ended\n", st.jobs,
                            st.charged_gpu_h, st.reserved_gpu_h);
@@ -224,11 +228,11 @@ void print_event(const std::string& line) { std::cout << line << std::endl; }
 
 // Follows the workflow to its end (or `timeout`) and prints where it stands; the exit code
 // of `--wait`: 0 completed, 1 failed or cancelled, 124 timed out.
-int follow_and_report(Session& session, sched::WorkflowRecord& w, double timeout, bool json, bool resume_first,
-                      double poll) {
+int follow_and_report(Session& session, const sched::Site& site, sched::WorkflowRecord& w, double timeout, bool json,
+                      bool resume_first, double poll) {
   const auto engine = session.engine();
   const bool done = workflow::follow(
-      engine, w, timeout,
+      engine, site, w, timeout,
       json ? std::function<void(const std::string&)>([](const std::string& l) { std::cerr << l << "\n"; })
            : print_event,
       resume_first, poll);
@@ -298,6 +302,7 @@ int submit_workflow_file(const WorkflowSubmitArgs& a) {
                              record.ref(), record.name, w.steps.size(), site.name, grant_id, plan.gpu_hours);
     std::cout << "  folder: " << record.output_dir << "\n";
     for (const auto& e : events) std::cout << e << "\n";
+    if (record.state == "failed") std::cout << state_line(record) << "\n";
   }
   // Without a batch system, nobody but gosok starts the next step: it stays to do so.
   const bool wait = a.wait || (!batch && !a.no_wait);
@@ -320,7 +325,7 @@ int submit_workflow_file(const WorkflowSubmitArgs& a) {
         "(Ctrl-C stops waiting; 'gosok resume {}' goes on)\n",
         site.name, record.ref());
   }
-  return follow_and_report(session, record, a.timeout, a.json, false, a.poll);
+  return follow_and_report(session, site, record, a.timeout, a.json, false, a.poll);
 }
 
 int workflow_status_command(const std::vector<std::string>& refs, const std::string& ledger_arg, bool json, bool wait,
@@ -332,11 +337,11 @@ int workflow_status_command(const std::vector<std::string>& refs, const std::str
   for (const auto& ref : refs) {
     auto w = workflow::find_workflow(*session.ledger, ref);
     if (wait) {
-      code = std::max(code, follow_and_report(session, w, timeout, json, false, poll));
+      code = std::max(code, follow_and_report(session, sched::find_site(w.site), w, timeout, json, false, poll));
       continue;
     }
     if (!no_refresh) {
-      const auto a = workflow::advance(engine, w);
+      const auto a = workflow::advance(engine, sched::find_site(w.site), w);
       if (!json) {
         for (const auto& e : a.events) std::cout << e << "\n";
       }
@@ -424,9 +429,10 @@ int resume_command(const std::vector<std::string>& args) {
   }
   Session session(ledger_arg, "", true);
   auto w = workflow::find_workflow(*session.ledger, ref);
-  const bool batch = sched::make_backend(sched::find_site(w.site).scheduler)->has_batch_system();
-  if (wait || (!batch && !no_wait)) return follow_and_report(session, w, timeout, json, true, poll);
-  const auto a = workflow::advance(session.engine(), w, true);
+  const sched::Site site = sched::find_site(w.site);
+  const bool batch = sched::make_backend(site.scheduler)->has_batch_system();
+  if (wait || (!batch && !no_wait)) return follow_and_report(session, site, w, timeout, json, true, poll);
+  const auto a = workflow::advance(session.engine(), site, w, true);
   if (!a.unreachable.empty()) gosok::log().warn("could not ask accounting: {}", a.unreachable);
   const auto st = workflow::workflow_status(session.engine(), w);
   if (json) {

@@ -297,10 +297,10 @@ std::string ids_of(const std::vector<JobRecord>& jobs) {
   return fmt::format("array g{}{}", first.array_id, slurm.empty() ? "" : " (Slurm " + slurm + ")");
 }
 
-Advance advance_impl(const Engine& e, sched::WorkflowRecord& record, bool resume, bool hold) {
+Advance advance_impl(const Engine& e, const sched::Site& site, sched::WorkflowRecord& record, bool resume,
+                     bool hold) {
   Advance report;
   const Workflow w = load_workflow(record);
-  const sched::Site site = sched::find_site(record.site);
   const auto backend = sched::make_backend(site.scheduler);
   const bool batch = backend->has_batch_system();
   if (resume && record.state != "running") {
@@ -563,10 +563,6 @@ Advance advance_impl(const Engine& e, sched::WorkflowRecord& record, bool resume
   if (state == "held" && record.state != "held") report.events.push_back("held: " + held);
   if (state != record.state || note != record.note) {
     e.ledger.set_workflow_state(record.id, state, note);
-    if (state != "held") {
-      report.events.push_back(
-          fmt::format("workflow {} {}: {}{}", record.ref(), record.name, state, note.empty() ? "" : " (" + note + ")"));
-    }
     record.state = state;
     record.note = note;
     report.changed = true;
@@ -738,24 +734,24 @@ sched::WorkflowRecord submit_workflow(const Plan& plan, const std::string& file,
     copy << spec;
   }
   record.id = e.ledger.add_workflow(record);
-  auto report = advance_impl(e, record, false, hold);
+  auto report = advance_impl(e, plan.site, record, false, hold);
   if (events) *events = std::move(report.events);
   return record;
 }
 
-Advance advance(const Engine& engine, sched::WorkflowRecord& workflow, bool resume) {
-  return advance_impl(engine, workflow, resume, false);
+Advance advance(const Engine& engine, const sched::Site& site, sched::WorkflowRecord& workflow, bool resume) {
+  return advance_impl(engine, site, workflow, resume, false);
 }
 
-bool follow(const Engine& engine, sched::WorkflowRecord& workflow, double timeout_s,
+bool follow(const Engine& engine, const sched::Site& site, sched::WorkflowRecord& workflow, double timeout_s,
             const std::function<void(const std::string&)>& on_event, bool resume_first, double longest_poll_s) {
-  const bool batch = sched::make_backend(sched::find_site(workflow.site).scheduler)->has_batch_system();
+  const bool batch = sched::make_backend(site.scheduler)->has_batch_system();
   const double first = 1.0, longest = longest_poll_s > 0 ? std::max(first, longest_poll_s) : batch ? 30.0 : 5.0;
   double wait = first;
   const auto t0 = std::chrono::steady_clock::now();
   bool resume = resume_first;
   for (;;) {
-    const Advance a = advance(engine, workflow, resume);
+    const Advance a = advance(engine, site, workflow, resume);
     resume = false;
     for (const auto& line : a.events) on_event(line);
     if (!a.unreachable.empty()) {

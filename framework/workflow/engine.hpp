@@ -94,16 +94,17 @@ struct Advance {
   std::string unreachable;          // accounting could not be asked (the error): nothing decided
 };
 
-/// Brings the workflow forward (see Engine). With `resume`, also resubmits the members that
-/// failed for good or were cancelled (never one that succeeded), and makes the jobs that
-/// wait for others wait for their current jobs.
-Advance advance(const Engine& engine, sched::WorkflowRecord& workflow, bool resume = false);
+/// Brings the workflow forward (see Engine) on `site`, the one its row names (looked up once
+/// by the command). With `resume`, also resubmits the members that failed for good or were
+/// cancelled (never one that succeeded), and makes the jobs that wait for others wait for
+/// their current jobs. The workflow's own state is not an event: it is in `workflow`.
+Advance advance(const Engine& engine, const sched::Site& site, sched::WorkflowRecord& workflow, bool resume = false);
 
 /// Advances until the workflow has finished, polling gently: the wait between polls doubles
 /// from 1 s up to `longest_poll_s` while nothing changes (<= 0: 30 s, on a site without a
 /// batch system 5 s), and starts over when something does. `on_event` gets every event
 /// line; `timeout_s` < 0: no limit. Returns false on timeout.
-bool follow(const Engine& engine, sched::WorkflowRecord& workflow, double timeout_s,
+bool follow(const Engine& engine, const sched::Site& site, sched::WorkflowRecord& workflow, double timeout_s,
             const std::function<void(const std::string&)>& on_event, bool resume_first = false,
             double longest_poll_s = 0);
 

@@ -142,6 +142,28 @@ TEST_CASE("grants import refuses an unknown site, reads a spreadsheet's BOM, war
   r = env.gosok({"submit", "heat", "--grant", "NP-1", "--site", "example-national-h200", "--dry-run"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, ContainsSubstring("is an example (example = true)"));
+  // Once per command, however often the command looks at the site (a workflow's submit and
+  // each poll of its status do).
+  StubSlurm stub;
+  gosok::test::write_file(env.dir / "wf.toml", "[workflow]\nname = \"wf\"\ngrant = \"NP-1\"\n"
+                                               "site = \"example-national-h200\"\n\n[[step]]\nname = \"one\"\n"
+                                               "workload = \"weather\"\nmembers = 2\ngpus = 1\ntime = \"00:10:00\"\n");
+  const auto warnings = [](const std::string& out) {
+    int n = 0;
+    for (auto at = out.find("is an example (example = true)"); at != std::string::npos;
+         at = out.find("is an example (example = true)", at + 1))
+      ++n;
+    return n;
+  };
+  r = env.gosok({"submit", (env.dir / "wf.toml").string()});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(stub.sbatch_calls() == 1);  // the ensemble is one array
+  CHECK(warnings(r.output) == 1);
+  r = env.gosok({"status", "w1"});  // no sacct here: accounting cannot be asked, the workflow stands
+  INFO(r.output);
+  CHECK(warnings(r.output) == 1);
+  CHECK_THAT(r.output, ContainsSubstring("workflow w1 wf: running"));
 }
 
 TEST_CASE("grants subcommands: each its own options and --help; provision of a local grant does nothing",

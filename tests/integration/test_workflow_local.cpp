@@ -135,6 +135,10 @@ TEST_CASE("workflow on localhost: the docs' example runs as it is, each member i
   r = e.gosok(submit, 600);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
+  // Its end is said once, as the status's first line.
+  const auto said = r.output.find("workflow w1 quickstart: completed");
+  CHECK(said != std::string::npos);
+  CHECK(r.output.find("workflow w1 quickstart: completed", said + 1) == std::string::npos);
   const auto st = e.status("quickstart");
   INFO(st.doc.dump(2));
   CHECK(st.state() == "completed");
