@@ -23,6 +23,8 @@ constexpr EnvVar table[] = {
     {"GOSOK_NVML_LIBRARY", "NVML library gosok run reads GPU energy counters from (default libnvidia-ml.so.1)"},
     {"CUDA_VISIBLE_DEVICES", "the GPUs of this job (set by Slurm); gosok run counts their energy, \"\" none"},
     {"GOSOK_JOB_ID", "set by the local backend: the gosok id of the job a run belongs to"},
+    {"GOSOK_WALLTIME_WARNING",
+     "set by a job script when the walltime warning came before the launch: gosok run stops after its first step"},
     {"SLURM_JOB_ID", "in a Slurm job, its id, recorded with the run's energy"},
     {"SLURM_ARRAY_JOB_ID", "in a Slurm array task, the array's id (with the task index, the run's job)"},
     {"XDG_CONFIG_HOME", "base of the user config, $XDG_CONFIG_HOME/gosok/config.toml (default ~/.config)"},

@@ -13,6 +13,12 @@ struct EnvVar {
   const char* meaning;
 };
 
+/// Set (to 1) by a job script whose walltime warning came before its launch line ran (while
+/// the site's setup lines did): `gosok run` then stops at its first step boundary as if it
+/// had been sent the warning itself (Runtime::stop_requested); a user's command that handles
+/// the warning may read it too.
+constexpr const char* kWalltimeWarningVariable = "GOSOK_WALLTIME_WARNING";
+
 /// Every variable gosok reads, with its meaning.
 std::vector<EnvVar> environment_variables();
 

@@ -4,6 +4,9 @@
 #include <cstring>
 #include <vector>
 
+#include <gosok/core/environment.hpp>
+#include <gosok/core/logging.hpp>
+
 namespace gosok {
 
 namespace {
@@ -36,6 +39,11 @@ Runtime::Runtime(int& argc, char** argv, RuntimeOptions options) : m_options(opt
   log().set_rank(m_rank, m_size);
   log().set_level(options.log_level);
   log().set_all_ranks(options.log_all_ranks);
+  m_warned_before_start = env(kWalltimeWarningVariable).has_value();
+  if (m_warned_before_start) {
+    log().info("{} is set: the walltime warning came before the run started; it stops after its first step",
+               kWalltimeWarningVariable);
+  }
 
   // Hand Kokkos only its own --kokkos-* arguments; the CLI owns the rest.
   std::vector<char*> kokkos_args;
@@ -71,7 +79,8 @@ void Runtime::abort(const std::string& message, int code) {
 bool Runtime::stop_requested() {
   sigset_t pending;
   sigpending(&pending);
-  const int mine = sigismember(&pending, SIGUSR1) == 1 || sigismember(&pending, SIGTERM) == 1 ? 1 : 0;
+  const int mine =
+      m_warned_before_start || sigismember(&pending, SIGUSR1) == 1 || sigismember(&pending, SIGTERM) == 1 ? 1 : 0;
   int any = 0;
   MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, m_comm);
   return any != 0;

@@ -75,7 +75,8 @@ class Runtime {
   /// Whether any rank has been sent SIGUSR1 (the walltime warning Slurm sends with
   /// --signal) or SIGTERM; collective, so every rank gets the same answer at the same step.
   /// Both signals are blocked from the Runtime's construction on (before MPI and Kokkos
-  /// start threads): they wait, pending, until asked for here.
+  /// start threads): they wait, pending, until asked for here. A warning that came before
+  /// the run started (its job script says so in $GOSOK_WALLTIME_WARNING) counts as sent.
   bool stop_requested();
 
  private:
@@ -83,6 +84,7 @@ class Runtime {
   int m_rank = 0;
   int m_size = 1;
   bool m_owns_mpi = false;
+  bool m_warned_before_start = false;
   RuntimeOptions m_options;
   Timers m_timers;
 };

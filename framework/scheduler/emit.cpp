@@ -11,6 +11,7 @@
 
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/text.hpp>
+#include <gosok/core/environment.hpp>
 
 namespace gosok::sched {
 
@@ -523,10 +524,15 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
                                                  const std::string& gosok_path) {
   std::string launch;
   for (const auto& w : launch_argv(plan, site, gosok_path)) launch += (launch.empty() ? "" : " ") + shell_quote(w);
+  const auto& r = plan.request;
+  // A command that does not handle it would die of SIGUSR1 before its limit.
+  const bool warned = site.signal_margin_s > 0 && (!r.command.empty() ? r.walltime_signal : true);
   std::string setup;
+  // The warning can come before the launch line runs (while the setup lines do): the batch
+  // shell, which would die of it, notes it for the run instead (kWalltimeWarningVariable).
+  if (warned) setup += fmt::format("trap 'export {}=1' USR1\n", kWalltimeWarningVariable);
   for (const auto& line : site.setup) setup += line + "\n";
   if (!setup.empty()) setup.pop_back();
-  const auto& r = plan.request;
   const bool array = !plan.array.tasks.empty();
   // The run's environment: the job's variables, and what only the job knows once it runs:
   // an array task's own results folder and index, the rank environment's first host and port.
@@ -582,10 +588,7 @@ std::map<std::string, std::string> script_values(const JobPlan& plan, const Site
       {"workload", r.workload.empty() ? "command" : r.workload},
       {"gpu_hours", fmt::format("{:.4f}", plan.reserve_gpu_h)},
       {"overrun", std::to_string(site.overrun_s)},
-      // A command that does not handle it would die of SIGUSR1 before its limit.
-      {"signal", site.signal_margin_s > 0 && (!r.command.empty() ? r.walltime_signal : true)
-                     ? fmt::format("B:USR1@{}", site.signal_margin_s)
-                     : ""},
+      {"signal", warned ? fmt::format("B:USR1@{}", site.signal_margin_s) : ""},
       {"environment", environment},
   };
 }

@@ -10,6 +10,7 @@
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -314,7 +315,12 @@ TEST_CASE(
   REQUIRE_SLURM();
   Cluster c;
   // 180 steps of at least 0.5 s: 90 s of wall time on a partition of 1 minute, whose jobs
-  // are warned (SIGUSR1) 15 to 45 s after they start. Two members, an array each time.
+  // are warned (SIGUSR1) 15 to 45 s after they start. Two members, an array each time. One
+  // job is warned while the site's setup lines run, before its run has started (the setup
+  // line sends the batch shell the warning itself, once): that job too is continued.
+  const std::string site = gosok::test::write_local_slurm_site(
+      c.dir / "site.toml", "setup = [\"mkdir " + (c.dir / "warned-in-setup").string() +
+                               " 2>/dev/null && kill -USR1 $$ || true\"]\n");
   const std::string input =
       "set = { case = \"thermal\", nx = 40, nz = 20, end_time = 300, run = { step_pause = 0.5 } }";
   write_file(c.dir / "wf.toml", R"toml([workflow]
@@ -337,12 +343,13 @@ set = { members_dir = "{{long.results}}", members = 2, image = "" }
 partition = "short"
 time = "00:01:00"
 )toml");
-  auto r = c.gosok(c.submit((c.dir / "wf.toml").string(), {"--dry-run"}));
+  auto r = c.gosok({"submit", (c.dir / "wf.toml").string(), "--site", site, "--grant", c.grant, "--dry-run"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, ContainsSubstring("time 00:06:00 is over partition short's limit (00:01:00)"));
   CHECK_THAT(r.output, ContainsSubstring("#SBATCH --time=00:01:00\n"));
-  r = c.gosok(c.submit((c.dir / "wf.toml").string()));
+  CHECK_THAT(r.output, ContainsSubstring("set -euo pipefail\ntrap 'export GOSOK_WALLTIME_WARNING=1' USR1\nmkdir "));
+  r = c.gosok({"submit", (c.dir / "wf.toml").string(), "--site", site, "--grant", c.grant});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
 
@@ -381,8 +388,14 @@ time = "00:01:00"
   st.charged_once_each();
   check_charges_against_sacct(st);
 
-  // The same answer as one uninterrupted run of the same input.
+  // The job warned in its setup lines stopped after its first step, and said why.
   const fs::path out = st.workflow()["output"].get<std::string>();
+  CHECK(fs::exists(c.dir / "warned-in-setup"));
+  const auto told = run({"grep", "-rl", "the walltime warning came before the run started", out.string()});
+  INFO(told.output);
+  CHECK(std::count(told.output.begin(), told.output.end(), '\n') == 1);
+
+  // The same answer as one uninterrupted run of the same input.
   for (int k = 0; k < 2; ++k) {
     const fs::path ref = c.dir / ("ref" + std::to_string(k));
     auto argv = gosok::test::mpiexec(1);
