@@ -112,6 +112,58 @@ struct Update {
   }
 };
 
+/// The inflow jet's ghost cells left of the global x = 0 edge, (k, i) over the rows with
+/// their ghosts and the halo columns: inside the jet, u and theta are the jet's.
+struct InflowGhosts {
+  StateView q;
+  ColumnView dens_cell, rhot_cell;
+  Inflow jet;
+  long k_beg;
+  double dz;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const long k, const long i) const {
+    const double z = (k_beg + k - halo + 0.5) * dz;
+    if (math::fabs(z - jet.z_center) > jet.half_width) return;
+    const double r = q(dens, k, i) + dens_cell(k);
+    q(umom, k, i) = r * jet.u;
+    q(rhot, k, i) = r * jet.theta - rhot_cell(k);
+  }
+};
+
+/// The ghost rows at the bottom and top walls, (g, i): no flow through them (w = 0), the
+/// other variables mirrored flat, u-momentum scaled with the background density so that u
+/// is mirrored.
+struct WallGhosts {
+  StateView q;
+  ColumnView dens_cell;
+  long nz;
+  bool bottom, top;
+
+  KOKKOS_INLINE_FUNCTION void mirror(long k, long inner, long i) const {
+    q(dens, k, i) = q(dens, inner, i);
+    q(umom, k, i) = q(umom, inner, i) / dens_cell(inner) * dens_cell(k);
+    q(wmom, k, i) = 0.0;
+    q(rhot, k, i) = q(rhot, inner, i);
+  }
+  KOKKOS_INLINE_FUNCTION void operator()(const long g, const long i) const {
+    if (bottom) mirror(g, halo, i);
+    if (top) mirror(nz + halo + g, nz + halo - 1, i);
+  }
+};
+
+/// The mass flux into the rank's part of the domain through the global x edges it owns,
+/// summed over its rows k (kg per m of depth and second).
+struct InflowBudget {
+  FluxView f;
+  long nx;
+  bool low, high;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const long k, double& sum) const {
+    if (low) sum += f(dens, k, 0);
+    if (high) sum -= f(dens, k, nx);
+  }
+};
+
 }  // namespace
 
 Dynamics::Dynamics(const CartDecomposition<2>& decomp, const CaseInfo& info, const MpiBufferPolicy& mpi_buffers) {
@@ -176,43 +228,15 @@ void Dynamics::fill_ghosts(const StateView& q, int direction) {
   m_halo->exchange_dimension(exec, direction, Kokkos::subview(q, 0, ALL, ALL), Kokkos::subview(q, 1, ALL, ALL),
                              Kokkos::subview(q, 2, ALL, ALL), Kokkos::subview(q, 3, ALL, ALL));
   const long nx = m_grid.nx, nz = m_grid.nz;
-  auto dens_cell = m_case.dens_cell, rhot_cell = m_case.rhot_cell;
   if (direction == 0) {
-    const Inflow jet = m_case.inflow;
-    if (!jet.active || !m_grid.low_x_edge) return;
-    const long k_beg = m_grid.k_beg;
-    const double dz = m_grid.dz;
-    for_each_cell(
-        "weather::inflow_ghosts", exec, halo, nz + halo, 0, halo, KOKKOS_LAMBDA(const long k, const long i) {
-          const double z = (k_beg + k - halo + 0.5) * dz;
-          if (math::fabs(z - jet.z_center) > jet.half_width) return;
-          const double r = q(dens, k, i) + dens_cell(k);
-          q(umom, k, i) = r * jet.u;
-          q(rhot, k, i) = r * jet.theta - rhot_cell(k);
-        });
+    if (!m_case.inflow.active || !m_grid.low_x_edge) return;
+    for_each_cell("weather::inflow_ghosts", exec, halo, nz + halo, 0, halo,
+                  InflowGhosts{q, m_case.dens_cell, m_case.rhot_cell, m_case.inflow, m_grid.k_beg, m_grid.dz});
     return;
   }
-  // Walls: no flow through them (w = 0 in the ghosts), the other variables mirrored flat,
-  // u-momentum scaled with the background density so that u is mirrored.
-  const bool bottom = m_grid.bottom, top = m_grid.top;
-  if (!bottom && !top) return;
-  for_each_cell(
-      "weather::wall_ghosts", exec, 0, halo, 0, nx + 2 * halo, KOKKOS_LAMBDA(const long g, const long i) {
-        if (bottom) {
-          const long k = g, inner = halo;
-          q(dens, k, i) = q(dens, inner, i);
-          q(umom, k, i) = q(umom, inner, i) / dens_cell(inner) * dens_cell(k);
-          q(wmom, k, i) = 0.0;
-          q(rhot, k, i) = q(rhot, inner, i);
-        }
-        if (top) {
-          const long k = nz + halo + g, inner = nz + halo - 1;
-          q(dens, k, i) = q(dens, inner, i);
-          q(umom, k, i) = q(umom, inner, i) / dens_cell(inner) * dens_cell(k);
-          q(wmom, k, i) = 0.0;
-          q(rhot, k, i) = q(rhot, inner, i);
-        }
-      });
+  if (!m_grid.bottom && !m_grid.top) return;
+  for_each_cell("weather::wall_ghosts", exec, 0, halo, 0, nx + 2 * halo,
+                WallGhosts{q, m_case.dens_cell, nz, m_grid.bottom, m_grid.top});
 }
 
 void Dynamics::stage(const StateView& init, const StateView& forcing, const StateView& out, double dt, int direction,
@@ -242,16 +266,9 @@ void Dynamics::stage(const StateView& init, const StateView& forcing, const Stat
     // same flux from the same values), the jet's inflow otherwise. The last stage's fluxes
     // are the ones the step applies.
     if (last && m_case.inflow.active && (m_grid.low_x_edge || m_grid.high_x_edge)) {
-      auto f = m_flux_x;
-      const bool low = m_grid.low_x_edge, high = m_grid.high_x_edge;
       double net = 0;
-      Kokkos::parallel_reduce(
-          "weather::inflow_budget", Kokkos::RangePolicy<exec_space>(exec, 0, nz),
-          KOKKOS_LAMBDA(const long k, double& sum) {
-            if (low) sum += f(dens, k, 0);
-            if (high) sum -= f(dens, k, nx);
-          },
-          net);
+      Kokkos::parallel_reduce("weather::inflow_budget", Kokkos::RangePolicy<exec_space>(exec, 0, nz),
+                              InflowBudget{m_flux_x, nx, m_grid.low_x_edge, m_grid.high_x_edge}, net);
       m_inflow_mass += dt * m_grid.dz * net;
     }
   } else {

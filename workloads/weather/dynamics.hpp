@@ -78,14 +78,13 @@ class Dynamics {
   HostState owned_state() const;
   void set_owned_state(const HostState& state);
 
-  // Public only because CUDA's extended lambdas may not live in private member functions
-  // (checked by building against Kokkos 4 with the CUDA backend).
+ private:
+  void sweep(int direction, double dt);
+  // One Runge-Kutta stage in `direction` (0: x, 1: z); its kernels are the named functors
+  // of dynamics.cpp, so that these stay private in a CUDA build too.
   void stage(const StateView& init, const StateView& forcing, const StateView& out, double dt, int direction,
              bool last);
   void fill_ghosts(const StateView& q, int direction);
-
- private:
-  void sweep(int direction, double dt);
 
   Grid m_grid;
   CaseFields m_case;
