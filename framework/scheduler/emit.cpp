@@ -9,9 +9,9 @@
 #include <map>
 #include <set>
 
+#include <gosok/core/environment.hpp>
 #include <gosok/core/error.hpp>
 #include <gosok/scheduler/text.hpp>
-#include <gosok/core/environment.hpp>
 
 namespace gosok::sched {
 

@@ -297,8 +297,7 @@ std::string ids_of(const std::vector<JobRecord>& jobs) {
   return fmt::format("array g{}{}", first.array_id, slurm.empty() ? "" : " (Slurm " + slurm + ")");
 }
 
-Advance advance_impl(const Engine& e, const sched::Site& site, sched::WorkflowRecord& record, bool resume,
-                     bool hold) {
+Advance advance_impl(const Engine& e, const sched::Site& site, sched::WorkflowRecord& record, bool resume, bool hold) {
   Advance report;
   const Workflow w = load_workflow(record);
   const auto backend = sched::make_backend(site.scheduler);

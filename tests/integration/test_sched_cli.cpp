@@ -145,9 +145,10 @@ TEST_CASE("grants import refuses an unknown site, reads a spreadsheet's BOM, war
   // Once per command, however often the command looks at the site (a workflow's submit and
   // each poll of its status do).
   StubSlurm stub;
-  gosok::test::write_file(env.dir / "wf.toml", "[workflow]\nname = \"wf\"\ngrant = \"NP-1\"\n"
-                                               "site = \"example-national-h200\"\n\n[[step]]\nname = \"one\"\n"
-                                               "workload = \"weather\"\nmembers = 2\ngpus = 1\ntime = \"00:10:00\"\n");
+  gosok::test::write_file(env.dir / "wf.toml",
+                          "[workflow]\nname = \"wf\"\ngrant = \"NP-1\"\n"
+                          "site = \"example-national-h200\"\n\n[[step]]\nname = \"one\"\n"
+                          "workload = \"weather\"\nmembers = 2\ngpus = 1\ntime = \"00:10:00\"\n");
   const auto warnings = [](const std::string& out) {
     int n = 0;
     for (auto at = out.find("is an example (example = true)"); at != std::string::npos;

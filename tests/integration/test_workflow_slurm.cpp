@@ -7,10 +7,10 @@
 // down on the way. Every test makes its own grant, account and QOS.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -319,8 +319,8 @@ TEST_CASE(
   // job is warned while the site's setup lines run, before its run has started (the setup
   // line sends the batch shell the warning itself, once): that job too is continued.
   const std::string site = gosok::test::write_local_slurm_site(
-      c.dir / "site.toml", "setup = [\"mkdir " + (c.dir / "warned-in-setup").string() +
-                               " 2>/dev/null && kill -USR1 $$ || true\"]\n");
+      c.dir / "site.toml",
+      "setup = [\"mkdir " + (c.dir / "warned-in-setup").string() + " 2>/dev/null && kill -USR1 $$ || true\"]\n");
   const std::string input =
       "set = { case = \"thermal\", nx = 40, nz = 20, end_time = 300, run = { step_pause = 0.5 } }";
   write_file(c.dir / "wf.toml", R"toml([workflow]
