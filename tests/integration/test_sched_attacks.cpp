@@ -189,13 +189,19 @@ TEST_CASE("attack: reconcile does not trust a failing squeue (held job, slurmctl
 // sbatch goes through. gosok must not report success for a job it has not booked.
 TEST_CASE("attack: a late success after a concurrent release is booked again or cancelled", "[sched][slurm][attack]") {
   REQUIRE_SLURM();
-  WrappedCommand slow("sbatch", "sleep \"${GOSOK_WRAP_DELAY:-0}\"\nexec \"$REAL\" \"$@\"\n");
+  // sbatch waits (at most a minute) until the test opens the gate: after the release, not
+  // after a guess at how long the release takes.
+  WrappedCommand slow("sbatch",
+                      "if [ -n \"${GOSOK_WRAP_GATE:-}\" ]; then\n"
+                      "  for i in $(seq 600); do [ -e \"$GOSOK_WRAP_GATE\" ] && break; sleep 0.1; done\n"
+                      "fi\nexec \"$REAL\" \"$@\"\n");
   for (const bool room : {false, true}) {
     Cluster c;
     c.import(room ? 1 : 0.2);  // one job of 1 GPU x (10 min + 40 s) = 0.1778 GPU-hours, or several
+    const fs::path gate = c.dir / "sbatch-may-go";
     std::future<gosok::test::Result> late;
     {
-      ScopedEnv delay("GOSOK_WRAP_DELAY", "8");
+      ScopedEnv held("GOSOK_WRAP_GATE", gate.string());
       late = std::async(std::launch::async, [&c] {
         return c.gosok(c.submit_args("late", {"--gpus-per-node", "1", "-t", "10", "--hold"}));
       });
@@ -210,6 +216,7 @@ TEST_CASE("attack: a late success after a concurrent release is booked again or 
       INFO(r.output);
       CHECK(r.exit_code == 0);  // the released hours
     }
+    gosok::test::write_file(gate, "");
     r = late.get();
     INFO(r.output);
     const auto jobs = c.jobs({"status", "--all", "--no-refresh"});
