@@ -7,8 +7,8 @@
 #      one transaction, renders, runs sbatch) against raw `sbatch` of the same script (its
 #      #SBATCH --array=0-999 included), R times each, alternating (target: gosok adds <= 1 s
 #      for the whole array);
-#   3. `gosok status` of those 1,000 tasks, asking sacct and squeue (target: <= 0.5 s);
-#   4. bench_reconcile: settling 10,000 finished jobs from a recorded sacct output.
+#   3. `gosok status` of those 1,000 tasks, asking sacct and squeue (target: <= 0.5 s).
+# The time to reconcile 10,000 finished jobs is bench/ledger's (SQLite and PostgreSQL).
 #
 #   SLURM_CONF=... bench/submit/run.sh [--build DIR] [N] [R]     (defaults: N = 100, R = 4)
 #
@@ -103,6 +103,3 @@ echo "status: gosok status $head ($((lines - 1)) tasks, $reps times, s min/media
   "(target <= 0.5 s) -> $(awk -v s="$s_max" 'BEGIN { print (s <= 0.5 ? "met" : "MISSED") }')"
 queued=$(squeue -h -r -A "$account" -o %i | wc -l)
 echo "queue: $queued jobs and tasks held for account $account (expected $((2 * n + 1 + 2 * reps * 1000)))"
-
-# 4. Reconcile.
-"$build/bench/submit/bench_reconcile" 10000
