@@ -45,21 +45,18 @@ void register_scheduler_commands(CommandRegistry& commands) {
   cli::register_workflow_commands(commands);
   register_ledger_command(commands);
   // Internal: the local backend's monitor process (see sched::run_local_job).
-  commands.add({"_local-monitor", "(internal) run and settle one local job",
-                [](const std::vector<std::string>& args, int&, char**) {
-                  const bool hold = args.size() > 4 && args[4] == "--hold";
-                  const std::size_t dashes = hold ? 5 : 4;
-                  if (args.size() <= dashes + 1 || args[0] != "--ledger" || args[2] != "--job" ||
-                      args[dashes] != "--") {
-                    throw InputError("usage: gosok _local-monitor --ledger LEDGER --job ID [--hold] -- COMMAND...");
-                  }
-                  const int rc = sched::run_local_job(args[1], std::stoll(args[3]), hold,
-                                                      std::vector<std::string>(args.begin() + dashes + 1, args.end()));
-                  if (auto job = sched::open_ledger_at(args[1], true)->find_job(std::stoll(args[3]))) {
-                    cli::record_job_sample(args[1], *job);
-                  }
-                  return rc;
-                }});
+  commands.add(
+      {"_local-monitor", "(internal) run and settle one local job",
+       [](const std::vector<std::string>& args, int&, char**) {
+         const bool hold = args.size() > 4 && args[4] == "--hold";
+         const std::size_t dashes = hold ? 5 : 4;
+         if (args.size() <= dashes + 1 || args[0] != "--ledger" || args[2] != "--job" || args[dashes] != "--") {
+           throw InputError("usage: gosok _local-monitor --ledger LEDGER --job ID [--hold] -- COMMAND...");
+         }
+         return sched::run_local_job(args[1], std::stoll(args[3]), hold,
+                                     std::vector<std::string>(args.begin() + dashes + 1, args.end()),
+                                     [&](const sched::JobRecord& job) { cli::record_job_sample(args[1], job); });
+       }});
   add_file_kind(
       {"site configuration ([site] with [partitions.<name>])", {}, nullptr, "site", [](const std::string& path) {
          sched::load_site_file(path);

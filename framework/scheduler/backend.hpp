@@ -88,7 +88,11 @@ std::unique_ptr<Backend> make_dry_run_backend();
 /// The local backend's monitor (`gosok _local-monitor`): runs argv for ledger job `job_id`
 /// in its job folder (once released, when `hold`), stops it at its time limit (SIGTERM,
 /// SIGKILL after a few seconds), then settles it with the measured elapsed time:
-/// COMPLETED, FAILED, TIMEOUT or, after `gosok cancel`, CANCELLED. Returns argv's exit code.
-int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold, const std::vector<std::string>& argv);
+/// COMPLETED, FAILED, TIMEOUT or, after `gosok cancel`, CANCELLED. `before_settled` gets the
+/// job as it is about to be settled, before the ledger says so: what it does (record the
+/// run's timers for time predictions) is done by the time `gosok status --wait` returns.
+/// Returns argv's exit code.
+int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold, const std::vector<std::string>& argv,
+                  const std::function<void(const JobRecord&)>& before_settled = {});
 
 }  // namespace gosok::sched

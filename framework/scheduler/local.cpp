@@ -124,8 +124,8 @@ constexpr int kKillWaitSeconds = 5;
 
 }  // namespace
 
-int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold,
-                  const std::vector<std::string>& argv) {
+int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold, const std::vector<std::string>& argv,
+                  const std::function<void(const JobRecord&)>& before_settled) {
   // `gosok cancel` sends SIGTERM to this process group and `gosok release` SIGUSR1 to this
   // process; both are blocked from its start (the run gets them unblocked), so a cancel
   // is seen as pending whenever it came.
@@ -163,6 +163,15 @@ int run_local_job(const std::string& ledger_path, std::int64_t job_id, bool hold
       attach_run_energy(done, *job);
     } else {
       done.energy_note = "not measured: the job never ran";
+    }
+    if (before_settled) {
+      JobRecord settled = *job;
+      settled.state = done.state;
+      settled.sched_state = done.sched_state;
+      settled.elapsed_s = done.elapsed_s;
+      settled.exit_code = done.exit_code;
+      settled.ended_at = done.ended_at;
+      before_settled(settled);
     }
     ledger->apply({done});
   };
